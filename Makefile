@@ -1,0 +1,41 @@
+# KetaScreen: `make run` serves the app, `make test` runs every test.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# XStatic-Bootstrap builds only with setuptools<81 (see .ci/constraints.txt).
+export PIP_CONSTRAINT := $(CURDIR)/.ci/constraints.txt
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: run test bench setup lint clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt .ci/constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+setup: $(VENV)/.installed
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py load_knowledge_base
+	$(PY) manage.py create_demo_users
+
+run: setup
+	$(PY) manage.py runserver 127.0.0.1:8000
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+
+test: $(VENV)/.installed node_modules/.installed lint
+	$(PY) manage.py makemigrations --check --dry-run
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+bench: $(VENV)/.installed
+	@set -e; for script in bench/*.py; do \
+		echo "== $$script"; $(PY) $$script; \
+	done
+
+clean:
+	rm -rf $(VENV) node_modules staticfiles .pytest_cache
