@@ -1,0 +1,393 @@
+"""The clinical knowledge base: what a screening asks and how answers are read.
+
+Validation lives in each model's `clean()` so that the admin, the loader and
+any future API refuse the same malformed rules, and the engine never meets
+one (DESIGN.md, "Operators").
+"""
+
+from decimal import Decimal, InvalidOperation
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from simple_history.models import HistoricalRecords
+
+from conditions.citations import vancouver, vancouver_html
+
+
+class Kind(models.TextChoices):
+    BOOLEAN = "boolean", "Yes / no"
+    INTEGER = "integer", "Whole number"
+    DECIMAL = "decimal", "Decimal number"
+    CHOICE = "choice", "One choice"
+    MULTI_CHOICE = "multi_choice", "Several choices"
+
+
+class Operator(models.TextChoices):
+    IS_TRUE = "is_true", "is yes"
+    IS_FALSE = "is_false", "is no"
+    EQ = "eq", "="
+    NE = "ne", "≠"
+    LT = "lt", "<"
+    LTE = "lte", "≤"
+    GT = "gt", ">"
+    GTE = "gte", "≥"
+    IN = "in", "is one of"
+    NOT_IN = "not_in", "is none of"
+    ANY_OF = "any_of", "includes any of"
+    ALL_OF = "all_of", "includes all of"
+    NONE_OF = "none_of", "includes none of"
+
+
+class Effect(models.TextChoices):
+    REQUIRE = "require", "Require"
+    EXCLUDE = "exclude", "Exclude"
+    CAUTION = "caution", "Caution"
+    ALERT = "alert", "Alert"
+
+
+NUMBER_KINDS = {Kind.INTEGER, Kind.DECIMAL}
+CHOICE_KINDS = {Kind.CHOICE, Kind.MULTI_CHOICE}
+NO_VALUE_OPERATORS = {Operator.IS_TRUE, Operator.IS_FALSE}
+NUMBER_OPERATORS = {Operator.LT, Operator.LTE, Operator.GT, Operator.GTE}
+LIST_OPERATORS = {
+    Operator.IN, Operator.NOT_IN, Operator.ANY_OF, Operator.ALL_OF, Operator.NONE_OF,
+}
+
+# Which operators read which kind of question (DESIGN.md, "Operators").
+OPERATORS_FOR_KIND = {
+    Kind.BOOLEAN: {Operator.IS_TRUE, Operator.IS_FALSE, Operator.EQ, Operator.NE},
+    Kind.INTEGER: {Operator.EQ, Operator.NE, *NUMBER_OPERATORS},
+    Kind.DECIMAL: {Operator.EQ, Operator.NE, *NUMBER_OPERATORS},
+    Kind.CHOICE: {Operator.EQ, Operator.NE, Operator.IN, Operator.NOT_IN},
+    Kind.MULTI_CHOICE: {Operator.ANY_OF, Operator.ALL_OF, Operator.NONE_OF},
+}
+
+VALUE_HELP = (
+    "The value the operator compares with, as JSON. "
+    "is_true / is_false: leave empty. "
+    "eq / ne: one answer, e.g. true, 3, 2.5 or \"severe\" (a choice value). "
+    "lt / lte / gt / gte: a number, e.g. 18. "
+    "in / not_in / any_of / all_of / none_of: a list of the question's choice values, "
+    "e.g. [\"manic\", \"mixed\"]."
+)
+
+
+def clean_rule_value(question, operator, value):
+    """The operator and value of a rule (criterion or enable-when) on `question`.
+
+    Returns the value in canonical form (numbers as int or float, lists in
+    the question's choice order). Raises ValidationError with field-keyed
+    messages that say what to write instead.
+    """
+    allowed = OPERATORS_FOR_KIND.get(question.kind, set())
+    if operator not in allowed:
+        names = ", ".join(sorted(allowed))
+        raise ValidationError({"operator": (
+            f"“{operator}” does not fit a {question.get_kind_display().lower()} question "
+            f"({question.code}); use one of: {names}."
+        )})
+    if operator in NO_VALUE_OPERATORS:
+        if value not in (None, "", []):
+            raise ValidationError({"value": f"{operator} takes no value: leave the value empty."})
+        return None
+    if value is None or value == "":
+        raise ValidationError({"value": "This operator needs a value. " + VALUE_HELP})
+    if operator in NUMBER_OPERATORS or (
+        operator in {Operator.EQ, Operator.NE} and question.kind in NUMBER_KINDS
+    ):
+        return _clean_number(question, value)
+    if operator in {Operator.EQ, Operator.NE} and question.kind == Kind.BOOLEAN:
+        if not isinstance(value, bool):
+            raise ValidationError({"value": "Write true or false (without quotes)."})
+        return value
+    if operator in {Operator.EQ, Operator.NE}:
+        _check_choice_values(question, [value], as_list=False)
+        return value
+    # A list operator on a choice kind.
+    if not isinstance(value, list) or not value:
+        raise ValidationError({"value": (
+            f"{operator} needs a non-empty list of choice values, e.g. "
+            f"[\"{question.choice_values()[0] if question.choice_values() else 'value'}\"]."
+        )})
+    _check_choice_values(question, value, as_list=True)
+    order = {choice: index for index, choice in enumerate(question.choice_values())}
+    return sorted(set(value), key=order.__getitem__)
+
+
+def _clean_number(question, value):
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValidationError({"value": "Write a number, e.g. 18 or 2.5."})
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        raise ValidationError({"value": f"“{value}” is not a number; write e.g. 18 or 2.5."}) from None
+    if not number.is_finite():
+        raise ValidationError({"value": "Write a finite number, e.g. 18."})
+    if question.kind == Kind.INTEGER and number != number.to_integral_value():
+        raise ValidationError({"value": f"{question.code} takes whole numbers; write e.g. {int(number)}."})
+    return int(number) if number == number.to_integral_value() else float(number)
+
+
+def _check_choice_values(question, values, *, as_list):
+    known = question.choice_values()
+    for value in values:
+        if not isinstance(value, str) or value not in known:
+            raise ValidationError({"value": (
+                f"“{value}” is not a choice of {question.code}; its choices are: "
+                f"{', '.join(known)}." + ("" if as_list else " Write one of them in quotes.")
+            )})
+
+
+class Section(models.Model):
+    """A fieldset of the questionnaire; sections are shown in `order`."""
+
+    key = models.SlugField(max_length=40, unique=True)
+    title = models.CharField(max_length=120)
+    order = models.PositiveIntegerField(default=0)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["order", "key"]
+
+    def __str__(self):
+        return self.title
+
+
+class Reference(models.Model):
+    key = models.SlugField(max_length=60, unique=True, help_text="Short stable key, e.g. feder-2014.")
+    authors = models.TextField()
+    title = models.TextField()
+    source = models.CharField(
+        max_length=300, blank=True, help_text="Journal or source, year, volume and pages."
+    )
+    doi = models.CharField("DOI", max_length=200, blank=True)
+    pmid = models.CharField("PMID", max_length=20, blank=True)
+    url = models.URLField("URL", blank=True)
+    verified = models.BooleanField(
+        default=True, help_text="Bibliographic details have been checked against the source."
+    )
+    note = models.TextField(blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["key"]
+
+    def __str__(self):
+        return self.key
+
+    def clean(self):
+        if self.pmid and not self.pmid.isdigit():
+            raise ValidationError({"pmid": "A PMID is digits only, e.g. 24740528."})
+        if self.doi.lower().startswith(("http://", "https://", "doi:")):
+            raise ValidationError({"doi": "Write the DOI alone, e.g. 10.1001/jamapsychiatry.2014.62."})
+
+    def citation(self):
+        return vancouver(**self.citation_fields())
+
+    def citation_html(self):
+        return vancouver_html(**self.citation_fields())
+
+    def citation_fields(self):
+        return {
+            "authors": self.authors, "title": self.title, "source": self.source,
+            "doi": self.doi, "pmid": self.pmid, "url": self.url,
+        }
+
+
+class Condition(models.Model):
+    slug = models.SlugField(max_length=60, unique=True, help_text="Stable key, e.g. trd.")
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    guidance = models.TextField(blank=True, help_text="Shown on the summary for this condition.")
+    references = models.ManyToManyField(Reference, blank=True, related_name="conditions")
+    order = models.PositiveIntegerField(default=0)
+    active = models.BooleanField(default=True)
+
+    history = HistoricalRecords(m2m_fields=[references])
+
+    class Meta:
+        ordering = ["order", "slug"]
+
+    def __str__(self):
+        return self.name
+
+
+class Question(models.Model):
+    code = models.SlugField(
+        max_length=60, unique=True,
+        help_text="Stable key; saved answers are keyed by it, so it cannot change once created.",
+    )
+    text = models.TextField()
+    help_text = models.TextField(blank=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    choices = models.JSONField(
+        default=list, blank=True,
+        help_text='For choice kinds: an ordered list like [{"value": "none", "label": "None"}].',
+    )
+    min_value = models.DecimalField(max_digits=12, decimal_places=3, null=True, blank=True)
+    max_value = models.DecimalField(max_digits=12, decimal_places=3, null=True, blank=True)
+    unit = models.CharField(max_length=30, blank=True)
+    section = models.ForeignKey(Section, on_delete=models.PROTECT, related_name="questions")
+    order = models.PositiveIntegerField(default=0)
+    enable_when_question = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="dependents",
+        verbose_name="enable when question",
+        help_text="Show this question only when that question's answer satisfies the rule.",
+    )
+    enable_when_operator = models.CharField(
+        max_length=20, choices=Operator.choices, blank=True, verbose_name="enable when operator"
+    )
+    enable_when_value = models.JSONField(
+        null=True, blank=True, verbose_name="enable when value", help_text=VALUE_HELP
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["section__order", "order", "code"]
+
+    def __str__(self):
+        return self.code
+
+    def clean(self):
+        errors = {}
+        self._clean_choices(errors)
+        if self.kind not in NUMBER_KINDS and (self.min_value is not None or self.max_value is not None):
+            errors["min_value"] = "Only number questions have a minimum and maximum."
+        if (
+            self.min_value is not None and self.max_value is not None
+            and self.min_value > self.max_value
+        ):
+            errors["max_value"] = f"The maximum ({self.max_value}) is below the minimum ({self.min_value})."
+        if errors:
+            raise ValidationError(errors)
+        self._clean_enable_when()
+        self._clean_choices_still_used()
+
+    def _clean_choices(self, errors):
+        if self.kind not in CHOICE_KINDS:
+            if self.choices:
+                errors["choices"] = "Only choice questions have choices; leave it as []."
+            return
+        if not isinstance(self.choices, list) or not self.choices:
+            errors["choices"] = (
+                'A choice question needs its choices, e.g. '
+                '[{"value": "none", "label": "None"}, {"value": "mild", "label": "Mild"}].'
+            )
+            return
+        seen = set()
+        for item in self.choices:
+            if (
+                not isinstance(item, dict) or set(item) != {"value", "label"}
+                or not isinstance(item["value"], str) or not item["value"]
+                or not isinstance(item["label"], str) or not item["label"]
+            ):
+                errors["choices"] = (
+                    f"Each choice is {{\"value\": \"…\", \"label\": \"…\"}} with text in both; "
+                    f"check {item!r}."
+                )
+                return
+            if item["value"] in seen:
+                errors["choices"] = f"The choice value “{item['value']}” appears twice."
+                return
+            seen.add(item["value"])
+
+    def _clean_enable_when(self):
+        parent = self.enable_when_question
+        if parent is None:
+            if self.enable_when_operator or self.enable_when_value not in (None, ""):
+                raise ValidationError({"enable_when_question": (
+                    "Pick the question this one depends on, or clear the enable-when operator and value."
+                )})
+            return
+        if parent.pk is not None and parent.pk == self.pk or parent.code == self.code:
+            raise ValidationError({"enable_when_question": "A question cannot depend on itself."})
+        seen = {self.code}
+        ancestor = parent
+        while ancestor is not None:
+            if ancestor.code in seen:
+                raise ValidationError({"enable_when_question": (
+                    f"This makes a cycle: {parent.code} already depends on {self.code}. "
+                    "Pick a question that does not."
+                )})
+            seen.add(ancestor.code)
+            ancestor = ancestor.enable_when_question
+        if not self.enable_when_operator:
+            raise ValidationError({"enable_when_operator": "Pick how the parent's answer is tested."})
+        try:
+            self.enable_when_value = clean_rule_value(
+                parent, self.enable_when_operator, self.enable_when_value
+            )
+        except ValidationError as error:
+            raise ValidationError({
+                "enable_when_operator" if field == "operator" else "enable_when_value": messages
+                for field, messages in error.message_dict.items()
+            }) from None
+
+    def _clean_choices_still_used(self):
+        """Refuse to drop a choice that a criterion or enable-when still reads."""
+        if self.pk is None:
+            return
+        offered = set(self.choice_values())
+        rules = [(f"criterion {c.key}", c.value) for c in self.criteria.all()]
+        rules += [(f"question {q.code}'s enable-when", q.enable_when_value) for q in self.dependents.all()]
+        for name, value in rules:
+            used = value if isinstance(value, list) else [value]
+            missing = [v for v in used if isinstance(v, str) and v not in offered]
+            if missing:
+                raise ValidationError({"choices": (
+                    f"{name} still uses {', '.join(missing)}; change it first, "
+                    "then remove the choice."
+                )})
+
+    def choice_values(self):
+        if not isinstance(self.choices, list):
+            return []
+        return [item["value"] for item in self.choices if isinstance(item, dict) and "value" in item]
+
+
+class Criterion(models.Model):
+    key = models.SlugField(
+        max_length=80, unique=True, help_text="Stable key, e.g. trd-two-failed-trials-require."
+    )
+    question = models.ForeignKey(Question, on_delete=models.PROTECT, related_name="criteria")
+    operator = models.CharField(max_length=20, choices=Operator.choices)
+    value = models.JSONField(null=True, blank=True, help_text=VALUE_HELP)
+    effect = models.CharField(max_length=20, choices=Effect.choices)
+    message = models.TextField(help_text="What a clinician reads when this criterion decides a result.")
+    conditions = models.ManyToManyField(
+        Condition, blank=True, related_name="criteria",
+        help_text="The conditions it applies to; none means every condition.",
+    )
+    references = models.ManyToManyField(Reference, blank=True, related_name="criteria")
+    order = models.PositiveIntegerField(default=0)
+    active = models.BooleanField(default=True)
+
+    history = HistoricalRecords(m2m_fields=[conditions, references])
+
+    class Meta:
+        ordering = ["order", "key"]
+        verbose_name_plural = "criteria"
+
+    def __str__(self):
+        """Reads like the rule, e.g. `TRD · require · failed_antidepressant_trials ≥ 2`."""
+        scope = "All" if self.pk is None else (
+            ", ".join(c.slug.upper() if len(c.slug) <= 4 else c.name for c in self.conditions.all())
+            or "All"
+        )
+        return f"{scope} · {self.effect} · {self.rule_text()}"
+
+    def clean(self):
+        if self.question_id is None or not self.operator:
+            return  # the form reports the missing field itself
+        self.value = clean_rule_value(self.question, self.operator, self.value)
+
+    def rule_text(self):
+        question = self.question.code if self.question_id else "?"
+        symbol = Operator(self.operator).label if self.operator in Operator.values else self.operator
+        if self.operator in NO_VALUE_OPERATORS:
+            return f"{question} {symbol}"
+        value = ", ".join(map(str, self.value)) if isinstance(self.value, list) else self.value
+        return f"{question} {symbol} {value}"
