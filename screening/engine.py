@@ -1,0 +1,637 @@
+"""The screening rules engine: plain Python over plain data.
+
+A `Rulebook` is an immutable snapshot of the knowledge base; `evaluate()`
+reads a patient's answers against it and returns an `Advisory`, following
+DESIGN.md "The rule semantics" exactly. `validate_answers()` checks answers
+the same way for the web form and the `screen` command.
+
+This module imports only the standard library (a test enforces it), so it is
+fast, deterministic and usable anywhere.
+"""
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+
+# Effects and statuses, as plain strings (they are stored and exported).
+REQUIRE, EXCLUDE, CAUTION, ALERT = "require", "exclude", "caution", "alert"
+ELIGIBLE, CAUTION_STATUS, NOT_MET, EXCLUDED, INCOMPLETE = (
+    "eligible", "caution", "not_met", "excluded", "incomplete",
+)
+# From best to worst, for summaries that need one status for many conditions.
+STATUS_ORDER = (ELIGIBLE, CAUTION_STATUS, INCOMPLETE, NOT_MET, EXCLUDED)
+# Criterion outcomes.
+HOLDS, FAILS, UNKNOWN, SKIPPED = "holds", "fails", "unknown", "skipped"
+
+BOOLEAN, INTEGER, DECIMAL, CHOICE, MULTI_CHOICE = (
+    "boolean", "integer", "decimal", "choice", "multi_choice",
+)
+NONE_CHOICE = "none"
+
+
+def _lt(answer, value):
+    return answer < value
+
+
+def _lte(answer, value):
+    return answer <= value
+
+
+def _gt(answer, value):
+    return answer > value
+
+
+def _gte(answer, value):
+    return answer >= value
+
+
+OPERATORS = {
+    "is_true": lambda answer, value: answer is True,
+    "is_false": lambda answer, value: answer is False,
+    "eq": lambda answer, value: answer == value,
+    "ne": lambda answer, value: answer != value,
+    "lt": _lt,
+    "lte": _lte,
+    "gt": _gt,
+    "gte": _gte,
+    "in": lambda answer, value: answer in value,
+    "not_in": lambda answer, value: answer not in value,
+    "any_of": lambda answer, value: any(item in answer for item in value),
+    "all_of": lambda answer, value: all(item in answer for item in value),
+    "none_of": lambda answer, value: not any(item in answer for item in value),
+}
+
+
+def _freeze(value):
+    """JSON lists become tuples so that specs stay hashable and comparable."""
+    if isinstance(value, list | tuple):
+        return tuple(_freeze(item) for item in value)
+    return value
+
+
+# --- the rulebook ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Section:
+    key: str
+    title: str
+
+
+@dataclass(frozen=True)
+class Choice:
+    value: str
+    label: str
+
+
+@dataclass(frozen=True)
+class EnableWhen:
+    question: str
+    operator: str
+    value: object = None
+
+
+@dataclass(frozen=True)
+class QuestionSpec:
+    code: str
+    text: str
+    kind: str
+    section: str
+    help_text: str = ""
+    choices: tuple[Choice, ...] = ()
+    min: int | float | None = None
+    max: int | float | None = None
+    unit: str = ""
+    enable_when: EnableWhen | None = None
+
+    def choice_label(self, value):
+        for choice in self.choices:
+            if choice.value == value:
+                return choice.label
+        return str(value)
+
+
+@dataclass(frozen=True)
+class CriterionSpec:
+    key: str
+    question: str
+    operator: str
+    value: object
+    effect: str
+    message: str
+    conditions: frozenset[str] = frozenset()  # empty: every condition
+    references: tuple[str, ...] = ()
+
+    def applies_to(self, condition):
+        return not self.conditions or condition in self.conditions
+
+
+@dataclass(frozen=True)
+class ConditionSpec:
+    slug: str
+    name: str
+    description: str = ""
+    guidance: str = ""
+    references: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ReferenceSpec:
+    key: str
+    authors: str
+    title: str
+    source: str = ""
+    doi: str = ""
+    pmid: str = ""
+    url: str = ""
+    verified: bool = True
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Rulebook:
+    """An immutable snapshot of the knowledge base, in display order.
+
+    Holds the active conditions and criteria, the questions in
+    questionnaire order (section order, then question order) and every
+    reference they cite.
+    """
+
+    sections: tuple[Section, ...]
+    questions: tuple[QuestionSpec, ...]
+    criteria: tuple[CriterionSpec, ...]
+    conditions: tuple[ConditionSpec, ...]
+    references: tuple[ReferenceSpec, ...]
+
+    # Lookups, computed once per rulebook.
+
+    @cached_property
+    def question(self) -> dict[str, QuestionSpec]:
+        return {q.code: q for q in self.questions}
+
+    @cached_property
+    def condition(self) -> dict[str, ConditionSpec]:
+        return {c.slug: c for c in self.conditions}
+
+    @cached_property
+    def reference(self) -> dict[str, ReferenceSpec]:
+        return {r.key: r for r in self.references}
+
+    @cached_property
+    def _position(self) -> dict[str, int]:
+        return {q.code: index for index, q in enumerate(self.questions)}
+
+    def criteria_for(self, condition: str) -> tuple[CriterionSpec, ...]:
+        return self._criteria_by_condition.get(condition, ())
+
+    @cached_property
+    def _criteria_by_condition(self):
+        return {
+            c.slug: tuple(k for k in self.criteria if k.applies_to(c.slug)) for c in self.conditions
+        }
+
+    def questions_for(self, conditions: Sequence[str]) -> tuple[QuestionSpec, ...]:
+        """The questionnaire for these conditions: the questions their criteria
+        read, plus the enable-when parents those depend on, in display order."""
+        codes = set()
+        for condition in conditions:
+            for criterion in self.criteria_for(condition):
+                code = criterion.question
+                while code is not None and code not in codes:
+                    codes.add(code)
+                    enable_when = self.question[code].enable_when
+                    code = enable_when.question if enable_when else None
+        return tuple(q for q in self.questions if q.code in codes)
+
+    # Snapshots.
+
+    def to_dict(self) -> dict:
+        return {
+            "sections": [{"key": s.key, "title": s.title} for s in self.sections],
+            "questions": [_question_to_dict(q) for q in self.questions],
+            "criteria": [
+                {
+                    "key": c.key, "question": c.question, "operator": c.operator,
+                    "value": _thaw(c.value), "effect": c.effect, "message": c.message,
+                    "conditions": sorted(c.conditions), "references": list(c.references),
+                }
+                for c in self.criteria
+            ],
+            "conditions": [
+                {
+                    "slug": c.slug, "name": c.name, "description": c.description,
+                    "guidance": c.guidance, "references": list(c.references),
+                }
+                for c in self.conditions
+            ],
+            "references": [
+                {
+                    "key": r.key, "authors": r.authors, "title": r.title, "source": r.source,
+                    "doi": r.doi, "pmid": r.pmid, "url": r.url, "verified": r.verified,
+                    "note": r.note,
+                }
+                for r in self.references
+            ],
+        }
+
+    def to_json(self) -> str:
+        """Canonical JSON: sorted keys, no whitespace, lists in display order."""
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+    @cached_property
+    def version(self) -> str:
+        """The first 12 hex digits of the SHA-256 of the canonical JSON."""
+        return hashlib.sha256(self.to_json().encode()).hexdigest()[:12]
+
+    @classmethod
+    def from_json(cls, text: str) -> "Rulebook":
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> "Rulebook":
+        return cls(
+            sections=tuple(Section(**s) for s in data["sections"]),
+            questions=tuple(_question_from_dict(q) for q in data["questions"]),
+            criteria=tuple(
+                CriterionSpec(
+                    key=c["key"], question=c["question"], operator=c["operator"],
+                    value=_freeze(c["value"]), effect=c["effect"], message=c["message"],
+                    conditions=frozenset(c["conditions"]), references=tuple(c["references"]),
+                )
+                for c in data["criteria"]
+            ),
+            conditions=tuple(
+                ConditionSpec(**{**c, "references": tuple(c["references"])})
+                for c in data["conditions"]
+            ),
+            references=tuple(ReferenceSpec(**r) for r in data["references"]),
+        )
+
+
+def _thaw(value):
+    if isinstance(value, tuple):
+        return [_thaw(item) for item in value]
+    return value
+
+
+def _question_to_dict(q: QuestionSpec) -> dict:
+    return {
+        "code": q.code, "text": q.text, "kind": q.kind, "section": q.section,
+        "help_text": q.help_text, "min": q.min, "max": q.max, "unit": q.unit,
+        "choices": [{"value": c.value, "label": c.label} for c in q.choices],
+        "enable_when": None if q.enable_when is None else {
+            "question": q.enable_when.question, "operator": q.enable_when.operator,
+            "value": _thaw(q.enable_when.value),
+        },
+    }
+
+
+def _question_from_dict(data: Mapping) -> QuestionSpec:
+    enable_when = data.get("enable_when")
+    return QuestionSpec(
+        code=data["code"], text=data["text"], kind=data["kind"], section=data["section"],
+        help_text=data.get("help_text", ""), min=data.get("min"), max=data.get("max"),
+        unit=data.get("unit", ""),
+        choices=tuple(Choice(**c) for c in data.get("choices", ())),
+        enable_when=None if not enable_when else EnableWhen(
+            question=enable_when["question"], operator=enable_when["operator"],
+            value=_freeze(enable_when.get("value")),
+        ),
+    )
+
+
+# --- the advisory ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One criterion's part in a result."""
+
+    criterion: str
+    question: str
+    effect: str
+    outcome: str
+    message: str
+    references: tuple[str, ...]
+
+    def to_dict(self):
+        return {
+            "criterion": self.criterion, "question": self.question, "effect": self.effect,
+            "outcome": self.outcome, "message": self.message,
+            "references": list(self.references),
+        }
+
+
+@dataclass(frozen=True)
+class ConditionResult:
+    condition: str
+    status: str
+    reasons: tuple[Reason, ...]     # the criteria that decided the status
+    cautions: tuple[Reason, ...]    # every caution that holds, whatever the status
+    missing: tuple[str, ...]        # question codes to answer before a conclusion is safe
+    references: tuple[str, ...]     # the condition's own references
+
+    def to_dict(self):
+        return {
+            "condition": self.condition, "status": self.status,
+            "reasons": [r.to_dict() for r in self.reasons],
+            "cautions": [r.to_dict() for r in self.cautions],
+            "missing": list(self.missing), "references": list(self.references),
+        }
+
+
+@dataclass(frozen=True)
+class Advisory:
+    results: tuple[ConditionResult, ...]
+    alerts: tuple[Reason, ...] = field(default=())
+
+    def to_dict(self):
+        return {
+            "alerts": [a.to_dict() for a in self.alerts],
+            "results": [r.to_dict() for r in self.results],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> "Advisory":
+        def reason(r):
+            return Reason(**{**r, "references": tuple(r["references"])})
+
+        return cls(
+            alerts=tuple(reason(a) for a in data["alerts"]),
+            results=tuple(
+                ConditionResult(
+                    condition=r["condition"], status=r["status"],
+                    reasons=tuple(reason(x) for x in r["reasons"]),
+                    cautions=tuple(reason(x) for x in r["cautions"]),
+                    missing=tuple(r["missing"]), references=tuple(r["references"]),
+                )
+                for r in data["results"]
+            ),
+        )
+
+    def worst_status(self):
+        if not self.results:
+            return None
+        return max((r.status for r in self.results), key=STATUS_ORDER.index)
+
+
+# --- evaluation -----------------------------------------------------------
+
+
+def evaluate(rulebook: Rulebook, conditions: Sequence[str], answers: Mapping[str, object]) -> Advisory:
+    """One result per condition, in the order given, plus the screening's alerts.
+
+    `answers` maps question codes to validated answers (see
+    `validate_answers`); a missing code is an unanswered question. Answers
+    to questions that enable-when disables are ignored. Never raises on a
+    missing or disabled answer: that is what `incomplete` and `skipped` are
+    for. Conditions not in the rulebook are skipped (validation reports them).
+    """
+    state = _AnswerState(rulebook, answers)
+    alerts = {}
+    results = []
+    for slug in conditions:
+        condition = rulebook.condition.get(slug)
+        if condition is None:
+            continue
+        excludes, failed_requires, held_requires, unknown, cautions = [], [], [], [], []
+        for criterion in rulebook.criteria_for(slug):
+            outcome = state.outcome(criterion)
+            effect = criterion.effect
+            if outcome == UNKNOWN:
+                unknown.append(_reason(criterion, outcome))
+            elif effect == REQUIRE:
+                (held_requires if outcome == HOLDS else failed_requires).append(
+                    _reason(criterion, outcome)
+                )
+            elif outcome != HOLDS:
+                continue
+            elif effect == EXCLUDE:
+                excludes.append(_reason(criterion, outcome))
+            elif effect == CAUTION:
+                cautions.append(_reason(criterion, outcome))
+            elif effect == ALERT:
+                alerts.setdefault(criterion.key, _reason(criterion, outcome))
+
+        missing = ()
+        if excludes:
+            status, reasons = EXCLUDED, excludes
+        elif failed_requires:
+            status, reasons = NOT_MET, failed_requires
+        elif unknown:
+            status, reasons = INCOMPLETE, unknown
+            missing = state.missing_for(r.question for r in unknown)
+        elif cautions:
+            status, reasons = CAUTION_STATUS, cautions
+        else:
+            status, reasons = ELIGIBLE, held_requires
+        results.append(ConditionResult(
+            condition=slug, status=status, reasons=tuple(reasons), cautions=tuple(cautions),
+            missing=missing, references=condition.references,
+        ))
+    # Alerts in rulebook order, once for the whole screening.
+    order = {c.key: index for index, c in enumerate(rulebook.criteria)}
+    return Advisory(
+        results=tuple(results),
+        alerts=tuple(sorted(alerts.values(), key=lambda r: order[r.criterion])),
+    )
+
+
+def _reason(criterion: CriterionSpec, outcome: str) -> Reason:
+    return Reason(
+        criterion=criterion.key, question=criterion.question, effect=criterion.effect,
+        outcome=outcome, message=criterion.message, references=criterion.references,
+    )
+
+
+class _AnswerState:
+    """Answers seen through enable-when, memoised for one evaluation."""
+
+    def __init__(self, rulebook: Rulebook, answers: Mapping[str, object]):
+        self.rulebook = rulebook
+        self.answers = answers
+        self._enabled = {}
+        self._outcome = {}
+
+    def enabled(self, code: str):
+        """True, False (disabled), or None (depends on an unanswered question)."""
+        if code not in self._enabled:
+            enable_when = self.rulebook.question[code].enable_when
+            if enable_when is None:
+                result = True
+            else:
+                parent = enable_when.question
+                parent_enabled = self.enabled(parent)
+                if parent_enabled is not True:
+                    result = parent_enabled  # a disabled parent disables its children
+                elif self.answers.get(parent) is None:
+                    result = None
+                else:
+                    result = _holds(enable_when.operator, self.answers[parent], enable_when.value)
+            self._enabled[code] = result
+        return self._enabled[code]
+
+    def outcome(self, criterion: CriterionSpec) -> str:
+        key = criterion.key
+        if key not in self._outcome:
+            enabled = self.enabled(criterion.question)
+            if enabled is False:
+                result = SKIPPED
+            elif enabled is None or self.answers.get(criterion.question) is None:
+                result = UNKNOWN
+            else:
+                answer = self.answers[criterion.question]
+                result = HOLDS if _holds(criterion.operator, answer, criterion.value) else FAILS
+            self._outcome[key] = result
+        return self._outcome[key]
+
+    def missing_for(self, codes) -> tuple[str, ...]:
+        """The questions to answer next: for each unknown question, the first
+        unanswered question up its enable-when chain (or itself)."""
+        blocking = set()
+        for code in codes:
+            while True:
+                enable_when = self.rulebook.question[code].enable_when
+                if enable_when is None or self.enabled(enable_when.question) is True and (
+                    self.answers.get(enable_when.question) is not None
+                ):
+                    break
+                code = enable_when.question
+            blocking.add(code)
+        position = self.rulebook._position
+        return tuple(sorted(blocking, key=position.__getitem__))
+
+
+def _holds(operator: str, answer, value) -> bool:
+    try:
+        return bool(OPERATORS[operator](answer, value))
+    except TypeError:
+        # An answer of the wrong type never satisfies a rule; validation
+        # keeps such answers out, this keeps evaluate() total.
+        return False
+
+
+# --- answer validation ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Validation:
+    """Answers fit for `evaluate()`, and what was wrong with the input."""
+
+    conditions: tuple[str, ...]
+    answers: dict
+    errors: dict  # field ("conditions" or a question code) -> list of messages
+
+    @property
+    def is_valid(self):
+        return not self.errors
+
+    def messages(self):
+        """Every error as one line naming its field, e.g. `age: 400 is above …`."""
+        return [f"{name}: {message}" for name, messages in self.errors.items() for message in messages]
+
+
+def validate_answers(rulebook: Rulebook, conditions, answers) -> Validation:
+    """Check conditions and answers the way the web form and `screen` do.
+
+    Unknown conditions and unknown question codes are errors; so is a value
+    of the wrong type or out of range. Answers to questions the chosen
+    conditions do not ask, or that enable-when disables, are dropped (not
+    an error). `None` means unanswered. Returns the cleaned answers in
+    questionnaire order.
+    """
+    errors = {}
+    chosen = []
+    if isinstance(conditions, str) or not isinstance(conditions, Sequence) or not conditions:
+        errors["conditions"] = ["choose at least one condition (a list of condition slugs)."]
+        conditions = ()
+    for slug in conditions:
+        if not isinstance(slug, str) or slug not in rulebook.condition:
+            errors.setdefault("conditions", []).append(
+                f"unknown condition “{_short(slug)}”; known conditions: {', '.join(rulebook.condition)}."
+            )
+        elif slug not in chosen:
+            chosen.append(slug)
+    if not isinstance(answers, Mapping):
+        errors["answers"] = ["must be an object mapping question codes to answers."]
+        answers = {}
+
+    asked = {q.code for q in rulebook.questions_for(chosen)}
+    cleaned, answer_errors = {}, {}
+    for code, value in answers.items():
+        question = rulebook.question.get(code) if isinstance(code, str) else None
+        if question is None:
+            errors[_short(str(code))] = ["unknown question code."]
+        elif code in asked and value is not None:
+            try:
+                cleaned[code] = clean_answer(question, value)
+            except ValueError as error:
+                answer_errors[code] = [str(error)]
+
+    # Enable-when is read from the valid answers; a disabled question's
+    # answer is dropped, even an invalid one, as the form never showed it.
+    state = _AnswerState(rulebook, cleaned)
+    for code, messages in answer_errors.items():
+        if state.enabled(code) is not False:
+            errors[code] = messages
+    kept = {
+        q.code: cleaned[q.code]
+        for q in rulebook.questions
+        if q.code in cleaned and state.enabled(q.code) is not False
+    }
+    return Validation(conditions=tuple(chosen), answers=kept, errors=errors)
+
+
+def clean_answer(question: QuestionSpec, value):
+    """One answer in canonical form, or ValueError with a message for a clinician."""
+    kind = question.kind
+    if kind == BOOLEAN:
+        if not isinstance(value, bool):
+            raise ValueError("answer yes or no (true or false).")
+        return value
+    if kind in (INTEGER, DECIMAL):
+        return _clean_number(question, value)
+    values = [choice.value for choice in question.choices]
+    if kind == CHOICE:
+        if not isinstance(value, str) or value not in values:
+            raise ValueError(f"“{_short(value)}” is not one of the choices ({', '.join(values)}).")
+        return value
+    if kind == MULTI_CHOICE:
+        if not isinstance(value, list | tuple) or not value:
+            raise ValueError("choose at least one option (a list of choice values).")
+        unknown = [item for item in value if not isinstance(item, str) or item not in values]
+        if unknown:
+            raise ValueError(
+                f"“{_short(unknown[0])}” is not one of the choices ({', '.join(values)})."
+            )
+        if NONE_CHOICE in value and len(set(value)) > 1:
+            label = question.choice_label(NONE_CHOICE)
+            raise ValueError(f"“{label}” cannot be combined with other choices.")
+        return [v for v in values if v in value]  # choice order, no repeats
+    raise ValueError(f"unknown question kind {kind}.")
+
+
+def _clean_number(question: QuestionSpec, value):
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"“{_short(value)}” is not a number.")
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError("enter a finite number.")
+        if question.kind == INTEGER:
+            if not value.is_integer():
+                raise ValueError(f"{value} is not a whole number.")
+            value = int(value)
+    unit = f" {question.unit}" if question.unit else ""
+    if question.min is not None and value < question.min:
+        raise ValueError(f"{value} is below the minimum of {question.min}{unit}.")
+    if question.max is not None and value > question.max:
+        raise ValueError(f"{value} is above the maximum of {question.max}{unit}.")
+    return value
+
+
+def _short(value, limit=40):
+    text = str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,130 @@
+"""Screening records and the rulebook snapshots they were evaluated against."""
+
+from functools import lru_cache
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.urls import reverse
+
+from screening import engine
+
+patient_reference_validator = RegexValidator(
+    r"^[A-Za-z0-9][A-Za-z0-9 ._/:#-]*$",
+    "Use the clinic's patient identifier (letters, digits and - _ . / : #), not a name.",
+)
+
+
+class KnowledgeBaseRevision(models.Model):
+    """A single row whose counter moves with every knowledge-base change.
+
+    Server processes compare it with the revision of their cached rulebook
+    (see screening.rulebook), so a cache is never stale across processes.
+    """
+
+    revision = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self):
+        return f"knowledge base revision {self.revision}"
+
+
+class RulebookSnapshot(models.Model):
+    """One version of the rulebook, stored once and shared by every screening
+    evaluated against it; past summaries render from it."""
+
+    version = models.CharField(max_length=12, unique=True)
+    content = models.TextField(help_text="The rulebook's canonical JSON.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return self.version
+
+    def rulebook(self) -> engine.Rulebook:
+        return _parse_rulebook(self.version, self.content)
+
+
+@lru_cache(maxsize=32)
+def _parse_rulebook(version, content):
+    return engine.Rulebook.from_json(content)
+
+
+class Status(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    FINAL = "final", "Final"
+
+
+class FinalScreeningError(ValidationError):
+    """Raised when anything tries to change a finalised screening."""
+
+
+class Screening(models.Model):
+    patient_reference = models.CharField(
+        max_length=64, validators=[patient_reference_validator],
+        help_text="The clinic's identifier for the patient. Never a name.",
+    )
+    year_of_birth = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1900), MaxValueValidator(2100)]
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="screenings"
+    )
+    conditions = models.JSONField(default=list, help_text="Condition slugs, in the order chosen.")
+    answers = models.JSONField(default=dict, blank=True, help_text="Answers keyed by question code.")
+    snapshot = models.ForeignKey(RulebookSnapshot, on_delete=models.PROTECT, related_name="screenings")
+    rulebook_version = models.CharField(max_length=12)
+    result = models.JSONField(default=dict, help_text="The advisory, as evaluated and stored.")
+    worst_status = models.CharField(max_length=20, blank=True)
+    alert_count = models.PositiveSmallIntegerField(default=0)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    revision = models.PositiveIntegerField(
+        default=1, help_text="Moves on every save; a form posted against an older revision is refused."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    finalised_at = models.DateTimeField(null=True, blank=True)
+    finalised_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    amends = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="amendments"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        permissions = [("view_all_screenings", "Can view every clinician's screenings")]
+        indexes = [
+            models.Index(fields=["owner", "-created_at", "-id"], name="screening_owner_recent"),
+            models.Index(fields=["-created_at", "-id"], name="screening_recent"),
+            models.Index(fields=["patient_reference"], name="screening_patient_ref"),
+        ]
+
+    def __str__(self):
+        return f"{self.patient_reference} ({self.created_at:%Y-%m-%d})" if self.created_at else self.patient_reference
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and self.is_final_in_database():
+            raise FinalScreeningError("This screening is final and cannot be changed; amend it instead.")
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self):
+        return reverse("screening:summary", args=[self.pk])
+
+    def delete(self, *args, **kwargs):
+        if self.is_final_in_database():
+            raise FinalScreeningError("A final screening is part of the record and cannot be deleted.")
+        return super().delete(*args, **kwargs)
+
+    def is_final_in_database(self):
+        """Whether the stored row is final (whatever this instance says): 1 query."""
+        return Screening.objects.filter(pk=self.pk, status=Status.FINAL).exists()
+
+    @property
+    def is_final(self):
+        return self.status == Status.FINAL
+
+    def rulebook(self) -> engine.Rulebook:
+        return self.snapshot.rulebook()
+
+    def advisory(self) -> engine.Advisory:
+        return engine.Advisory.from_dict(self.result)
