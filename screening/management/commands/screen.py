@@ -1,0 +1,100 @@
+"""`manage.py screen`: screen patients in bulk from JSON (see DESIGN.md)."""
+
+import json
+import sys
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from screening.batch import screen_record
+from screening.rulebook import current_rulebook
+from screening.services import screening_create
+
+
+class Command(BaseCommand):
+    help = (
+        "Screen patients from JSON: an object or an array of objects "
+        '({"patient": "A-1027", "conditions": ["trd"], "answers": {...}}), from FILE or '
+        "standard input. Writes a JSON array of results in the same order. Exits 1 when "
+        "any record has errors, 2 when the input is not valid JSON."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("file", nargs="?", default="-", help="JSON file; - or absent for standard input.")
+        parser.add_argument("--jsonl", action="store_true", help="Read and write JSON Lines, one record per line, streaming.")
+        parser.add_argument("--save", action="store_true", help="Store each valid screening as a draft.")
+        parser.add_argument("--user", help="With --save: the username that owns the drafts.")
+
+    def handle(self, *args, file, jsonl, save, user, **options):
+        owner = self._owner(user) if save else None
+        if user and not save:
+            raise CommandError("--user goes with --save.")
+        rulebook = current_rulebook()
+        stream = sys.stdin.buffer if file == "-" else self._open(file)
+        out = self.stdout
+        failures = 0
+        try:
+            records = self._lines(stream) if jsonl else self._document(stream)
+            if not jsonl:
+                out.write("[", ending="\n")
+            for index, record in enumerate(records):
+                result, validation = screen_record(rulebook, record)
+                if "errors" not in result and owner is not None:
+                    result = self._save(owner, record, validation, result, rulebook)
+                failures += "errors" in result
+                text = json.dumps(result, ensure_ascii=False)
+                if jsonl:
+                    out.write(text)
+                else:
+                    out.write(("  " if index == 0 else ",\n  ") + text, ending="")
+            if not jsonl:
+                out.write("\n]")
+        finally:
+            out.flush()
+            if stream is not sys.stdin.buffer:
+                stream.close()
+        if failures:
+            raise CommandError(f"{failures} record(s) have errors; see their \"errors\".", returncode=1)
+
+    def _owner(self, username):
+        if not username:
+            raise CommandError("--save needs --user USERNAME: the clinician who owns the drafts.")
+        try:
+            return get_user_model().objects.get_by_natural_key(username)
+        except get_user_model().DoesNotExist:
+            raise CommandError(f"No user named {username!r}.") from None
+
+    def _open(self, path):
+        try:
+            return open(path, "rb")
+        except OSError as error:
+            raise CommandError(f"Cannot read {path}: {error.strerror}.", returncode=2) from None
+
+    def _document(self, stream):
+        try:
+            data = json.loads(stream.read())
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise CommandError(f"Input is not valid JSON: {error}.", returncode=2) from None
+        return data if isinstance(data, list) else [data]
+
+    def _lines(self, stream):
+        for number, line in enumerate(stream, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield json.loads(line)
+            except (json.JSONDecodeError, UnicodeDecodeError) as error:
+                raise CommandError(f"Line {number} is not valid JSON: {error}.", returncode=2) from None
+
+    def _save(self, owner, record, validation, result, rulebook):
+        try:
+            screening = screening_create(
+                owner=owner, patient_reference=record["patient"],
+                year_of_birth=record.get("year_of_birth"), conditions=validation.conditions,
+                answers=validation.answers, rulebook=rulebook,
+            )
+        except ValidationError as error:
+            messages = [f"{field}: {m}" for field, ms in error.message_dict.items() for m in ms]
+            return {"patient": result["patient"], "rulebook_version": rulebook.version, "errors": messages}
+        return {**result, "screening": screening.pk}
