@@ -440,6 +440,23 @@ def evaluate(rulebook: Rulebook, conditions: Sequence[str], answers: Mapping[str
     )
 
 
+def enabled_questions(rulebook: Rulebook, conditions: Sequence[str], answers: Mapping[str, object]):
+    """The questionnaire's questions with their enable-when state for these
+    answers: (question, True | False | None) in display order, where None
+    means it depends on a question not answered yet."""
+    state = _AnswerState(rulebook, answers)
+    return tuple((q, state.enabled(q.code)) for q in rulebook.questions_for(conditions))
+
+
+def unanswered_questions(rulebook: Rulebook, conditions: Sequence[str], answers: Mapping[str, object]):
+    """Codes of the enabled questions that have no answer, in display order:
+    what "Show summary" insists on."""
+    return tuple(
+        q.code for q, enabled in enabled_questions(rulebook, conditions, answers)
+        if enabled is True and answers.get(q.code) is None
+    )
+
+
 def _reason(criterion: CriterionSpec, outcome: str) -> Reason:
     return Reason(
         criterion=criterion.key, question=criterion.question, effect=criterion.effect,

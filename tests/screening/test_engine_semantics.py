@@ -247,3 +247,11 @@ def test_engine_imports_only_the_standard_library():
     assert "django" not in imported
     import sys
     assert imported <= set(sys.stdlib_module_names), imported - set(sys.stdlib_module_names)
+
+
+def test_unanswered_questions_are_the_enabled_ones_without_answers():
+    assert engine.unanswered_questions(RULEBOOK, ["bip"], {}) == ("age", "history", "thoughts", "meds")
+    answers = {**CALM, "history": True}
+    assert engine.unanswered_questions(RULEBOOK, ["bip"], answers) == ("episode",)
+    answers["episode"] = "manic"
+    assert engine.unanswered_questions(RULEBOOK, ["bip"], answers) == ()
