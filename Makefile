@@ -33,9 +33,10 @@ test: $(VENV)/.installed node_modules/.installed lint
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed
-	@set -e; for script in bench/*.py; do \
-		echo "== $$script"; $(PY) $$script; \
-	done
+	@failed=""; for script in bench/[!_]*.py; do \
+		echo "== $$script"; $(PY) $$script $(BENCH_ARGS) || failed="$$failed $$script"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "missed a target or failed:$$failed"; exit 1; fi
 
 clean:
 	rm -rf $(VENV) node_modules staticfiles .pytest_cache

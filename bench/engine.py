@@ -1,0 +1,96 @@
+"""How fast the engine screens: 100,000 generated screenings through the
+`screen --jsonl` path, against a plain JSON round trip of the same input.
+
+Target: engine path / round trip <= 3, i.e. screening costs about as much as
+parsing its input. Run with `make bench` or `.venv/bin/python bench/engine.py`.
+"""
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import time
+
+from _django import setup_with_knowledge_base
+
+TARGET_RATIO = 3.0
+
+
+def generate_inputs(rulebook, count, seed=1):
+    """`count` JSON lines, each screening all conditions with full answers."""
+    rnd = random.Random(seed)
+    conditions = [c.slug for c in rulebook.conditions]
+    lines = []
+    for index in range(count):
+        answers = {}
+        for question in rulebook.questions:
+            if question.kind == "boolean":
+                answers[question.code] = rnd.random() < 0.3
+            elif question.kind in ("integer", "decimal"):
+                low, high = question.min or 0, question.max or 100
+                answers[question.code] = rnd.randint(int(low), int(high))
+            elif question.kind == "choice":
+                answers[question.code] = rnd.choice(question.choices).value
+            else:
+                values = [c.value for c in question.choices if c.value != "none"]
+                answers[question.code] = rnd.sample(values, rnd.randint(1, 2)) if rnd.random() < 0.5 else ["none"]
+        lines.append(json.dumps({"patient": f"P-{index:06d}", "conditions": conditions, "answers": answers}))
+    return lines
+
+
+def engine_path(rulebook, lines):
+    from screening.batch import screen_record
+
+    out = []
+    for line in lines:
+        result, _ = screen_record(rulebook, json.loads(line))
+        out.append(json.dumps(result, ensure_ascii=False))
+    return out
+
+
+def round_trip(lines):
+    return [json.dumps(json.loads(line), ensure_ascii=False) for line in lines]
+
+
+def timed(function, *args, repeats):
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function(*args)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--screenings", type=int, default=100_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+
+    setup_with_knowledge_base()
+    from screening.rulebook import current_rulebook
+
+    rulebook = current_rulebook()
+    lines = generate_inputs(rulebook, args.screenings)
+    statuses = {}
+    for text in engine_path(rulebook, lines[:2000]):
+        for result in json.loads(text).get("results", []):
+            statuses[result["status"]] = statuses.get(result["status"], 0) + 1
+
+    engine_seconds = timed(engine_path, rulebook, lines, repeats=args.repeats)
+    json_seconds = timed(round_trip, lines, repeats=args.repeats)
+    ratio = engine_seconds / json_seconds
+    print(f"rulebook {rulebook.version}: {len(rulebook.conditions)} conditions, "
+          f"{len(rulebook.questions)} questions, {len(rulebook.criteria)} criteria")
+    print(f"status mix in the first 2,000: {dict(sorted(statuses.items()))}")
+    print(f"engine path (parse, validate, evaluate, serialise): {args.screenings / engine_seconds:,.0f} screenings/s "
+          f"({engine_seconds:.2f} s, median of {args.repeats})")
+    print(f"json.loads + json.dumps round trip:              {args.screenings / json_seconds:,.0f} screenings/s "
+          f"({json_seconds:.2f} s)")
+    print(f"ratio engine / round trip: {ratio:.2f} (target <= {TARGET_RATIO})")
+    return 0 if ratio <= TARGET_RATIO else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
