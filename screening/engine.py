@@ -577,7 +577,7 @@ def validate_answers(rulebook: Rulebook, conditions, answers) -> Validation:
         answers = {}
 
     asked = {q.code for q in rulebook.questions_for(chosen)}
-    cleaned, answer_errors = {}, {}
+    cleaned, invalid = {}, []
     for code, value in answers.items():
         question = rulebook.question.get(code) if isinstance(code, str) else None
         if question is None:
@@ -586,14 +586,15 @@ def validate_answers(rulebook: Rulebook, conditions, answers) -> Validation:
             try:
                 cleaned[code] = clean_answer(question, value)
             except ValueError as error:
-                answer_errors[code] = [str(error)]
+                errors[code] = [str(error)]
+                invalid.append(code)
 
     # Enable-when is read from the valid answers; a disabled question's
     # answer is dropped, even an invalid one, as the form never showed it.
     state = _AnswerState(rulebook, cleaned)
-    for code, messages in answer_errors.items():
-        if state.enabled(code) is not False:
-            errors[code] = messages
+    for code in invalid:
+        if state.enabled(code) is False:
+            del errors[code]
     kept = {
         q.code: cleaned[q.code]
         for q in rulebook.questions
