@@ -62,6 +62,10 @@ OPERATORS_FOR_KIND = {
     Kind.MULTI_CHOICE: {Operator.ANY_OF, Operator.ALL_OF, Operator.NONE_OF},
 }
 
+# Answers are bounded by the questions' min and max (12 digits); a rule value
+# beyond this is a typing error, and a huge integer could not be stored as JSON.
+LARGEST_NUMBER = 10**12
+
 VALUE_HELP = (
     "The value the operator compares with, as JSON. "
     "is_true / is_false: leave empty. "
@@ -121,8 +125,8 @@ def _clean_number(question, value):
         number = Decimal(str(value))
     except InvalidOperation:
         raise ValidationError({"value": f"“{value}” is not a number; write e.g. 18 or 2.5."}) from None
-    if not number.is_finite():
-        raise ValidationError({"value": "Write a finite number, e.g. 18."})
+    if not number.is_finite() or abs(number) > LARGEST_NUMBER:
+        raise ValidationError({"value": f"Write a number between -{LARGEST_NUMBER} and {LARGEST_NUMBER}, e.g. 18."})
     if question.kind == Kind.INTEGER and number != number.to_integral_value():
         raise ValidationError({"value": f"{question.code} takes whole numbers; write e.g. {int(number)}."})
     return int(number) if number == number.to_integral_value() else float(number)
@@ -252,6 +256,8 @@ class Question(models.Model):
         return self.code
 
     def clean(self):
+        if self.choices is None:
+            self.choices = []  # an emptied form field; the column is not nullable
         errors = {}
         self._clean_choices(errors)
         if self.kind not in NUMBER_KINDS and (self.min_value is not None or self.max_value is not None):
@@ -264,7 +270,7 @@ class Question(models.Model):
         if errors:
             raise ValidationError(errors)
         self._clean_enable_when()
-        self._clean_choices_still_used()
+        self._clean_rules_still_fit()
 
     def _clean_choices(self, errors):
         if self.kind not in CHOICE_KINDS:
@@ -304,15 +310,20 @@ class Question(models.Model):
             return
         if parent.pk is not None and parent.pk == self.pk or parent.code == self.code:
             raise ValidationError({"enable_when_question": "A question cannot depend on itself."})
-        seen = {self.code}
+        chain = [self.code]
         ancestor = parent
         while ancestor is not None:
-            if ancestor.code in seen:
-                raise ValidationError({"enable_when_question": (
-                    f"This makes a cycle: {parent.code} already depends on {self.code}. "
-                    "Pick a question that does not."
-                )})
-            seen.add(ancestor.code)
+            if ancestor.code in chain:
+                loop = " → ".join([*chain[chain.index(ancestor.code):], ancestor.code])
+                if ancestor.code == self.code:
+                    message = (
+                        f"This makes a cycle: {loop}. "
+                        f"Pick a question that does not depend on {self.code}."
+                    )
+                else:
+                    message = f"{parent.code} leads into a cycle: {loop}. Break that cycle first."
+                raise ValidationError({"enable_when_question": message})
+            chain.append(ancestor.code)
             ancestor = ancestor.enable_when_question
         if not self.enable_when_operator:
             raise ValidationError({"enable_when_operator": "Pick how the parent's answer is tested."})
@@ -326,21 +337,35 @@ class Question(models.Model):
                 for field, messages in error.message_dict.items()
             }) from None
 
-    def _clean_choices_still_used(self):
-        """Refuse to drop a choice that a criterion or enable-when still reads."""
+    def _clean_rules_still_fit(self):
+        """Refuse a change that would break a criterion or enable-when reading this question.
+
+        Removing a choice that a rule still uses, or changing the kind under
+        rules that no longer fit it, would leave the engine a malformed rule.
+        """
         if self.pk is None:
             return
+        rules = [(f"criterion {c.key}", c.operator, c.value) for c in self.criteria.all()]
+        rules += [
+            (f"question {q.code}'s enable-when", q.enable_when_operator, q.enable_when_value)
+            for q in self.dependents.all()
+        ]
         offered = set(self.choice_values())
-        rules = [(f"criterion {c.key}", c.value) for c in self.criteria.all()]
-        rules += [(f"question {q.code}'s enable-when", q.enable_when_value) for q in self.dependents.all()]
-        for name, value in rules:
+        for name, operator, value in rules:
             used = value if isinstance(value, list) else [value]
             missing = [v for v in used if isinstance(v, str) and v not in offered]
-            if missing:
+            if missing and self.kind in CHOICE_KINDS:
                 raise ValidationError({"choices": (
                     f"{name} still uses {', '.join(missing)}; change it first, "
                     "then remove the choice."
                 )})
+            try:
+                clean_rule_value(self, operator, value)
+            except ValidationError:
+                raise ValidationError({"kind": (
+                    f"{name} reads this question with “{operator}”, which does not fit a "
+                    f"{self.get_kind_display().lower()} question; change or remove it first."
+                )}) from None
 
     def choice_values(self):
         if not isinstance(self.choices, list):
@@ -380,9 +405,13 @@ class Criterion(models.Model):
         return f"{scope} · {self.effect} · {self.rule_text()}"
 
     def clean(self):
-        if self.question_id is None or not self.operator:
-            return  # the form reports the missing field itself
-        self.value = clean_rule_value(self.question, self.operator, self.value)
+        try:
+            question = self.question  # may be an unsaved question, as the loader builds them
+        except Question.DoesNotExist:
+            return  # the form reports the missing question itself
+        if not self.operator:
+            return
+        self.value = clean_rule_value(question, self.operator, self.value)
 
     def rule_text(self):
         question = self.question.code if self.question_id else "?"
@@ -391,3 +420,12 @@ class Criterion(models.Model):
             return f"{question} {symbol}"
         value = ", ".join(map(str, self.value)) if isinstance(self.value, list) else self.value
         return f"{question} {symbol} {value}"
+
+
+def _criterion_condition_str(link):
+    return f"{link.criterion.get_effect_display()}: {link.criterion.rule_text()}"
+
+
+# The admin shows a condition's criteria through this auto-created link model;
+# without a __str__ its rows would read "Criterion_conditions object (12)".
+Criterion.conditions.through.__str__ = _criterion_condition_str
