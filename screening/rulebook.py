@@ -24,10 +24,11 @@ def _number(value):
 
 
 def build_rulebook() -> engine.Rulebook:
-    """The active knowledge base as a Rulebook. Makes 6 queries: sections,
-    questions (with their enable-when parents), active criteria, their
-    conditions and references, and active conditions with their references.
-    References are read through those prefetches, not a query of their own."""
+    """The active knowledge base as a Rulebook, in 7 queries however large it
+    is: sections; questions (with their sections and enable-when parents);
+    active criteria (with their questions); their conditions; their
+    references; active conditions; their references. References are read
+    through those prefetches, not a query of their own."""
     sections = list(Section.objects.order_by("order", "key"))
     questions = list(
         Question.objects.select_related("enable_when_question", "section")
@@ -120,7 +121,7 @@ def bump_knowledge_base_revision():
 
 def current_rulebook() -> engine.Rulebook:
     """The rulebook of the knowledge base as it is now: 1 query when cached,
-    8 when it is rebuilt (revision, 6 to build, revision again)."""
+    9 when it is rebuilt (revision, 7 to build, revision again)."""
     revision = knowledge_base_revision()
     with _cache_lock:
         if _cached["revision"] == revision:

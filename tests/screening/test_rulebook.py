@@ -1,0 +1,118 @@
+"""Building, versioning and caching the rulebook from the database."""
+
+import pytest
+from django.core.management import call_command
+
+from conditions.models import Condition, Criterion, Question
+from screening import rulebook as rulebook_module
+from screening.engine import Rulebook, evaluate
+from screening.rulebook import build_rulebook, current_rulebook, snapshot_for
+from tests.screening.test_default_knowledge_base import ALL, CALM
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def kb(db):
+    call_command("load_knowledge_base", verbosity=0)
+    rulebook_module.clear_cache()
+    yield
+    rulebook_module.clear_cache()
+
+
+def multiply_criteria(times):
+    """Clone every criterion `times - 1` more times under new keys."""
+    for criterion in list(Criterion.objects.prefetch_related("conditions", "references")):
+        for copy in range(1, times):
+            clone = Criterion.objects.create(
+                key=f"{criterion.key}-copy-{copy}", question=criterion.question,
+                operator=criterion.operator, value=criterion.value, effect=criterion.effect,
+                message=criterion.message, order=criterion.order,
+            )
+            clone.conditions.set(criterion.conditions.all())
+            clone.references.set(criterion.references.all())
+
+
+def test_default_rulebook_holds_the_whole_knowledge_base():
+    rulebook = build_rulebook()
+    assert (len(rulebook.conditions), len(rulebook.questions), len(rulebook.criteria),
+            len(rulebook.references)) == (8, 39, 48, 23)
+    assert [s.key for s in rulebook.sections][:3] == ["patient", "safety", "medicines"]
+    assert rulebook.questions[0].code == "age"
+    mood = rulebook.question["mood_episode"]
+    assert (mood.enable_when.question, mood.enable_when.operator) == ("bipolar_history", "is_true")
+    trials = next(c for c in rulebook.criteria if c.key == "trd-two-failed-trials-require")
+    assert (trials.operator, trials.value, trials.effect, trials.conditions) == ("gte", 2, "require", {"trd"})
+
+
+@pytest.mark.parametrize("times", [1, 10])
+def test_building_takes_six_queries_however_large_the_knowledge_base(times, django_assert_num_queries):
+    multiply_criteria(times)
+    # sections; questions + sections + parents; active criteria + questions;
+    # their conditions; their references; active conditions; their references.
+    with django_assert_num_queries(7):
+        rulebook = build_rulebook()
+    assert len(rulebook.criteria) == 48 * times
+
+
+def test_version_is_twelve_hex_digits_of_the_canonical_json():
+    import hashlib
+
+    rulebook = build_rulebook()
+    assert rulebook.version == hashlib.sha256(rulebook.to_json().encode()).hexdigest()[:12]
+    assert build_rulebook().version == rulebook.version  # deterministic
+
+
+def test_restored_snapshot_is_identical_and_evaluates_the_same():
+    rulebook = build_rulebook()
+    restored = Rulebook.from_json(rulebook.to_json())
+    assert restored == rulebook
+    assert restored.to_json() == rulebook.to_json()
+    answers = {**CALM, "bipolar_history": True, "mood_episode": "depressed", "on_mood_stabiliser": False,
+               "failed_bipolar_treatments": 2, "suicidal_ideation": "active_no_plan"}
+    assert evaluate(restored, ALL, answers) == evaluate(rulebook, ALL, answers)
+
+
+def test_cached_rulebook_costs_one_query(django_assert_num_queries):
+    first = current_rulebook()
+    with django_assert_num_queries(1):  # the knowledge-base revision
+        assert current_rulebook() is first
+
+
+def test_any_knowledge_base_edit_rebuilds_the_cache():
+    before = current_rulebook()
+    criterion = Criterion.objects.get(key="trd-phq9-require")
+    criterion.value = 12
+    criterion.save()
+    after = current_rulebook()
+    assert after.version != before.version
+    assert next(c for c in after.criteria if c.key == "trd-phq9-require").value == 12
+
+
+@pytest.mark.parametrize("edit", [
+    lambda: Criterion.objects.get(key="all-age-65-plus-caution").conditions.add(Condition.objects.get(slug="trd")),
+    lambda: Condition.objects.get(slug="ocd").references.clear(),
+    lambda: Criterion.objects.get(key="trd-phq9-require").delete(),
+    lambda: Question.objects.filter(code="age").first().save(),
+    lambda: Condition.objects.filter(slug="ocd").first().save(),
+])
+def test_links_deletes_and_saves_move_the_revision(edit):
+    before = rulebook_module.knowledge_base_revision()
+    edit()
+    assert rulebook_module.knowledge_base_revision() > before
+
+
+def test_inactive_criteria_and_conditions_are_left_out():
+    Criterion.objects.filter(key="trd-phq9-require").update(active=False)
+    Condition.objects.filter(slug="ocd").update(active=False)
+    rulebook = build_rulebook()
+    assert "trd-phq9-require" not in {c.key for c in rulebook.criteria}
+    assert "ocd" not in rulebook.condition
+    assert not any(c.conditions == {"ocd"} for c in rulebook.criteria)
+
+
+def test_snapshot_is_stored_once_per_version():
+    rulebook = build_rulebook()
+    first = snapshot_for(rulebook)
+    assert snapshot_for(rulebook).pk == first.pk
+    assert first.rulebook() == rulebook
