@@ -1,5 +1,7 @@
 """Shared fixtures. Browser fixtures drive Debian's Chromium through Playwright."""
 
+import importlib
+import io
 import os
 import shutil
 from pathlib import Path
@@ -66,3 +68,52 @@ def page(browser, live_server):
 def artifacts_dir():
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+# The knowledge base and the people who use it. The roles (groups) come from
+# the conditions roles migration; a transactional test's flush removes them,
+# so the user fixtures make a missing group again from the same definition.
+
+TEST_PASSWORD = "a-long-test-password-4f9c"
+
+
+@pytest.fixture
+def knowledge_base(db):
+    """The default knowledge base (conditions/knowledge/default.yaml), as loaded by the command."""
+    from django.core.management import call_command
+
+    call_command("load_knowledge_base", stdout=io.StringIO())
+
+
+def role(name):
+    from django.contrib.auth.models import Group, Permission
+
+    roles = importlib.import_module("conditions.migrations.0002_roles").ROLES
+    group, created = Group.objects.get_or_create(name=name)
+    if created:
+        group.permissions.set(
+            Permission.objects.filter(content_type__app_label="conditions", codename__in=roles[name])
+        )
+    return group
+
+
+@pytest.fixture
+def lead(db, django_user_model):
+    """A clinical lead: staff, edits the knowledge base in the admin."""
+    user = django_user_model.objects.create_user("lead", password=TEST_PASSWORD, is_staff=True)
+    user.groups.add(role("Clinical leads"))
+    return user
+
+
+@pytest.fixture
+def clinician(db, django_user_model):
+    """A clinician: not staff, reads the knowledge base only through screenings."""
+    user = django_user_model.objects.create_user("clinician", password=TEST_PASSWORD)
+    user.groups.add(role("Clinicians"))
+    return user
+
+
+@pytest.fixture
+def lead_client(client, lead):
+    client.force_login(lead)
+    return client

@@ -1,0 +1,432 @@
+"""Loading the knowledge base from a YAML file (see knowledge/default.yaml).
+
+Two steps. `knowledge_base_plan(data)` builds an unsaved instance for every
+item of the file, resolves the keys it names (within the file first, then in
+the database) and validates each with the models' own `full_clean()`; it
+raises `InvalidKnowledgeBase` listing every problem with its place in the
+file. `knowledge_base_load(data)` then creates or updates rows by their
+stable keys in one transaction, saving only rows that differ, so loading
+the same file twice writes nothing (and no history) the second time.
+Rows that are in the database but not in the file are left alone.
+"""
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db import transaction
+
+from conditions.models import Condition, Criterion, Question, Reference, Section, clean_rule_value
+
+DEFAULT_FILE = Path(__file__).resolve().parent / "knowledge" / "default.yaml"
+GROUPS = ("sections", "references", "conditions", "questions", "criteria")
+ORDER_STEP = 10
+
+# YAML field -> model field, per group. Relations are handled on their own.
+SECTION_FIELDS = {"key": "key", "title": "title"}
+REFERENCE_FIELDS = {
+    name: name
+    for name in ("key", "authors", "title", "source", "doi", "pmid", "url", "verified", "note")
+}
+CONDITION_FIELDS = {
+    name: name for name in ("slug", "name", "description", "guidance", "active")
+}
+QUESTION_FIELDS = {
+    "code": "code", "text": "text", "help": "help_text", "kind": "kind", "choices": "choices",
+    "min": "min_value", "max": "max_value", "unit": "unit",
+}
+CRITERION_FIELDS = {
+    name: name for name in ("key", "operator", "value", "effect", "message", "active")
+}
+LINK_EXAMPLES = {
+    "references": "[feder-2014, sanacora-2017]",
+    "conditions": "[trd, ptsd], or [] for every condition",
+}
+# Model field -> how the file names it, for messages.
+FILE_NAMES = {
+    "help_text": "help", "min_value": "min", "max_value": "max",
+    "enable_when_question": "enable_when.question",
+    "enable_when_operator": "enable_when.operator",
+    "enable_when_value": "enable_when.value",
+}
+
+
+class KnowledgeBaseFileError(Exception):
+    """The file cannot be read: missing, not YAML, or not a mapping."""
+
+
+class InvalidKnowledgeBase(Exception):
+    """The file reads but some items are invalid; nothing was loaded."""
+
+    def __init__(self, problems):
+        super().__init__(f"{len(problems)} problems")
+        self.problems = problems
+
+
+@dataclass
+class Item:
+    """One item of the file as an unsaved, validated instance."""
+
+    place: str
+    raw: dict
+    instance: object
+    links: dict = field(default_factory=dict)  # many-to-many field -> keys
+    problems: list = field(default_factory=list)
+
+    def problem(self, message, field_name=None):
+        prefix = f"{FILE_NAMES.get(field_name, field_name)}: " if field_name else ""
+        self.problems.append(f"{self.place}: {prefix}{message}")
+
+
+@dataclass
+class Plan:
+    sections: list
+    references: list
+    conditions: list
+    questions: list
+    criteria: list
+
+    def problems(self, general=()):
+        found = list(general)
+        for group in GROUPS:
+            for item in getattr(self, group):
+                found.extend(item.problems)
+        return found
+
+
+def read_knowledge_base(path):
+    """The parsed YAML of `path`; raises KnowledgeBaseFileError with a one-line reason."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise KnowledgeBaseFileError(f"No file at {path}.") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise KnowledgeBaseFileError(f"Cannot read {path}: {error}.") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        reason = getattr(error, "problem", None) or "cannot be parsed"
+        raise KnowledgeBaseFileError(f"{path} is not valid YAML{where}: {reason}.") from None
+    if not isinstance(data, dict):
+        raise KnowledgeBaseFileError(
+            f"{path} should be a mapping with the lists {', '.join(GROUPS)}."
+        )
+    return data
+
+
+def knowledge_base_load(data, *, reason="Loaded from a knowledge base file"):
+    """Validate `data` (a parsed file) and write it; returns counts per group.
+
+    The counts map each group name to a Counter of "created", "updated" and
+    "unchanged". Raises InvalidKnowledgeBase, having written nothing, when any
+    item is invalid.
+    """
+    plan = knowledge_base_plan(data)
+    with transaction.atomic():
+        return _write(plan, reason[:100])
+
+
+def knowledge_base_plan(data):
+    """Every item of `data` built, resolved and validated; raises InvalidKnowledgeBase."""
+    general = [
+        f"{name}: not a part of a knowledge base file; the parts are {', '.join(GROUPS)}."
+        for name in data if name not in GROUPS
+    ]
+    raw = {}
+    for group in GROUPS:
+        raw[group] = data.get(group) or []
+        if not isinstance(raw[group], list):
+            general.append(f"{group}: write a list of items, one per line starting with “- ”.")
+            raw[group] = []
+
+    plan = Plan(
+        sections=_build(raw, "sections", Section, SECTION_FIELDS, general),
+        references=_build(raw, "references", Reference, REFERENCE_FIELDS, general),
+        conditions=_build(
+            raw, "conditions", Condition, CONDITION_FIELDS, general, links=("references",)
+        ),
+        questions=_build(
+            raw, "questions", Question, QUESTION_FIELDS, general,
+            relations=("section", "enable_when"),
+        ),
+        criteria=_build(
+            raw, "criteria", Criterion, CRITERION_FIELDS, general,
+            links=("conditions", "references"), relations=("question",),
+        ),
+    )
+    for group in ("sections", "conditions", "criteria"):
+        for index, item in enumerate(getattr(plan, group)):
+            item.instance.order = index * ORDER_STEP
+    _order_questions_within_sections(plan.questions)
+
+    _resolve(plan)
+    for item in plan.sections + plan.references + plan.conditions:
+        _full_clean(item)
+    for item in plan.questions:
+        _full_clean(item, exclude=["section", "enable_when_question"])
+    for item in plan.criteria:
+        _full_clean(item, exclude=["question"])
+    _check_rules_left_in_database(plan)
+
+    problems = plan.problems(general)
+    if problems:
+        raise InvalidKnowledgeBase(problems)
+    return plan
+
+
+def _build(raw, group, model, fields, general, *, links=(), relations=()):
+    """Unsaved instances of `model` for the items of one group, keys checked unique.
+
+    An entry that is not a mapping is reported in `general` and left out.
+    """
+    key_name = next(iter(fields))
+    known = [*fields, *links, *relations]
+    items = []
+    first_place = {}
+    for index, entry in enumerate(raw[group]):
+        place = f"{group}[{index}]"
+        if not isinstance(entry, dict):
+            general.append(f"{place}: write a mapping of fields ({', '.join(known)}).")
+            continue
+        key = entry.get(key_name)
+        if isinstance(key, str):
+            place += f" ({key})"
+        item = Item(place, entry, model(**{fields[n]: entry[n] for n in fields if n in entry}))
+        items.append(item)
+        for name in entry:
+            if name not in known:
+                item.problem(f"“{name}” is not a field here; the fields are {', '.join(known)}.")
+        if isinstance(key, str) and key in first_place:
+            item.problem(f"“{key}” is already used by {first_place[key]}.", key_name)
+        elif isinstance(key, str):
+            first_place[key] = place
+        for name in links:
+            keys = entry.get(name, [])
+            if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+                item.problem(f"write a list of keys, e.g. {LINK_EXAMPLES[name]}.", name)
+                keys = []
+            item.links[name] = keys
+    return items
+
+
+def _order_questions_within_sections(questions):
+    position = Counter()
+    for item in questions:
+        section = item.raw.get("section")
+        key = section if isinstance(section, str) else None
+        item.instance.order = position[key] * ORDER_STEP
+        position[key] += 1
+
+
+def _by_key(items, key_field):
+    found = {}
+    for item in items:
+        key = getattr(item.instance, key_field)
+        if isinstance(key, str):
+            found.setdefault(key, item.instance)
+    return found
+
+
+def _resolve(plan):
+    """Point every relation at the instance it names: the file's, else the database's."""
+    sections = {s.key: s for s in Section.objects.all()} | _by_key(plan.sections, "key")
+    reference_keys = set(Reference.objects.values_list("key", flat=True))
+    reference_keys |= set(_by_key(plan.references, "key"))
+    condition_slugs = set(Condition.objects.values_list("slug", flat=True))
+    condition_slugs |= set(_by_key(plan.conditions, "slug"))
+    questions = _question_graph(plan)
+
+    for item in plan.conditions + plan.criteria:
+        _check_keys(item, "references", reference_keys, "reference")
+    for item in plan.criteria:
+        _check_keys(item, "conditions", condition_slugs, "condition")
+        code = item.raw.get("question")
+        if code is None:
+            item.problem("name the question it reads, by its code.", "question")
+        elif not isinstance(code, str) or code not in questions:
+            item.problem(f"there is no question “{code}”.", "question")
+        else:
+            item.instance.question = questions[code]
+
+    for item in plan.questions:
+        key = item.raw.get("section")
+        if key is None:
+            item.problem("name the section it belongs to, by its key.", "section")
+        elif not isinstance(key, str) or key not in sections:
+            item.problem(f"there is no section “{key}”.", "section")
+        else:
+            item.instance.section = sections[key]
+        _resolve_enable_when(item, questions)
+
+
+def _question_graph(plan):
+    """Questions by code with enable-when parents linked in memory.
+
+    The file's questions replace the database's of the same code, and the
+    database's questions point at those replacements, so the cycle check in
+    Question.clean() walks the graph as it will be after loading.
+    """
+    stored = {q.code: q for q in Question.objects.select_related("enable_when_question")}
+    questions = stored | _by_key(plan.questions, "code")
+    for code, question in stored.items():
+        if questions[code] is question and question.enable_when_question is not None:
+            question.enable_when_question = questions[question.enable_when_question.code]
+    return questions
+
+
+def _resolve_enable_when(item, questions):
+    enable_when = item.raw.get("enable_when")
+    if enable_when is None:
+        return
+    if not isinstance(enable_when, dict) or not {"question", "operator"} <= set(enable_when) or (
+        set(enable_when) - {"question", "operator", "value"}
+    ):
+        item.problem(
+            "write {question: <code>, operator: <operator>, value: <value>} "
+            "(value only when the operator needs one).",
+            "enable_when",
+        )
+        return
+    code = enable_when["question"]
+    if not isinstance(code, str) or code not in questions:
+        item.problem(f"there is no question “{code}”.", "enable_when_question")
+        return
+    item.instance.enable_when_question = questions[code]
+    item.instance.enable_when_operator = enable_when["operator"]
+    item.instance.enable_when_value = enable_when.get("value")
+
+
+def _check_keys(item, name, known, noun):
+    for key in item.links.get(name, []):
+        if key not in known:
+            item.problem(f"there is no {noun} “{key}”.", name)
+
+
+def _full_clean(item, exclude=None):
+    try:
+        item.instance.full_clean(exclude=exclude, validate_unique=False)
+    except ValidationError as error:
+        for field_name, messages in error.message_dict.items():
+            for message in messages:
+                item.problem(message, None if field_name == NON_FIELD_ERRORS else field_name)
+
+
+def _check_rules_left_in_database(plan):
+    """Rules that stay in the database must still fit the file's questions.
+
+    Question.clean() checks this against saved rows; here the file may also
+    change those rules, so only rules the file does not mention are checked.
+    """
+    questions = {
+        item.instance.code: item for item in plan.questions if isinstance(item.instance.code, str)
+    }
+    criterion_keys = set(_by_key(plan.criteria, "key"))
+    stored_rules = [
+        (c.question.code, f"criterion {c.key}", c.operator, c.value)
+        for c in Criterion.objects.filter(question__code__in=list(questions))
+        .exclude(key__in=criterion_keys).select_related("question")
+    ]
+    stored_rules += [
+        (q.enable_when_question.code, f"question {q.code}'s enable-when",
+         q.enable_when_operator, q.enable_when_value)
+        for q in Question.objects.filter(enable_when_question__code__in=list(questions))
+        .exclude(code__in=list(questions)).select_related("enable_when_question")
+    ]
+    for code, name, operator, value in stored_rules:
+        try:
+            clean_rule_value(questions[code].instance, operator, value)
+        except ValidationError as error:
+            detail = " ".join(message for messages in error.message_dict.values() for message in messages)
+            questions[code].problem(
+                f"{name} in the database reads this question and would no longer fit: {detail}"
+            )
+
+
+def _write(plan, reason):
+    counts = {group: Counter(created=0, updated=0, unchanged=0) for group in GROUPS}
+    sections = _save_all(plan.sections, Section, "key", {}, counts["sections"], reason)
+    references = _save_all(plan.references, Reference, "key", {}, counts["references"], reason)
+    conditions = _save_all(
+        plan.conditions, Condition, "slug", {"references": references},
+        counts["conditions"], reason,
+    )
+
+    questions = {q.code: q for q in Question.objects.all()}
+    for item in _parents_first(plan.questions):
+        item.instance.section = sections[item.instance.section.key]
+        parent = item.instance.enable_when_question
+        item.instance.enable_when_question = questions[parent.code] if parent else None
+        row, outcome = _save(item, Question, "code", questions, {}, reason)
+        questions[row.code] = row
+        counts["questions"][outcome] += 1
+
+    for item in plan.criteria:
+        item.instance.question = questions[item.instance.question.code]
+    _save_all(
+        plan.criteria, Criterion, "key",
+        {"conditions": conditions, "references": references}, counts["criteria"], reason,
+    )
+    return counts
+
+
+def _save_all(items, model, key_field, link_rows, counts, reason):
+    """Save the items of one group; returns every row of the model by key."""
+    rows = {getattr(row, key_field): row for row in model.objects.all()}
+    for item in items:
+        row, outcome = _save(item, model, key_field, rows, link_rows, reason)
+        rows[getattr(row, key_field)] = row
+        counts[outcome] += 1
+    return rows
+
+
+def _save(item, model, key_field, rows, link_rows, reason):
+    """Create or update the row for one cleaned item; save only what differs."""
+    planned = item.instance
+    row = rows.get(getattr(planned, key_field))
+    created = row is None
+    if created:
+        row = model()
+    changed = False
+    for model_field in model._meta.concrete_fields:
+        if model_field.primary_key:
+            continue
+        value = getattr(planned, model_field.attname)
+        if created or getattr(row, model_field.attname) != value:
+            setattr(row, model_field.attname, value)
+            changed = True
+    row._change_reason = reason
+    if changed:
+        row.save()
+    for name, keys in item.links.items():
+        manager = getattr(row, name)
+        wanted = [link_rows[name][key] for key in keys]
+        current = set() if created else set(manager.values_list("pk", flat=True))
+        if {linked.pk for linked in wanted} != current:
+            manager.set(wanted)
+            changed = True
+    if created:
+        return row, "created"
+    return row, "updated" if changed else "unchanged"
+
+
+def _parents_first(items):
+    """The question items ordered so that an enable-when parent in the file comes first."""
+    by_code = {item.instance.code: item for item in items}
+    ordered, seen = [], set()
+
+    def visit(item):
+        if id(item) in seen:
+            return
+        seen.add(id(item))
+        parent = item.instance.enable_when_question
+        if parent is not None and parent.code in by_code:
+            visit(by_code[parent.code])
+        ordered.append(item)
+
+    for item in items:
+        visit(item)
+    return ordered

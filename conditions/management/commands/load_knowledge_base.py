@@ -1,0 +1,58 @@
+"""`python manage.py load_knowledge_base [FILE]`: load the clinical content.
+
+Validates the whole file first and loads nothing if any item is invalid;
+otherwise creates or updates rows by their stable keys in one transaction.
+"""
+
+from collections import Counter
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from conditions.loader import (
+    DEFAULT_FILE,
+    GROUPS,
+    InvalidKnowledgeBase,
+    KnowledgeBaseFileError,
+    knowledge_base_load,
+    read_knowledge_base,
+)
+
+
+class Command(BaseCommand):
+    help = (
+        "Load the knowledge base (sections, references, conditions, questions, criteria) "
+        "from a YAML file, creating or updating rows by their stable keys."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "file", nargs="?", default=str(DEFAULT_FILE),
+            help="The YAML file to load (default: the knowledge base KetaScreen ships with).",
+        )
+
+    def handle(self, *args, file, **options):
+        path = Path(file)
+        try:
+            data = read_knowledge_base(path)
+            counts = knowledge_base_load(data, reason=f"Loaded from {path.name}")
+        except KnowledgeBaseFileError as error:
+            raise CommandError(str(error)) from None
+        except InvalidKnowledgeBase as error:
+            for problem in error.problems:
+                self.stderr.write(problem)
+            raise CommandError(
+                f"{len(error.problems)} problem(s) in {path}; nothing was loaded."
+            ) from None
+
+        if options["verbosity"] == 0:
+            return
+        total = Counter()
+        for group in GROUPS:
+            self.stdout.write(f"{group.capitalize()}: {_summary(counts[group])}.")
+            total.update(counts[group])
+        self.stdout.write(self.style.SUCCESS(f"Loaded {path}: {_summary(total)}."))
+
+
+def _summary(count):
+    return f"{count['created']} created, {count['updated']} updated, {count['unchanged']} unchanged"

@@ -1,0 +1,242 @@
+"""`load_knowledge_base`: the shipped content loads exactly; a broken file loads nothing."""
+
+import io
+from pathlib import Path
+
+import pytest
+import yaml
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from conditions.loader import DEFAULT_FILE
+from conditions.models import Condition, Criterion, Question, Reference, Section
+
+pytestmark = pytest.mark.django_db
+
+MODELS = [Section, Reference, Condition, Question, Criterion]
+
+
+def load(path=None):
+    """Run the command; returns (stdout, stderr, the CommandError or None)."""
+    out, err = io.StringIO(), io.StringIO()
+    args = [str(path)] if path else []
+    try:
+        call_command("load_knowledge_base", *args, stdout=out, stderr=err)
+    except CommandError as error:
+        return out.getvalue(), err.getvalue(), error
+    return out.getvalue(), err.getvalue(), None
+
+
+def row_counts():
+    return {model.__name__: model.objects.count() for model in MODELS}
+
+
+def default_content():
+    return yaml.safe_load(DEFAULT_FILE.read_text(encoding="utf-8"))
+
+
+def write(tmp_path, content):
+    path = tmp_path / "knowledge.yaml"
+    path.write_text(yaml.safe_dump(content, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def test_default_file_is_inside_the_project():
+    assert DEFAULT_FILE == Path(__file__).resolve().parents[2] / "conditions" / "knowledge" / "default.yaml"
+
+
+def test_shipped_knowledge_base_loads_exactly(knowledge_base):
+    assert row_counts() == {
+        "Section": 10, "Reference": 23, "Condition": 8, "Question": 39, "Criterion": 48,
+    }
+
+
+def test_every_shipped_criterion_cites_a_reference(knowledge_base):
+    assert not Criterion.objects.filter(references=None).exists()
+
+
+def test_two_references_load_unverified_for_review(knowledge_base):
+    unverified = Reference.objects.filter(verified=False).values_list("key", flat=True)
+    assert sorted(unverified) == ["rasmussen-2024", "sicignano-2024"]
+
+
+def test_file_fields_map_onto_the_models(knowledge_base):
+    trials = Question.objects.get(code="failed_antidepressant_trials")
+    assert trials.help_text.startswith("Count a trial only if it reached")
+    assert (trials.min_value, trials.max_value) == (0, 30)
+    age = Question.objects.get(code="age")
+    assert (age.unit, age.section.key) == ("years", "patient")
+    episode = Question.objects.get(code="mood_episode")
+    assert episode.enable_when_question.code == "bipolar_history"
+    assert (episode.enable_when_operator, episode.enable_when_value) == ("is_true", None)
+    assert [c["value"] for c in episode.choices] == ["depressed", "hypomanic", "manic", "mixed", "euthymic"]
+    alert = Criterion.objects.get(key="all-suicidal-ideation-alert")
+    assert (alert.operator, alert.value, alert.effect) == ("in", ["active_no_plan", "active_plan"], "alert")
+    assert list(alert.conditions.all()) == []
+    assert [r.key for r in alert.references.all()] == ["sanacora-2017"]
+    sud = Criterion.objects.get(key="sud-psychotherapy-require")
+    assert sorted(c.slug for c in sud.conditions.all()) == [
+        "alcohol-use-disorder", "other-substance-use-disorder",
+    ]
+    assert Reference.objects.get(key="feder-2014").pmid == "24740528"
+
+
+def test_order_follows_the_file(knowledge_base):
+    assert list(Section.objects.values_list("key", "order")[:3]) == [
+        ("patient", 0), ("safety", 10), ("medicines", 20),
+    ]
+    assert list(Condition.objects.values_list("slug", flat=True)[:2]) == ["trd", "ptsd"]
+    assert Condition.objects.get(slug="ptsd").order == 10
+    bipolar = Question.objects.filter(section__key="bipolar").values_list("code", "order")
+    assert list(bipolar) == [
+        ("mood_episode", 0), ("on_mood_stabiliser", 10), ("failed_bipolar_treatments", 20),
+    ]
+    assert Criterion.objects.get(key="trd-phq9-require").order == 220
+
+
+def test_command_reports_what_it_created():
+    out, _, error = load()
+    assert error is None
+    assert "Criteria: 48 created, 0 updated, 0 unchanged." in out
+    assert "128 created, 0 updated, 0 unchanged." in out
+
+
+def test_loading_twice_changes_nothing_and_writes_no_history(knowledge_base):
+    rows_before = row_counts()
+    history_before = {model.__name__: model.history.count() for model in MODELS}
+    out, _, error = load()
+    assert error is None
+    assert "0 created, 0 updated, 128 unchanged." in out
+    assert row_counts() == rows_before
+    assert {model.__name__: model.history.count() for model in MODELS} == history_before
+
+
+def test_changed_item_is_updated_in_place_with_a_history_reason(knowledge_base, tmp_path):
+    content = default_content()
+    content["criteria"][22]["value"] = 12
+    content["conditions"][0]["references"].remove("bandeira-2022")
+    out, _, error = load(write(tmp_path, content))
+    assert error is None
+    assert "Criteria: 0 created, 1 updated, 47 unchanged." in out
+    assert "Conditions: 0 created, 1 updated, 7 unchanged." in out
+    phq9 = Criterion.objects.get(key="trd-phq9-require")
+    assert phq9.value == 12
+    assert phq9.history.first().history_change_reason == "Loaded from knowledge.yaml"
+    assert "bandeira-2022" not in Condition.objects.get(slug="trd").references.values_list("key", flat=True)
+
+
+def test_rows_missing_from_the_file_are_left_alone(knowledge_base, tmp_path):
+    content = default_content()
+    content["criteria"] = content["criteria"][:10]
+    _, _, error = load(write(tmp_path, content))
+    assert error is None
+    assert Criterion.objects.count() == 48
+
+
+def broken_content():
+    """The default content with four independent mistakes."""
+    content = default_content()
+    content["criteria"][22]["question"] = "phq_nine_total"
+    content["criteria"][21]["operator"] = "any_of"
+    content["criteria"][5]["value"] = ["active_no_plan", "active_with_means"]
+    for question in content["questions"]:
+        if question["code"] == "bipolar_history":
+            question["enable_when"] = {"question": "mood_episode", "operator": "eq", "value": "manic"}
+    return content
+
+
+def test_broken_file_loads_nothing_and_reports_every_problem(tmp_path):
+    out, err, error = load(write(tmp_path, broken_content()))
+    assert error is not None
+    assert "nothing was loaded" in str(error)
+    assert row_counts() == {model.__name__: 0 for model in MODELS}
+    problems = err.splitlines()
+    assert "criteria[22] (trd-phq9-require): question: there is no question “phq_nine_total”." in problems
+    assert (
+        "criteria[21] (trd-two-failed-trials-require): operator: “any_of” does not fit a whole "
+        "number question (failed_antidepressant_trials); use one of: eq, gt, gte, lt, lte, ne."
+    ) in problems
+    assert (
+        "criteria[5] (all-suicidal-ideation-alert): value: “active_with_means” is not a choice "
+        "of suicidal_ideation; its choices are: none, passive, active_no_plan, active_plan."
+    ) in problems
+    assert (
+        "questions[3] (bipolar_history): enable_when.question: This makes a cycle: "
+        "bipolar_history → mood_episode → bipolar_history. "
+        "Pick a question that does not depend on bipolar_history."
+    ) in problems
+    assert f"{len(problems)} problem(s)" in str(error)
+
+
+def test_broken_file_leaves_a_loaded_knowledge_base_untouched(knowledge_base, tmp_path):
+    content = broken_content()
+    content["conditions"][0]["name"] = "Renamed"
+    _, _, error = load(write(tmp_path, content))
+    assert error is not None
+    assert Condition.objects.get(slug="trd").name == "Treatment-resistant depression"
+    assert Criterion.objects.get(key="trd-phq9-require").question.code == "phq9_total"
+
+
+@pytest.mark.parametrize("change, expected", [
+    (lambda c: c["conditions"][1]["references"].append("nobody-2020"),
+     "conditions[1] (ptsd): references: there is no reference “nobody-2020”."),
+    (lambda c: c["criteria"][0]["conditions"].append("insomnia"),
+     "criteria[0] (all-age-under-18-exclude): conditions: there is no condition “insomnia”."),
+    (lambda c: c["questions"][0].update(section="vitals"),
+     "questions[0] (age): section: there is no section “vitals”."),
+    (lambda c: c["questions"][17]["enable_when"].update(question="bipolar"),
+     "questions[17] (mood_episode): enable_when.question: there is no question “bipolar”."),
+    (lambda c: c["questions"][0].update(min=150),
+     "questions[0] (age): max: The maximum (120) is below the minimum (150)."),
+    (lambda c: c["questions"][4].update(choices=[]),
+     "questions[4] (suicidal_ideation): choices: A choice question needs its choices"),
+    (lambda c: c["questions"][1].update(code="age"),
+     "questions[1] (age): code: “age” is already used by questions[0] (age)."),
+    (lambda c: c["criteria"][0].update(severity="high"),
+     "criteria[0] (all-age-under-18-exclude): “severity” is not a field here"),
+    (lambda c: c["criteria"][0].update(references="spravato-pi"),
+     "criteria[0] (all-age-under-18-exclude): references: write a list of keys"),
+    (lambda c: c["references"][0].update(pmid="PMID 24740528"),
+     "references[0] (feder-2014): pmid: A PMID is digits only, e.g. 24740528."),
+    (lambda c: c["sections"].append("vitals"),
+     "sections[10]: write a mapping of fields (key, title)."),
+    (lambda c: c.update(rules=[]),
+     "rules: not a part of a knowledge base file"),
+])
+def test_each_kind_of_mistake_is_reported_with_its_place(tmp_path, change, expected):
+    content = default_content()
+    change(content)
+    _, err, error = load(write(tmp_path, content))
+    assert error is not None
+    assert expected in err
+    assert Criterion.objects.count() == 0
+
+
+def test_file_may_not_remove_a_choice_a_stored_criterion_still_uses(knowledge_base, tmp_path):
+    Criterion.objects.create(
+        key="local-passive-caution", question=Question.objects.get(code="suicidal_ideation"),
+        operator="eq", value="passive", effect="caution", message="Local rule.",
+    )
+    content = default_content()
+    content["questions"][4]["choices"] = [
+        choice for choice in content["questions"][4]["choices"] if choice["value"] != "passive"
+    ]
+    _, err, error = load(write(tmp_path, content))
+    assert error is not None
+    assert (
+        "questions[4] (suicidal_ideation): criterion local-passive-caution in the database "
+        "reads this question and would no longer fit: “passive” is not a choice"
+    ) in err
+
+
+def test_missing_file_is_a_one_line_error(tmp_path):
+    _, _, error = load(tmp_path / "absent.yaml")
+    assert str(error) == f"No file at {tmp_path / 'absent.yaml'}."
+
+
+def test_yaml_syntax_error_is_a_one_line_error(tmp_path):
+    path = tmp_path / "broken.yaml"
+    path.write_text("sections:\n  - {key: patient, title: Patient\n", encoding="utf-8")
+    _, _, error = load(path)
+    assert str(error).startswith(f"{path} is not valid YAML at line 3, column 1:")
+    assert "\n" not in str(error)
