@@ -1,0 +1,50 @@
+"""`python manage.py create_demo_users`: a clinical lead and a clinician to try the app with.
+
+Development only: refuses to run unless DEBUG is on. Each password is random
+and printed once; re-running leaves existing users untouched.
+"""
+
+import secrets
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand, CommandError
+
+DEMO_USERS = [
+    # username, what they are, their group, may use the admin
+    ("lead", "clinical lead", "Clinical leads", True),
+    ("clinician", "clinician", "Clinicians", False),
+]
+
+
+class Command(BaseCommand):
+    help = "Create the demo users `lead` (clinical lead) and `clinician` when missing. DEBUG only."
+
+    def handle(self, *args, **options):
+        if not settings.DEBUG:
+            raise CommandError(
+                "Demo users have printed passwords and are for development only; "
+                "this command runs only with DEBUG on."
+            )
+        User = get_user_model()
+        created = False
+        for username, role, group_name, is_staff in DEMO_USERS:
+            if User.objects.filter(username=username).exists():
+                self.stdout.write(f"User “{username}” already exists; left unchanged.")
+                continue
+            try:
+                group = Group.objects.get(name=group_name)
+            except Group.DoesNotExist:
+                raise CommandError(
+                    f"The group “{group_name}” is missing; run `python manage.py migrate` first."
+                ) from None
+            password = secrets.token_urlsafe(12)
+            user = User.objects.create_user(username=username, password=password, is_staff=is_staff)
+            user.groups.add(group)
+            created = True
+            self.stdout.write(self.style.SUCCESS(
+                f"Created {role} “{username}” with password: {password}"
+            ))
+        if created:
+            self.stdout.write("Each password is shown only this once; reset a lost one with `python manage.py changepassword`.")
