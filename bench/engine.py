@@ -40,12 +40,12 @@ def generate_inputs(rulebook, count, seed=1):
 
 
 def engine_path(rulebook, lines):
-    from screening.batch import screen_record
+    from screening.batch import dumps, screen_record
 
     out = []
     for line in lines:
         result, _ = screen_record(rulebook, json.loads(line))
-        out.append(json.dumps(result, ensure_ascii=False))
+        out.append(dumps(result))
     return out
 
 

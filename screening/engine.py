@@ -15,6 +15,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import NamedTuple
 
 # Effects and statuses, as plain strings (they are stored and exported).
 REQUIRE, EXCLUDE, CAUTION, ALERT = "require", "exclude", "caution", "alert"
@@ -152,6 +153,16 @@ class ReferenceSpec:
 
 
 @dataclass(frozen=True)
+class _ConditionPlan:
+    condition: ConditionSpec
+    requires: tuple  # (key, {outcome: Reason})
+    excludes: tuple  # (key, Reason when it holds)
+    cautions: tuple
+    alerts: tuple
+    unknowns: tuple  # (key, Reason when unknown), every criterion
+
+
+@dataclass(frozen=True)
 class Rulebook:
     """An immutable snapshot of the knowledge base, in display order.
 
@@ -193,18 +204,69 @@ class Rulebook:
             c.slug: tuple(k for k in self.criteria if k.applies_to(c.slug)) for c in self.conditions
         }
 
+    @cached_property
+    def _plan(self) -> dict[str, "_ConditionPlan"]:
+        """Each condition's criteria by effect, in order, paired with their
+        reasons, for evaluate()."""
+        reason = self._reason
+        plans = {}
+        for condition in self.conditions:
+            criteria = self.criteria_for(condition.slug)
+
+            def holding(effect, criteria=criteria):
+                return tuple((c.key, reason[c.key, HOLDS]) for c in criteria if c.effect == effect)
+
+            plans[condition.slug] = _ConditionPlan(
+                condition=condition,
+                requires=tuple(
+                    (c.key, {o: reason[c.key, o] for o in (HOLDS, FAILS, SKIPPED)})
+                    for c in criteria if c.effect == REQUIRE
+                ),
+                excludes=holding(EXCLUDE), cautions=holding(CAUTION), alerts=holding(ALERT),
+                unknowns=tuple((c.key, reason[c.key, UNKNOWN]) for c in criteria),
+            )
+        return plans
+
+    @cached_property
+    def _checks(self) -> tuple:
+        """(key, question code, operator function, value) for every criterion."""
+        return tuple((c.key, c.question, OPERATORS[c.operator], c.value) for c in self.criteria)
+
+    @cached_property
+    def _dependent_questions(self) -> tuple[str, ...]:
+        return tuple(q.code for q in self.questions if q.enable_when is not None)
+
+    @cached_property
+    def _reason(self) -> dict[tuple[str, str], "Reason"]:
+        """Every (criterion, outcome) as a Reason, built once: results share them."""
+        return {
+            (c.key, outcome): Reason(
+                criterion=c.key, question=c.question, effect=c.effect, outcome=outcome,
+                message=c.message, references=c.references,
+            )
+            for c in self.criteria
+            for outcome in (HOLDS, FAILS, UNKNOWN, SKIPPED)
+        }
+
     def questions_for(self, conditions: Sequence[str]) -> tuple[QuestionSpec, ...]:
         """The questionnaire for these conditions: the questions their criteria
         read, plus the enable-when parents those depend on, in display order."""
-        codes = set()
-        for condition in conditions:
-            for criterion in self.criteria_for(condition):
-                code = criterion.question
-                while code is not None and code not in codes:
-                    codes.add(code)
-                    enable_when = self.question[code].enable_when
-                    code = enable_when.question if enable_when else None
-        return tuple(q for q in self.questions if q.code in codes)
+        key = frozenset(conditions)
+        if key not in self._questionnaires:
+            codes = set()
+            for condition in key:
+                for criterion in self.criteria_for(condition):
+                    code = criterion.question
+                    while code is not None and code not in codes:
+                        codes.add(code)
+                        enable_when = self.question[code].enable_when
+                        code = enable_when.question if enable_when else None
+            self._questionnaires[key] = tuple(q for q in self.questions if q.code in codes)
+        return self._questionnaires[key]
+
+    @cached_property
+    def _questionnaires(self) -> dict[frozenset, tuple[QuestionSpec, ...]]:
+        return {}
 
     # Snapshots.
 
@@ -324,9 +386,15 @@ class Reason:
             "references": list(self.references),
         }
 
+    @cached_property
+    def as_json(self) -> str:
+        """`to_dict()` as compact JSON, encoded once: a rulebook's reasons are
+        shared by every result, so batch output reuses the text."""
+        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"))
 
-@dataclass(frozen=True)
-class ConditionResult:
+
+class ConditionResult(NamedTuple):
+    # A named tuple, not a frozen dataclass: a batch builds millions of these.
     condition: str
     status: str
     reasons: tuple[Reason, ...]     # the criteria that decided the status
@@ -391,53 +459,41 @@ def evaluate(rulebook: Rulebook, conditions: Sequence[str], answers: Mapping[str
     for. Conditions not in the rulebook are skipped (validation reports them).
     """
     state = _AnswerState(rulebook, answers)
-    alerts = {}
+    outcome = state.outcomes()
+    any_unknown = UNKNOWN in outcome.values()
     results = []
+    alerting = set()
     for slug in conditions:
-        condition = rulebook.condition.get(slug)
-        if condition is None:
+        plan = rulebook._plan.get(slug)
+        if plan is None:
             continue
-        excludes, failed_requires, held_requires, unknown, cautions = [], [], [], [], []
-        for criterion in rulebook.criteria_for(slug):
-            outcome = state.outcome(criterion)
-            effect = criterion.effect
-            if outcome == UNKNOWN:
-                unknown.append(_reason(criterion, outcome))
-            elif effect == REQUIRE:
-                (held_requires if outcome == HOLDS else failed_requires).append(
-                    _reason(criterion, outcome)
-                )
-            elif outcome != HOLDS:
-                continue
-            elif effect == EXCLUDE:
-                excludes.append(_reason(criterion, outcome))
-            elif effect == CAUTION:
-                cautions.append(_reason(criterion, outcome))
-            elif effect == ALERT:
-                alerts.setdefault(criterion.key, _reason(criterion, outcome))
-
+        # The plan pairs each of the condition's criteria, by effect and in
+        # order, with its ready-made reasons.
+        cautions = [r for key, r in plan.cautions if outcome[key] == HOLDS]
+        excludes = [r for key, r in plan.excludes if outcome[key] == HOLDS]
+        alerting.update(key for key, _ in plan.alerts if outcome[key] == HOLDS)
         missing = ()
         if excludes:
             status, reasons = EXCLUDED, excludes
-        elif failed_requires:
-            status, reasons = NOT_MET, failed_requires
-        elif unknown:
+        elif failed := [
+            by[o] for key, by in plan.requires if (o := outcome[key]) == FAILS or o == SKIPPED
+        ]:
+            status, reasons = NOT_MET, failed
+        elif any_unknown and (
+            unknown := [r for key, r in plan.unknowns if outcome[key] == UNKNOWN]
+        ):
             status, reasons = INCOMPLETE, unknown
             missing = state.missing_for(r.question for r in unknown)
         elif cautions:
             status, reasons = CAUTION_STATUS, cautions
         else:
-            status, reasons = ELIGIBLE, held_requires
+            status, reasons = ELIGIBLE, [by[HOLDS] for _, by in plan.requires]
         results.append(ConditionResult(
-            condition=slug, status=status, reasons=tuple(reasons), cautions=tuple(cautions),
-            missing=missing, references=condition.references,
+            slug, status, tuple(reasons), tuple(cautions), missing, plan.condition.references,
         ))
-    # Alerts in rulebook order, once for the whole screening.
-    order = {c.key: index for index, c in enumerate(rulebook.criteria)}
-    return Advisory(
-        results=tuple(results),
-        alerts=tuple(sorted(alerts.values(), key=lambda r: order[r.criterion])),
-    )
+    # Alerts once for the whole screening, in rulebook order.
+    alerts = tuple(rulebook._reason[c.key, HOLDS] for c in rulebook.criteria if c.key in alerting)
+    return Advisory(results=tuple(results), alerts=alerts)
 
 
 def enabled_questions(rulebook: Rulebook, conditions: Sequence[str], answers: Mapping[str, object]):
@@ -457,21 +513,13 @@ def unanswered_questions(rulebook: Rulebook, conditions: Sequence[str], answers:
     )
 
 
-def _reason(criterion: CriterionSpec, outcome: str) -> Reason:
-    return Reason(
-        criterion=criterion.key, question=criterion.question, effect=criterion.effect,
-        outcome=outcome, message=criterion.message, references=criterion.references,
-    )
-
-
 class _AnswerState:
-    """Answers seen through enable-when, memoised for one evaluation."""
+    """Answers seen through enable-when (memoised) for one evaluation."""
 
     def __init__(self, rulebook: Rulebook, answers: Mapping[str, object]):
         self.rulebook = rulebook
         self.answers = answers
         self._enabled = {}
-        self._outcome = {}
 
     def enabled(self, code: str):
         """True, False (disabled), or None (depends on an unanswered question)."""
@@ -491,19 +539,28 @@ class _AnswerState:
             self._enabled[code] = result
         return self._enabled[code]
 
-    def outcome(self, criterion: CriterionSpec) -> str:
-        key = criterion.key
-        if key not in self._outcome:
-            enabled = self.enabled(criterion.question)
+    def outcomes(self) -> dict[str, str]:
+        """Every criterion's outcome, by key: holds, fails, unknown or skipped
+        (DESIGN.md, "The rule semantics"). Each criterion is read once per
+        screening, whichever conditions it serves."""
+        answers = self.answers
+        dependent = {code: self.enabled(code) for code in self.rulebook._dependent_questions}
+        outcomes = {}
+        for key, code, test, value in self.rulebook._checks:
+            enabled = dependent.get(code, True)
+            answer = answers.get(code)
             if enabled is False:
-                result = SKIPPED
-            elif enabled is None or self.answers.get(criterion.question) is None:
-                result = UNKNOWN
+                outcomes[key] = SKIPPED
+            elif enabled is None or answer is None:
+                outcomes[key] = UNKNOWN
             else:
-                answer = self.answers[criterion.question]
-                result = HOLDS if _holds(criterion.operator, answer, criterion.value) else FAILS
-            self._outcome[key] = result
-        return self._outcome[key]
+                try:
+                    outcomes[key] = HOLDS if test(answer, value) else FAILS
+                except TypeError:
+                    # A wrongly typed answer never satisfies a rule; validation
+                    # keeps such answers out, this keeps evaluate() total.
+                    outcomes[key] = FAILS
+        return outcomes
 
     def missing_for(self, codes) -> tuple[str, ...]:
         """The questions to answer next: for each unknown question, the first
@@ -576,13 +633,14 @@ def validate_answers(rulebook: Rulebook, conditions, answers) -> Validation:
         errors["answers"] = ["must be an object mapping question codes to answers."]
         answers = {}
 
-    asked = {q.code for q in rulebook.questions_for(chosen)}
+    asked = rulebook.questions_for(chosen)
+    asked_codes = {q.code for q in asked}
     cleaned, invalid = {}, []
     for code, value in answers.items():
         question = rulebook.question.get(code) if isinstance(code, str) else None
         if question is None:
             errors[_short(str(code))] = ["unknown question code."]
-        elif code in asked and value is not None:
+        elif code in asked_codes and value is not None:
             try:
                 cleaned[code] = clean_answer(question, value)
             except ValueError as error:
@@ -597,8 +655,8 @@ def validate_answers(rulebook: Rulebook, conditions, answers) -> Validation:
             del errors[code]
     kept = {
         q.code: cleaned[q.code]
-        for q in rulebook.questions
-        if q.code in cleaned and state.enabled(q.code) is not False
+        for q in asked
+        if q.code in cleaned and (q.enable_when is None or state.enabled(q.code) is not False)
     }
     return Validation(conditions=tuple(chosen), answers=kept, errors=errors)
 

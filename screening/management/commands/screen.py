@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from screening.batch import screen_record
+from screening.batch import dumps, screen_record
 from screening.rulebook import current_rulebook
 from screening.services import screening_create
 
@@ -43,7 +43,7 @@ class Command(BaseCommand):
                 if "errors" not in result and owner is not None:
                     result = self._save(owner, record, validation, result, rulebook)
                 failures += "errors" in result
-                text = json.dumps(result, ensure_ascii=False)
+                text = dumps(result)
                 if jsonl:
                     out.write(text)
                 else:
@@ -96,5 +96,5 @@ class Command(BaseCommand):
             )
         except ValidationError as error:
             messages = [f"{field}: {m}" for field, ms in error.message_dict.items() for m in ms]
-            return {"patient": result["patient"], "rulebook_version": rulebook.version, "errors": messages}
-        return {**result, "screening": screening.pk}
+            return {"patient": record["patient"], "rulebook_version": rulebook.version, "errors": messages}
+        return {**json.loads(result), "screening": screening.pk}
