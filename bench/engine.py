@@ -8,7 +8,6 @@ parsing its input. Run with `make bench` or `.venv/bin/python bench/engine.py`.
 import argparse
 import json
 import random
-import statistics
 import sys
 import time
 
@@ -18,15 +17,21 @@ TARGET_RATIO = 3.0
 
 
 def generate_inputs(rulebook, count, seed=1):
-    """`count` JSON lines, each screening all conditions with full answers."""
+    """`count` JSON lines, each screening all conditions with full answers.
+
+    Roughly like a clinic's case mix: a question that a requirement wants
+    answered "yes" is yes half the time, any other yes/no (a risk) one time
+    in twenty, so every status turns up.
+    """
     rnd = random.Random(seed)
     conditions = [c.slug for c in rulebook.conditions]
+    wanted_yes = {c.question for c in rulebook.criteria if c.effect == "require" and c.operator == "is_true"}
     lines = []
     for index in range(count):
         answers = {}
         for question in rulebook.questions:
             if question.kind == "boolean":
-                answers[question.code] = rnd.random() < 0.3
+                answers[question.code] = rnd.random() < (0.5 if question.code in wanted_yes else 0.05)
             elif question.kind in ("integer", "decimal"):
                 low, high = question.min or 0, question.max or 100
                 answers[question.code] = rnd.randint(int(low), int(high))
@@ -53,13 +58,16 @@ def round_trip(lines):
     return [json.dumps(json.loads(line), ensure_ascii=False) for line in lines]
 
 
-def timed(function, *args, repeats):
-    times = []
+def timed_pair(first, second, repeats):
+    """Best time of each over `repeats` alternating runs: on a shared machine
+    both then meet the same noise, and the best run is the least disturbed."""
+    best = [float("inf"), float("inf")]
     for _ in range(repeats):
-        start = time.perf_counter()
-        function(*args)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for index, function in enumerate((first, second)):
+            start = time.perf_counter()
+            function()
+            best[index] = min(best[index], time.perf_counter() - start)
+    return best
 
 
 def main():
@@ -78,14 +86,15 @@ def main():
         for result in json.loads(text).get("results", []):
             statuses[result["status"]] = statuses.get(result["status"], 0) + 1
 
-    engine_seconds = timed(engine_path, rulebook, lines, repeats=args.repeats)
-    json_seconds = timed(round_trip, lines, repeats=args.repeats)
+    engine_seconds, json_seconds = timed_pair(
+        lambda: engine_path(rulebook, lines), lambda: round_trip(lines), args.repeats
+    )
     ratio = engine_seconds / json_seconds
     print(f"rulebook {rulebook.version}: {len(rulebook.conditions)} conditions, "
           f"{len(rulebook.questions)} questions, {len(rulebook.criteria)} criteria")
     print(f"status mix in the first 2,000: {dict(sorted(statuses.items()))}")
     print(f"engine path (parse, validate, evaluate, serialise): {args.screenings / engine_seconds:,.0f} screenings/s "
-          f"({engine_seconds:.2f} s, median of {args.repeats})")
+          f"({engine_seconds:.2f} s, best of {args.repeats})")
     print(f"json.loads + json.dumps round trip:              {args.screenings / json_seconds:,.0f} screenings/s "
           f"({json_seconds:.2f} s)")
     print(f"ratio engine / round trip: {ratio:.2f} (target <= {TARGET_RATIO})")

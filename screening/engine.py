@@ -108,6 +108,14 @@ class QuestionSpec:
     unit: str = ""
     enable_when: EnableWhen | None = None
 
+    @cached_property
+    def choice_values(self) -> tuple[str, ...]:
+        return tuple(choice.value for choice in self.choices)
+
+    @property
+    def unit_suffix(self) -> str:
+        return f" {self.unit}" if self.unit else ""
+
     def choice_label(self, value):
         for choice in self.choices:
             if choice.value == value:
@@ -153,16 +161,6 @@ class ReferenceSpec:
 
 
 @dataclass(frozen=True)
-class _ConditionPlan:
-    condition: ConditionSpec
-    requires: tuple  # (key, {outcome: Reason})
-    excludes: tuple  # (key, Reason when it holds)
-    cautions: tuple
-    alerts: tuple
-    unknowns: tuple  # (key, Reason when unknown), every criterion
-
-
-@dataclass(frozen=True)
 class Rulebook:
     """An immutable snapshot of the knowledge base, in display order.
 
@@ -198,34 +196,21 @@ class Rulebook:
     def criteria_for(self, condition: str) -> tuple[CriterionSpec, ...]:
         return self._criteria_by_condition.get(condition, ())
 
+    def requires_for(self, condition: str) -> tuple[CriterionSpec, ...]:
+        return self._requires_by_condition.get(condition, ())
+
+    @cached_property
+    def _requires_by_condition(self):
+        return {
+            slug: tuple(c for c in criteria if c.effect == REQUIRE)
+            for slug, criteria in self._criteria_by_condition.items()
+        }
+
     @cached_property
     def _criteria_by_condition(self):
         return {
             c.slug: tuple(k for k in self.criteria if k.applies_to(c.slug)) for c in self.conditions
         }
-
-    @cached_property
-    def _plan(self) -> dict[str, "_ConditionPlan"]:
-        """Each condition's criteria by effect, in order, paired with their
-        reasons, for evaluate()."""
-        reason = self._reason
-        plans = {}
-        for condition in self.conditions:
-            criteria = self.criteria_for(condition.slug)
-
-            def holding(effect, criteria=criteria):
-                return tuple((c.key, reason[c.key, HOLDS]) for c in criteria if c.effect == effect)
-
-            plans[condition.slug] = _ConditionPlan(
-                condition=condition,
-                requires=tuple(
-                    (c.key, {o: reason[c.key, o] for o in (HOLDS, FAILS, SKIPPED)})
-                    for c in criteria if c.effect == REQUIRE
-                ),
-                excludes=holding(EXCLUDE), cautions=holding(CAUTION), alerts=holding(ALERT),
-                unknowns=tuple((c.key, reason[c.key, UNKNOWN]) for c in criteria),
-            )
-        return plans
 
     @cached_property
     def _checks(self) -> tuple:
@@ -458,41 +443,51 @@ def evaluate(rulebook: Rulebook, conditions: Sequence[str], answers: Mapping[str
     missing or disabled answer: that is what `incomplete` and `skipped` are
     for. Conditions not in the rulebook are skipped (validation reports them).
     """
-    state = _AnswerState(rulebook, answers)
-    outcome = state.outcomes()
-    any_unknown = UNKNOWN in outcome.values()
+    answer_state = _AnswerState(rulebook, answers)
+    outcome = answer_state.outcomes()
+    reason = rulebook._reason
+    # Sort every criterion once per screening; each condition then looks
+    # only at the few that hold or are unknown, and at its own requirements.
+    holding = {EXCLUDE: [], CAUTION: [], ALERT: []}
+    unknown = []
+    for criterion in rulebook.criteria:
+        state = outcome[criterion.key]
+        if state == UNKNOWN:
+            unknown.append(criterion)
+        elif state == HOLDS and criterion.effect != REQUIRE:
+            holding[criterion.effect].append(criterion)
+
     results = []
-    alerting = set()
     for slug in conditions:
-        plan = rulebook._plan.get(slug)
-        if plan is None:
+        condition = rulebook.condition.get(slug)
+        if condition is None:
             continue
-        # The plan pairs each of the condition's criteria, by effect and in
-        # order, with its ready-made reasons.
-        cautions = [r for key, r in plan.cautions if outcome[key] == HOLDS]
-        excludes = [r for key, r in plan.excludes if outcome[key] == HOLDS]
-        alerting.update(key for key, _ in plan.alerts if outcome[key] == HOLDS)
+        excludes = [reason[c.key, HOLDS] for c in holding[EXCLUDE] if c.applies_to(slug)]
+        cautions = [reason[c.key, HOLDS] for c in holding[CAUTION] if c.applies_to(slug)]
         missing = ()
         if excludes:
             status, reasons = EXCLUDED, excludes
         elif failed := [
-            by[o] for key, by in plan.requires if (o := outcome[key]) == FAILS or o == SKIPPED
+            reason[c.key, state] for c in rulebook.requires_for(slug)
+            if (state := outcome[c.key]) == FAILS or state == SKIPPED
         ]:
             status, reasons = NOT_MET, failed
-        elif any_unknown and (
-            unknown := [r for key, r in plan.unknowns if outcome[key] == UNKNOWN]
-        ):
-            status, reasons = INCOMPLETE, unknown
-            missing = state.missing_for(r.question for r in unknown)
+        elif open_ := [reason[c.key, UNKNOWN] for c in unknown if c.applies_to(slug)]:
+            status, reasons = INCOMPLETE, open_
+            missing = answer_state.missing_for(r.question for r in open_)
         elif cautions:
             status, reasons = CAUTION_STATUS, cautions
         else:
-            status, reasons = ELIGIBLE, [by[HOLDS] for _, by in plan.requires]
+            status = ELIGIBLE
+            reasons = [reason[c.key, HOLDS] for c in rulebook.requires_for(slug)]
         results.append(ConditionResult(
-            slug, status, tuple(reasons), tuple(cautions), missing, plan.condition.references,
+            slug, status, tuple(reasons), tuple(cautions), missing, condition.references,
         ))
     # Alerts once for the whole screening, in rulebook order.
-    alerts = tuple(rulebook._reason[c.key, HOLDS] for c in rulebook.criteria if c.key in alerting)
+    alerts = tuple(
+        reason[c.key, HOLDS] for c in holding[ALERT]
+        if any(c.applies_to(slug) for slug in conditions)
+    )
     return Advisory(results=tuple(results), alerts=alerts)
 
 
@@ -670,9 +665,9 @@ def clean_answer(question: QuestionSpec, value):
         return value
     if kind in (INTEGER, DECIMAL):
         return _clean_number(question, value)
-    values = [choice.value for choice in question.choices]
+    values = question.choice_values
     if kind == CHOICE:
-        if not isinstance(value, str) or value not in values:
+        if type(value) is not str or value not in values:
             raise ValueError(f"“{_short(value)}” is not one of the choices ({', '.join(values)}).")
         return value
     if kind == MULTI_CHOICE:
@@ -691,20 +686,21 @@ def clean_answer(question: QuestionSpec, value):
 
 
 def _clean_number(question: QuestionSpec, value):
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"“{_short(value)}” is not a number.")
-    if isinstance(value, float):
+    kind = type(value)
+    if kind is float:
         if not math.isfinite(value):
             raise ValueError("enter a finite number.")
         if question.kind == INTEGER:
             if not value.is_integer():
                 raise ValueError(f"{value} is not a whole number.")
             value = int(value)
-    unit = f" {question.unit}" if question.unit else ""
-    if question.min is not None and value < question.min:
-        raise ValueError(f"{value} is below the minimum of {question.min}{unit}.")
-    if question.max is not None and value > question.max:
-        raise ValueError(f"{value} is above the maximum of {question.max}{unit}.")
+    elif kind is not int:  # bool is a subclass of int, and not a number here
+        raise ValueError(f"“{_short(value)}” is not a number.")
+    low, high = question.min, question.max
+    if low is not None and value < low:
+        raise ValueError(f"{value} is below the minimum of {low}{question.unit_suffix}.")
+    if high is not None and value > high:
+        raise ValueError(f"{value} is above the maximum of {high}{question.unit_suffix}.")
     return value
 
 
