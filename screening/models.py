@@ -128,3 +128,66 @@ class Screening(models.Model):
 
     def advisory(self) -> engine.Advisory:
         return engine.Advisory.from_dict(self.result)
+
+
+class AuditAction(models.TextChoices):
+    SIGN_IN = "sign_in", "Signed in"
+    SIGN_IN_FAILED = "sign_in_failed", "Sign-in failed"
+    SIGN_OUT = "sign_out", "Signed out"
+    SCREENING_CREATED = "screening_created", "Screening created"
+    ANSWERS_SAVED = "answers_saved", "Answers saved"
+    FINALISED = "finalised", "Finalised"
+    AMENDED = "amended", "Amended"
+    VIEWED = "viewed", "Summary viewed"
+    PDF_DOWNLOADED = "pdf_downloaded", "PDF downloaded"
+    KNOWLEDGE_BASE_CHANGED = "knowledge_base_changed", "Knowledge base changed"
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise PermissionError("Audit events are append-only.")
+
+    def delete(self):
+        raise PermissionError("Audit events are append-only.")
+
+
+class AuditEvent(models.Model):
+    """Who did what, to which record, when and from where. Append-only.
+
+    Holds patient references but never answers: no clinical data in logs.
+    Knowledge-base changes point to the history row that holds the detail.
+    """
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.DO_NOTHING,
+        db_constraint=False, related_name="+",
+    )
+    username = models.CharField(max_length=150, blank=True)
+    action = models.CharField(max_length=30, choices=AuditAction.choices, db_index=True)
+    screening = models.ForeignKey(
+        Screening, null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False,
+        related_name="+",
+    )
+    patient_reference = models.CharField(max_length=64, blank=True)
+    object_type = models.CharField(max_length=40, blank=True)
+    object_key = models.CharField(max_length=100, blank=True)
+    history_id = models.PositiveBigIntegerField(null=True, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        default_permissions = ("view",)
+
+    def __str__(self):
+        return f"{self.at:%Y-%m-%d %H:%M} {self.username or '-'} {self.get_action_display()}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise PermissionError("Audit events are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("Audit events are append-only.")

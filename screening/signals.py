@@ -1,6 +1,10 @@
-"""Every knowledge-base change moves the revision the rulebook cache checks."""
+"""Signals: every knowledge-base change moves the revision the rulebook cache
+checks and is audited; sign-ins and sign-in failures are audited."""
 
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.db.models.signals import m2m_changed, post_delete, post_save
+from simple_history.models import HistoricalRecords
+from simple_history.signals import post_create_historical_record
 
 from conditions.models import Condition, Criterion, Question, Reference, Section
 
@@ -22,9 +26,52 @@ def knowledge_base_changed(sender, **kwargs):
     bump_knowledge_base_revision()
 
 
+def knowledge_base_change_audited(sender, instance, history_instance, history_user=None, **kwargs):
+    from screening.audit import audit
+    from screening.models import AuditAction
+
+    request = getattr(HistoricalRecords.context, "request", None)
+    key = getattr(instance, "key", None) or getattr(instance, "slug", None) or getattr(instance, "code", "")
+    audit(
+        AuditAction.KNOWLEDGE_BASE_CHANGED, request=request, user=history_user,
+        object_type=instance._meta.model_name, object_key=str(key),
+        history_id=history_instance.pk,
+    )
+
+
+def signed_in(sender, request, user, **kwargs):
+    from screening.audit import audit
+    from screening.models import AuditAction
+
+    audit(AuditAction.SIGN_IN, request=request, user=user)
+
+
+def signed_out(sender, request, user, **kwargs):
+    from screening.audit import audit
+    from screening.models import AuditAction
+
+    if user is not None:
+        audit(AuditAction.SIGN_OUT, request=request, user=user)
+
+
+def sign_in_failed(sender, credentials, request=None, **kwargs):
+    from screening.audit import audit
+    from screening.models import AuditAction
+
+    audit(AuditAction.SIGN_IN_FAILED, request=request, username=str(credentials.get("username", ""))[:150])
+
+
 def connect():
     for model in KNOWLEDGE_BASE_MODELS:
         post_save.connect(knowledge_base_changed, sender=model, dispatch_uid=f"kb-save-{model.__name__}")
         post_delete.connect(knowledge_base_changed, sender=model, dispatch_uid=f"kb-delete-{model.__name__}")
     for through in KNOWLEDGE_BASE_LINKS:
         m2m_changed.connect(knowledge_base_changed, sender=through, dispatch_uid=f"kb-link-{through.__name__}")
+    for model in KNOWLEDGE_BASE_MODELS:
+        post_create_historical_record.connect(
+            knowledge_base_change_audited, sender=model.history.model,
+            dispatch_uid=f"kb-audit-{model.__name__}",
+        )
+    user_logged_in.connect(signed_in, dispatch_uid="audit-sign-in")
+    user_logged_out.connect(signed_out, dispatch_uid="audit-sign-out")
+    user_login_failed.connect(sign_in_failed, dispatch_uid="audit-sign-in-failed")

@@ -1,0 +1,46 @@
+from django.contrib import admin
+
+from screening.models import AuditEvent, Screening
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """Read only for everyone, superusers included: the trail is append-only."""
+
+    list_display = ["at", "username", "action", "patient_reference", "object_type", "object_key",
+                    "ip_address"]
+    list_filter = ["action", "at", ("user", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["username", "patient_reference", "object_key"]
+    date_hierarchy = "at"
+    ordering = ["-at", "-id"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Screening)
+class ScreeningAdmin(admin.ModelAdmin):
+    """For looking records up; screenings change only through the app's own
+    pages, where a final one can never change."""
+
+    list_display = ["patient_reference", "owner", "status", "worst_status", "rulebook_version",
+                    "created_at", "finalised_at"]
+    list_filter = ["status", "worst_status"]
+    search_fields = ["patient_reference"]
+    list_select_related = ["owner"]
+    ordering = ["-created_at", "-id"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
