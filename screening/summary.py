@@ -1,0 +1,194 @@
+"""What an advisory summary shows, ready for a template.
+
+The summary page and the PDF render the same context from different
+templates. Everything comes from the screening's stored rulebook snapshot
+and stored result, never from the live knowledge base, so editing a
+criterion later never changes a past summary.
+"""
+
+from dataclasses import dataclass
+
+from conditions.citations import vancouver_html
+from screening import engine
+from screening.models import Screening
+
+STATUS_LABELS = {
+    engine.ELIGIBLE: "Meets screening criteria",
+    engine.CAUTION_STATUS: "Eligible with cautions",
+    engine.NOT_MET: "Criteria not met",
+    engine.EXCLUDED: "Not advised: exclusion present",
+    engine.INCOMPLETE: "Incomplete",
+}
+# Bootstrap's text-bg-* classes; the words above carry the meaning, colour only helps.
+STATUS_STYLES = {
+    engine.ELIGIBLE: "success",
+    engine.CAUTION_STATUS: "warning",
+    engine.NOT_MET: "secondary",
+    engine.EXCLUDED: "danger",
+    engine.INCOMPLETE: "info",
+}
+OUTCOME_LABELS = {
+    (engine.REQUIRE, engine.HOLDS): "Requirement met",
+    (engine.REQUIRE, engine.FAILS): "Requirement not met",
+    (engine.REQUIRE, engine.SKIPPED): "Requirement not met (question not asked)",
+    (engine.EXCLUDE, engine.HOLDS): "Exclusion applies",
+    (engine.CAUTION, engine.HOLDS): "Caution",
+    (engine.ALERT, engine.HOLDS): "Safety alert",
+}
+AWAITING_ANSWER = "Awaiting an answer"
+
+
+def status_label(status: str) -> str:
+    return STATUS_LABELS.get(status, status)
+
+
+def status_style(status: str) -> str:
+    return STATUS_STYLES.get(status, "secondary")
+
+
+@dataclass(frozen=True)
+class ReasonRow:
+    message: str
+    question: str               # the question's text
+    outcome: str                # in words, e.g. "Requirement met"
+    references: tuple[int, ...]  # numbers in the summary's reference list
+
+
+@dataclass(frozen=True)
+class ConditionCard:
+    slug: str
+    name: str
+    status: str
+    status_label: str
+    status_style: str
+    reasons: tuple[ReasonRow, ...]
+    cautions: tuple[ReasonRow, ...]     # cautions beside a status that is not "caution"
+    missing: tuple[tuple[str, str], ...]  # (question code, question text)
+    guidance: str
+    references: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class ReferenceRow:
+    number: int
+    key: str
+    citation: str  # safe HTML, Vancouver style
+    verified: bool
+    note: str
+
+
+@dataclass(frozen=True)
+class AnswerRow:
+    code: str
+    question: str
+    answer: str
+
+
+class _Numbering:
+    """Reference numbers in order of first citation."""
+
+    def __init__(self, rulebook: engine.Rulebook):
+        self.rulebook = rulebook
+        self.numbers: dict[str, int] = {}
+
+    def __call__(self, keys) -> tuple[int, ...]:
+        for key in keys:
+            if key in self.rulebook.reference and key not in self.numbers:
+                self.numbers[key] = len(self.numbers) + 1
+        return tuple(sorted({self.numbers[key] for key in keys if key in self.numbers}))
+
+    def rows(self) -> list[ReferenceRow]:
+        rows = []
+        for key, number in self.numbers.items():
+            ref = self.rulebook.reference[key]
+            rows.append(ReferenceRow(
+                number=number, key=key, verified=ref.verified, note=ref.note,
+                citation=vancouver_html(
+                    authors=ref.authors, title=ref.title, source=ref.source,
+                    doi=ref.doi, pmid=ref.pmid, url=ref.url,
+                ),
+            ))
+        return rows
+
+
+def _question_text(rulebook, code):
+    question = rulebook.question.get(code)
+    return question.text if question else code
+
+
+def _reason_row(rulebook, numbering, reason: engine.Reason) -> ReasonRow:
+    outcome = (
+        AWAITING_ANSWER if reason.outcome == engine.UNKNOWN
+        else OUTCOME_LABELS.get((reason.effect, reason.outcome), reason.outcome)
+    )
+    return ReasonRow(
+        message=reason.message, question=_question_text(rulebook, reason.question),
+        outcome=outcome, references=numbering(reason.references),
+    )
+
+
+def answer_text(question: engine.QuestionSpec, value) -> str:
+    """An answer as a clinician reads it: Yes / No, choice labels, number and unit."""
+    if question.kind == engine.BOOLEAN:
+        return "Yes" if value else "No"
+    if question.kind == engine.CHOICE:
+        return question.choice_label(value)
+    if question.kind == engine.MULTI_CHOICE:
+        return ", ".join(question.choice_label(item) for item in value)
+    return f"{value} {question.unit}".strip()
+
+
+def summary_context(screening: Screening) -> dict:
+    """The summary of one screening, from its snapshot and stored result.
+
+    Makes no query when the screening was loaded with its owner, finaliser,
+    snapshot and amended screening (`selectors.screening_detail`). Returns
+    `alerts` (ReasonRow), `results` (ConditionCard, in the order chosen),
+    `references` (ReferenceRow, numbered in order of first citation),
+    `answers` (AnswerRow, questionnaire order), `missing_count`, and the
+    screening's facts for the record.
+    """
+    rulebook = screening.rulebook()
+    advisory = screening.advisory()
+    number = _Numbering(rulebook)
+
+    alerts = [_reason_row(rulebook, number, alert) for alert in advisory.alerts]
+    cards = []
+    for result in advisory.results:
+        condition = rulebook.condition.get(result.condition)
+        reasons = tuple(_reason_row(rulebook, number, r) for r in result.reasons)
+        cautions = () if result.status == engine.CAUTION_STATUS else tuple(
+            _reason_row(rulebook, number, r) for r in result.cautions
+        )
+        cards.append(ConditionCard(
+            slug=result.condition,
+            name=condition.name if condition else result.condition,
+            status=result.status,
+            status_label=status_label(result.status),
+            status_style=status_style(result.status),
+            reasons=reasons,
+            cautions=cautions,
+            missing=tuple((code, _question_text(rulebook, code)) for code in result.missing),
+            guidance=condition.guidance if condition else "",
+            references=number(result.references),
+        ))
+    answers = [
+        AnswerRow(code=q.code, question=q.text, answer=answer_text(q, screening.answers[q.code]))
+        for q in rulebook.questions
+        if screening.answers.get(q.code) is not None
+    ]
+    owner = screening.owner
+    finaliser = screening.finalised_by
+    return {
+        "screening": screening,
+        "alerts": alerts,
+        "results": cards,
+        "references": number.rows(),
+        "answers": answers,
+        "missing_count": len({code for card in cards for code, _ in card.missing}),
+        "worst_status": screening.worst_status,
+        "worst_status_label": status_label(screening.worst_status) if screening.worst_status else "",
+        "rulebook_version": screening.rulebook_version,
+        "clinician": owner.get_full_name() or owner.get_username(),
+        "finalised_by": (finaliser.get_full_name() or finaliser.get_username()) if finaliser else "",
+    }
