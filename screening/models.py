@@ -95,6 +95,10 @@ class Screening(models.Model):
         permissions = [("view_all_screenings", "Can view every clinician's screenings")]
         indexes = [
             models.Index(fields=["owner", "-created_at", "-id"], name="screening_owner_recent"),
+            # The list page's status filter ("my drafts"), in the list's order.
+            models.Index(
+                fields=["owner", "status", "-created_at", "-id"], name="screening_owner_status_recent"
+            ),
             models.Index(fields=["-created_at", "-id"], name="screening_recent"),
             models.Index(fields=["patient_reference"], name="screening_patient_ref"),
         ]
