@@ -1,7 +1,182 @@
+"""The clinician's pages: thin views over selectors, services and the engine.
+
+Access to one screening is decided in `_screening_for` and nowhere else.
+Each change and each summary view is audited (screening.audit) here, where
+the request is known, in the same transaction as the change.
+"""
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from screening import selectors, services
+from screening.audit import audit
+from screening.forms import FinaliseForm, NewScreeningForm, QuestionnaireForm, ScreeningFilterForm
+from screening.models import AuditAction, FinalScreeningError, Screening
+from screening.rulebook import current_rulebook
+from screening.summary import summary_context
+
+PAGE_SIZE = 25
+FINAL_REFUSAL = "This screening is final and its answers cannot be changed. Amend it to record a correction."
+
+
+def _screening_for(request, pk, *, edit=False) -> Screening:
+    """The screening `pk` as the signed-in user may use it.
+
+    Its owner may do anything with it; a holder of `view_all_screenings`
+    (or a superuser) may read it, and is refused (403) when `edit` is set;
+    to anyone else it does not exist (404). Loads the owner, finaliser,
+    snapshot and amended screening with it: 1 query, plus 2 for the
+    permissions of a user who is not the owner.
+    """
+    screening = selectors.screening_detail(pk)
+    if screening is None:
+        raise Http404("No such screening.")
+    if screening.owner_id == request.user.pk:
+        return screening
+    if not selectors.can_view_all(request.user):
+        raise Http404("No such screening.")
+    if edit:
+        raise PermissionDenied("Only the clinician who started this screening can change, finalise or amend it.")
+    return screening
+
+
+def _add_errors(form, error: ValidationError):
+    """A service's ValidationError shown on the form, beside its field when there is one."""
+    if not hasattr(error, "error_dict"):
+        form.add_error(None, error)
+        return
+    for field, messages_ in error.message_dict.items():
+        form.add_error(field if field in form.fields else None, messages_)
 
 
 @login_required
 def screening_list(request):
-    return render(request, "screening/list.html")
+    filter_form = ScreeningFilterForm(request.GET)
+    screenings = selectors.screening_list(user=request.user, **filter_form.filters())
+    page = Paginator(screenings, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "screening/list.html", {
+        "page": page,
+        "filter_form": filter_form,
+        "filtered": any(filter_form.filters().values()),
+        "condition_names": selectors.condition_names(),
+        "show_owner": selectors.can_view_all(request.user),
+    })
+
+
+@login_required
+def screening_new(request):
+    rulebook = current_rulebook()
+    form = NewScreeningForm(request.POST if request.method == "POST" else None, rulebook=rulebook)
+    if form.is_bound and form.is_valid():
+        try:
+            with transaction.atomic():
+                screening = services.screening_create(owner=request.user, rulebook=rulebook, **form.cleaned_data)
+                audit(AuditAction.SCREENING_CREATED, request=request, screening=screening)
+        except ValidationError as error:
+            _add_errors(form, error)
+        else:
+            return redirect("screening:questionnaire", screening.pk)
+    return render(request, "screening/new.html", {"form": form, "step": "patient"})
+
+
+@login_required
+def screening_questionnaire(request, pk):
+    screening = _screening_for(request, pk, edit=True)
+    if screening.is_final:
+        messages.info(request, FINAL_REFUSAL)
+        return redirect(screening)
+    action = request.POST.get("action")
+    form = QuestionnaireForm(
+        request.POST if request.method == "POST" else None,
+        rulebook=current_rulebook(), conditions=screening.conditions, answers=screening.answers,
+        initial={"revision": screening.revision}, require_complete=action == "summary",
+    )
+    if form.is_bound and form.is_valid():
+        response = _save_answers(request, screening, form, show_summary=action == "summary")
+        if response is not None:
+            return response
+    return render(request, "screening/questionnaire.html", {
+        "screening": screening, "form": form, "step": "questionnaire",
+    })
+
+
+def _save_answers(request, screening, form, *, show_summary):
+    """Store the form's answers; a redirect when saved or refused, None to re-render."""
+    try:
+        with transaction.atomic():
+            services.screening_save_answers(
+                screening=screening, answers=form.answers, expected_revision=form.cleaned_data["revision"],
+            )
+            audit(AuditAction.ANSWERS_SAVED, request=request, screening=screening)
+    except FinalScreeningError:
+        messages.error(request, FINAL_REFUSAL)
+        return redirect(screening)
+    except ValidationError as error:
+        _add_errors(form, error)
+        return None
+    if show_summary:
+        return redirect(screening)
+    messages.success(request, "Draft saved. The summary lists any questions still unanswered.")
+    return redirect("screening:questionnaire", screening.pk)
+
+
+@login_required
+def screening_summary(request, pk):
+    screening = _screening_for(request, pk)
+    audit(AuditAction.VIEWED, request=request, screening=screening)
+    context = summary_context(screening)
+    context.update({
+        "step": "final" if screening.is_final else "summary",
+        "can_edit": screening.owner_id == request.user.pk,
+        "amendments": selectors.amendments_of(screening) if screening.is_final else [],
+        "finalise_form": FinaliseForm(),
+    })
+    return render(request, "screening/summary.html", context)
+
+
+@login_required
+@require_POST
+def screening_finalise(request, pk):
+    screening = _screening_for(request, pk, edit=True)
+    form = FinaliseForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, form.errors["confirm"][0])
+        return redirect(screening)
+    try:
+        with transaction.atomic():
+            services.screening_finalise(screening=screening, user=request.user)
+            audit(AuditAction.FINALISED, request=request, screening=screening)
+    except FinalScreeningError as error:
+        messages.info(request, error.message)
+    else:
+        messages.success(request, "Screening finalised. It is now part of the record; amend it to correct it.")
+    return redirect(screening)
+
+
+@login_required
+@require_POST
+def screening_amend(request, pk):
+    screening = _screening_for(request, pk, edit=True)
+    try:
+        with transaction.atomic():
+            amendment = services.screening_amend(screening=screening, user=request.user)
+            audit(AuditAction.AMENDED, request=request, screening=screening)
+            audit(AuditAction.SCREENING_CREATED, request=request, screening=amendment)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect(screening)
+    messages.success(request, "A new draft amends the final screening. Correct the answers, then finalise it.")
+    return redirect("screening:questionnaire", amendment.pk)
+
+
+@login_required
+def screening_pdf(request, pk):
+    """The PDF of the summary; a later change renders it. Access is checked already."""
+    _screening_for(request, pk)
+    raise Http404("The PDF export is not available yet.")
