@@ -117,3 +117,86 @@ def clinician(db, django_user_model):
 def lead_client(client, lead):
     client.force_login(lead)
     return client
+
+
+# Screening pages: the people who use them and answers that reach a
+# conclusion with the default knowledge base.
+
+
+@pytest.fixture
+def fresh_rulebook_cache():
+    """The rulebook cache keyed by a revision that a rolled-back test can
+    reach again with other content; start and end each test without it."""
+    from screening.rulebook import clear_cache
+
+    clear_cache()
+    yield
+    clear_cache()
+
+
+@pytest.fixture
+def clinician_client(client, clinician):
+    client.force_login(clinician)
+    return client
+
+
+@pytest.fixture
+def other_clinician(db, django_user_model):
+    user = django_user_model.objects.create_user("other-clinician", password=TEST_PASSWORD)
+    user.groups.add(role("Clinicians"))
+    return user
+
+
+@pytest.fixture
+def auditor(db, django_user_model):
+    """A clinician who may read every clinician's screenings (view_all_screenings)."""
+    from django.contrib.auth.models import Permission
+
+    user = django_user_model.objects.create_user("auditor", password=TEST_PASSWORD)
+    user.groups.add(role("Clinicians"))
+    user.user_permissions.add(Permission.objects.get(codename="view_all_screenings"))
+    return user
+
+
+@pytest.fixture
+def trd_eligible_form():
+    """Questionnaire form data that meets the TRD criteria of the default
+    knowledge base with no caution or alert; booleans as the form posts them."""
+    return {
+        "age": "45", "pregnant_or_breastfeeding": "no", "psychosis_history": "no",
+        "bipolar_history": "no", "suicidal_ideation": "none", "systolic_bp": "120",
+        "diastolic_bp": "80", "vascular_contraindication": "no", "raised_icp": "no",
+        "unstable_cardiac": "no", "ketamine_misuse_history": "no", "hepatic_impairment": "none",
+        "current_other_sud": "no", "interacting_medicines": ["none"], "mdd_current": "yes",
+        "failed_antidepressant_trials": "2", "phq9_total": "15",
+    }
+
+
+@pytest.fixture(scope="module")
+def module_knowledge_base(django_db_setup, django_db_blocker):
+    """The default knowledge base, loaded once for a module's (non-transactional)
+    tests: it stays in an open transaction, each test runs in a savepoint inside
+    it, and it is rolled back after the module. Loading takes seconds; this
+    keeps a module of page tests fast without leaving rows for other modules."""
+    from django.core.management import call_command
+    from django.db import transaction
+
+    with django_db_blocker.unblock():
+        outer = transaction.atomic()
+        outer.__enter__()
+        try:
+            call_command("load_knowledge_base", stdout=io.StringIO())
+        except BaseException:
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
+            raise
+    yield
+    with django_db_blocker.unblock():
+        transaction.set_rollback(True)
+        outer.__exit__(None, None, None)
+
+
+@pytest.fixture
+def quick_password_hashing(settings):
+    """Users made in a test hash their password in microseconds, not a second."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

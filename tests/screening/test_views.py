@@ -1,0 +1,685 @@
+"""The clinician's pages through HTTP: sign-in, access, the questionnaire,
+the summary, finalising and amending. Uses the default knowledge base."""
+
+import re
+from html.parser import HTMLParser
+
+import pytest
+from django.urls import reverse
+
+from conditions.models import Criterion
+from screening import services
+from screening.models import AuditAction, AuditEvent, Screening, Status
+
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.usefixtures("module_knowledge_base", "fresh_rulebook_cache", "quick_password_hashing"),
+]
+
+MEETS = "Meets screening criteria"
+NOT_ADVISED = "Not advised: exclusion present"
+INCOMPLETE = "Incomplete"
+
+
+# --- reading pages ----------------------------------------------------------
+
+
+class _FormValues(HTMLParser):
+    """What a browser would submit: each named input's value(s) as rendered."""
+
+    def __init__(self):
+        super().__init__()
+        self.values = {}
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag != "input" or "name" not in attrs:
+            return
+        if attrs.get("type") in ("radio", "checkbox"):
+            chosen = self.values.setdefault(attrs["name"], [])
+            if "checked" in attrs:
+                chosen.append(attrs["value"])
+        else:
+            self.values[attrs["name"]] = attrs.get("value", "")
+
+
+def form_values(response):
+    parser = _FormValues()
+    parser.feed(response.content.decode())
+    return parser.values
+
+
+def html(response):
+    return response.content.decode()
+
+
+def question_html(response, code):
+    """The markup of one question's wrapper, up to the next question or section."""
+    page = html(response)
+    start = page.index(f'id="question-{code}"')
+    end = min(
+        (i for i in (page.find('id="question-', start + 1), page.find("</fieldset>\n<fieldset", start))
+         if i != -1),
+        default=len(page),
+    )
+    return page[start:end]
+
+
+def question_tag(response, code):
+    """The opening tag of a question's wrapper (where `hidden` and the data attributes are)."""
+    return re.search(rf'<div id="question-{code}"[^>]*>', html(response)).group(0)
+
+
+def text(response):
+    """The page's visible words, tags removed and whitespace collapsed."""
+    body = re.sub(r"<script.*?</script>|<[^>]+>", " ", html(response), flags=re.S)
+    return " ".join(body.replace("&#x27;", "'").replace("&amp;", "&").split())
+
+
+# --- doing things ------------------------------------------------------------
+
+
+def start_screening(client, conditions=("trd",), reference="A-1027"):
+    response = client.post(reverse("screening:new"), {
+        "patient_reference": reference, "year_of_birth": "1980", "conditions": list(conditions),
+    })
+    screening = Screening.objects.latest("id")
+    assert response.status_code == 302
+    assert response["Location"] == reverse("screening:questionnaire", args=[screening.pk])
+    return screening
+
+
+def post_answers(client, screening, answers, action="summary", revision=None):
+    screening.refresh_from_db()
+    return client.post(reverse("screening:questionnaire", args=[screening.pk]), {
+        **answers, "revision": screening.revision if revision is None else revision, "action": action,
+    })
+
+
+def draft_for(user, conditions=("trd",), reference="B-2001", answers=None):
+    return services.screening_create(
+        owner=user, patient_reference=reference, year_of_birth=None,
+        conditions=list(conditions), answers=answers,
+    )
+
+
+TRD_ELIGIBLE = {
+    "age": 45, "pregnant_or_breastfeeding": False, "psychosis_history": False,
+    "bipolar_history": False, "suicidal_ideation": "none", "systolic_bp": 120, "diastolic_bp": 80,
+    "vascular_contraindication": False, "raised_icp": False, "unstable_cardiac": False,
+    "ketamine_misuse_history": False, "hepatic_impairment": "none", "current_other_sud": False,
+    "interacting_medicines": ["none"], "mdd_current": True, "failed_antidepressant_trials": 2,
+    "phq9_total": 15,
+}
+
+
+def final_for(user, **kwargs):
+    screening = draft_for(user, answers=TRD_ELIGIBLE, **kwargs)
+    return services.screening_finalise(screening=screening, user=user)
+
+
+# --- access -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name, method", [
+    ("screening:list", "get"), ("screening:new", "get"), ("screening:new", "post"),
+    ("screening:questionnaire", "get"), ("screening:questionnaire", "post"),
+    ("screening:summary", "get"), ("screening:finalise", "post"), ("screening:amend", "post"),
+    ("screening:pdf", "get"),
+])
+def test_anonymous_visitors_are_sent_to_sign_in_from_every_screening_page(client, clinician, name, method):
+    screening = draft_for(clinician)
+    url = reverse(name) if name in ("screening:list", "screening:new") else reverse(name, args=[screening.pk])
+    response = getattr(client, method)(url)
+    assert response.status_code == 302
+    assert response["Location"] == f"/accounts/login/?next={url}"
+    assert Screening.objects.get(pk=screening.pk).status == Status.DRAFT
+
+
+def test_sign_in_form_leads_to_the_screenings(client, clinician):
+    from tests.conftest import TEST_PASSWORD
+
+    page = client.get("/accounts/login/?next=/screenings/")
+    assert 'name="username"' in html(page) and 'name="password"' in html(page)
+    response = client.post("/accounts/login/", {
+        "username": "clinician", "password": TEST_PASSWORD, "next": "/screenings/",
+    }, follow=True)
+    assert response.redirect_chain[-1][0] == "/screenings/"
+    assert "Signed in as clinician" in text(response)
+
+
+def test_wrong_password_is_refused_on_the_sign_in_page(client, clinician):
+    response = client.post("/accounts/login/", {"username": "clinician", "password": "wrong"})
+    assert response.status_code == 200
+    assert "Please enter a correct username and password" in text(response)
+
+
+def test_signing_out_is_a_post_that_returns_to_sign_in(clinician_client):
+    assert clinician_client.get("/screenings/").status_code == 200
+    response = clinician_client.post("/accounts/logout/")
+    assert response["Location"] == "/accounts/login/"
+    assert clinician_client.get("/screenings/").status_code == 302
+
+
+@pytest.mark.parametrize("name, method", [
+    ("screening:summary", "get"), ("screening:questionnaire", "get"),
+    ("screening:questionnaire", "post"), ("screening:finalise", "post"),
+    ("screening:amend", "post"), ("screening:pdf", "get"),
+])
+def test_another_clinicians_screening_does_not_exist_for_a_clinician(
+    clinician_client, other_clinician, name, method
+):
+    screening = draft_for(other_clinician, answers=TRD_ELIGIBLE)
+    response = getattr(clinician_client, method)(reverse(name, args=[screening.pk]), {"confirm": "on"})
+    assert response.status_code == 404
+    after = Screening.objects.get(pk=screening.pk)
+    assert (after.status, after.revision, after.answers) == (Status.DRAFT, 1, screening.answers)
+
+
+def test_a_clinicians_list_holds_only_their_own_screenings(clinician_client, clinician, other_clinician):
+    draft_for(clinician, reference="MINE-1")
+    draft_for(other_clinician, reference="THEIRS-1")
+    page = text(clinician_client.get(reverse("screening:list")))
+    assert "MINE-1" in page
+    assert "THEIRS-1" not in page
+
+
+def test_view_all_permission_shows_every_screening_but_only_the_owner_changes_it(
+    client, auditor, other_clinician
+):
+    screening = draft_for(other_clinician, answers=TRD_ELIGIBLE, reference="THEIRS-2")
+    client.force_login(auditor)
+    listing = text(client.get(reverse("screening:list")))
+    assert "THEIRS-2" in listing and "other-clinician" in listing
+
+    summary = client.get(reverse("screening:summary", args=[screening.pk]))
+    assert summary.status_code == 200
+    assert MEETS in text(summary)
+    assert "Edit answers" not in text(summary) and "Finalise" not in text(summary)
+
+    for name in ("screening:finalise", "screening:amend", "screening:questionnaire"):
+        response = client.post(reverse(name, args=[screening.pk]), {"confirm": "on"})
+        assert response.status_code == 403
+    assert Screening.objects.get(pk=screening.pk).status == Status.DRAFT
+
+
+def test_a_superuser_may_read_any_screening(admin_client, other_clinician):
+    screening = draft_for(other_clinician, answers=TRD_ELIGIBLE)
+    assert admin_client.get(reverse("screening:summary", args=[screening.pk])).status_code == 200
+
+
+def test_a_screening_number_beyond_any_id_is_simply_not_found(clinician_client):
+    assert clinician_client.get("/screenings/99999999999999999999999/").status_code == 404
+
+
+# --- the whole way through ------------------------------------------------------
+
+
+def test_clinician_screens_a_patient_for_trd_from_new_screening_to_final(
+    clinician_client, clinician, trd_eligible_form
+):
+    new_page = clinician_client.get(reverse("screening:new"))
+    assert 'value="trd"' in html(new_page)
+    screening = start_screening(clinician_client)
+    assert (screening.owner, screening.conditions, screening.year_of_birth) == (clinician, ["trd"], 1980)
+
+    questionnaire = clinician_client.get(reverse("screening:questionnaire", args=[screening.pk]))
+    assert questionnaire.status_code == 200
+    assert set(trd_eligible_form) <= set(form_values(questionnaire))
+
+    response = post_answers(clinician_client, screening, trd_eligible_form)
+    assert response.status_code == 302
+    assert response["Location"] == reverse("screening:summary", args=[screening.pk])
+
+    summary = clinician_client.get(response["Location"])
+    words = text(summary)
+    assert f"Treatment-resistant depression {MEETS}" in words
+    assert "Requirement met: Requires a current unipolar major depressive episode. [1]" in words
+    assert "References" in words and "Sforzini L" in words
+    assert Screening.objects.get(pk=screening.pk).rulebook_version in words
+    assert "Edit answers" in words
+
+    finalised = clinician_client.post(
+        reverse("screening:finalise", args=[screening.pk]), {"confirm": "on"}, follow=True
+    )
+    words = text(finalised)
+    assert "Screening finalised" in words
+    assert "Edit answers" not in words
+    assert "Amend" in words
+    screening.refresh_from_db()
+    assert screening.status == Status.FINAL and screening.finalised_by == clinician
+
+    row = text(clinician_client.get(reverse("screening:list")))
+    assert f"A-1027 Treatment-resistant depression {MEETS} None" in row
+    assert "Final" in row
+
+
+# --- starting a screening -------------------------------------------------------
+
+
+def test_new_screening_offers_each_condition_as_a_checkbox_with_its_description(clinician_client):
+    page = clinician_client.get(reverse("screening:new"))
+    assert re.search(r'type="checkbox"[^>]*name="conditions" value="bipolar-depression"', html(page))
+    assert "Bipolar depression and cyclothymia" in text(page)
+    assert "with poor response to mood stabilisers or antidepressants" in text(page)
+
+
+@pytest.mark.parametrize("data, field, message", [
+    ({"patient_reference": "", "conditions": ["trd"]}, "patient_reference", "This field is required."),
+    ({"patient_reference": "A-1", "conditions": []}, "conditions", "Choose at least one condition."),
+    ({"patient_reference": "A-1", "conditions": ["flu"]}, "conditions", "Select a valid choice."),
+    ({"patient_reference": "<Jane>", "conditions": ["trd"]}, "patient_reference", "not a name"),
+    ({"patient_reference": "A-1", "year_of_birth": "3000", "conditions": ["trd"]}, "year_of_birth", "cannot be after"),
+])
+def test_new_screening_with_missing_or_bad_details_says_why_and_creates_nothing(
+    clinician_client, data, field, message
+):
+    response = clinician_client.post(reverse("screening:new"), data)
+    assert response.status_code == 200
+    assert message in html(response)
+    assert f'id="id_{field}_error"' in html(response)
+    assert not Screening.objects.exists()
+
+
+# --- the questionnaire -----------------------------------------------------------
+
+
+def test_questionnaire_is_one_fieldset_per_section_in_section_order(clinician_client, clinician):
+    screening = draft_for(clinician, conditions=["trd", "chronic-pain"])
+    page = html(clinician_client.get(reverse("screening:questionnaire", args=[screening.pk])))
+    legends = re.findall(r'data-section="[^"]+"[^>]*> <legend>([^<]+)</legend>', page)
+    assert legends == ["Patient", "Safety screen", "Current medicines", "Depression", "Bipolar disorder", "Pain"]
+
+
+def test_questionnaire_fields_follow_the_question_kinds(clinician_client, clinician):
+    screening = draft_for(clinician)
+    response = clinician_client.get(reverse("screening:questionnaire", args=[screening.pk]))
+    systolic = question_html(response, "systolic_bp")
+    assert re.search(r'type="number" name="systolic_bp"[^>]* min="60" max="260"', systolic)
+    assert '<span class="input-group-text">mmHg</span>' in systolic
+    assert "Resting systolic blood pressure" in systolic
+    bipolar = question_html(response, "bipolar_history")
+    assert re.findall(r'type="radio"[^>]*name="bipolar_history" value="(\w+)"', bipolar) == ["yes", "no"]
+    medicines = question_html(response, "interacting_medicines")
+    assert re.findall(r'type="checkbox"[^>]*name="interacting_medicines" value="(\w+)"', medicines) == [
+        "benzodiazepines", "lamotrigine", "maoi", "stimulants", "none",
+    ]
+    trials = question_html(response, "failed_antidepressant_trials")
+    assert "Count a trial only if it reached at least the minimum licensed dose" in trials
+    assert '<input type="hidden" name="revision" value="1"' in html(response)
+
+
+def test_follow_up_questions_wait_for_a_yes_to_bipolar_history(clinician_client, clinician):
+    screening = draft_for(clinician)
+    url = reverse("screening:questionnaire", args=[screening.pk])
+    tag = question_tag(clinician_client.get(url), "mood_episode")
+    assert " hidden" in tag
+    assert 'data-enable-when="{&quot;question&quot;: &quot;bipolar_history&quot;, &quot;operator&quot;: &quot;is_true&quot;' in tag
+
+    post_answers(clinician_client, screening, {"bipolar_history": "yes"}, action="save")
+    page = clinician_client.get(url)
+    for code in ("mood_episode", "on_mood_stabiliser"):
+        assert " hidden" not in question_tag(page, code)
+    assert "failed_bipolar_treatments" not in html(page)  # only bipolar depression asks it
+
+
+def test_questionnaire_is_prefilled_from_the_saved_answers(clinician_client, clinician):
+    screening = draft_for(clinician, answers=TRD_ELIGIBLE)
+    values = form_values(clinician_client.get(reverse("screening:questionnaire", args=[screening.pk])))
+    assert values["age"] == "45" and values["phq9_total"] == "15"
+    assert values["mdd_current"] == ["yes"] and values["bipolar_history"] == ["no"]
+    assert values["suicidal_ideation"] == ["none"] and values["interacting_medicines"] == ["none"]
+    assert values["mood_episode"] == []
+
+
+def test_questionnaire_uses_only_plain_static_javascript(clinician_client, clinician):
+    screening = draft_for(clinician)
+    page = html(clinician_client.get(reverse("screening:questionnaire", args=[screening.pk])))
+    scripts = re.findall(r"<script([^>]*)>(.*?)</script>", page, flags=re.S)
+    assert scripts == [(' src="/static/js/questionnaire.js" defer', "")]
+    assert not re.search(r"<[^>]+\son[a-z]+=", page), "no inline event handlers"
+
+
+def test_out_of_range_blood_pressure_is_shown_beside_the_field_and_keeps_every_other_answer(
+    clinician_client, clinician, trd_eligible_form
+):
+    screening = start_screening(clinician_client)
+    response = post_answers(clinician_client, screening, {**trd_eligible_form, "systolic_bp": "400"})
+    assert response.status_code == 200
+    assert "400 is above the maximum of 260 mmHg." in question_html(response, "systolic_bp")
+    values = form_values(response)
+    assert values["systolic_bp"] == "400"
+    assert values["age"] == "45" and values["phq9_total"] == "15"
+    assert values["mdd_current"] == ["yes"] and values["interacting_medicines"] == ["none"]
+    assert "Nothing has been saved yet." in text(response)
+    assert Screening.objects.get(pk=screening.pk).answers == {}
+
+
+def test_none_of_these_cannot_be_combined_with_a_medicine(clinician_client, clinician, trd_eligible_form):
+    screening = start_screening(clinician_client)
+    response = post_answers(clinician_client, screening, {
+        **trd_eligible_form, "interacting_medicines": ["maoi", "none"],
+    })
+    assert response.status_code == 200
+    assert "“None of these” cannot be combined with other choices." in question_html(
+        response, "interacting_medicines"
+    )
+    assert form_values(response)["interacting_medicines"] == ["maoi", "none"]
+    assert form_values(response)["failed_antidepressant_trials"] == "2"
+    assert Screening.objects.get(pk=screening.pk).answers == {}
+
+
+@pytest.mark.parametrize("code, value, message", [
+    ("suicidal_ideation", "sometimes", "Choose one of the options shown."),
+    ("pregnant_or_breastfeeding", "maybe", "Choose one of the options shown."),
+    ("interacting_medicines", ["none", "cannabis"], "Choose one of the options shown."),
+    ("age", "forty", "Enter a whole number."),
+    ("age", "9" * 5000, "Enter a whole number."),
+    ("age", "1" + "0" * 40, "is above the maximum of 120 years."),
+    ("age", "45.5", "Enter a whole number."),
+    ("phq9_total", "-1", "-1 is below the minimum of 0."),
+    ("systolic_bp", "NaN", "Enter a whole number."),
+    ("age", "4\x005", "Enter a whole number."),
+])
+def test_tampered_or_impossible_values_get_a_message_not_a_server_error(
+    clinician_client, clinician, trd_eligible_form, code, value, message
+):
+    screening = start_screening(clinician_client)
+    response = post_answers(clinician_client, screening, {**trd_eligible_form, code: value})
+    assert response.status_code == 200
+    assert message in question_html(response, code)
+    assert form_values(response)["diastolic_bp"] == "80"
+    assert Screening.objects.get(pk=screening.pk).answers == {}
+
+
+def test_two_values_for_a_single_answer_field_keep_the_last_as_a_browser_would(
+    clinician_client, clinician, trd_eligible_form
+):
+    screening = start_screening(clinician_client)
+    response = post_answers(clinician_client, screening, {
+        **trd_eligible_form, "suicidal_ideation": ["active_plan", "none"], "age": ["17", "45"],
+    })
+    assert response.status_code == 302
+    assert Screening.objects.get(pk=screening.pk).answers["suicidal_ideation"] == "none"
+
+
+@pytest.mark.parametrize("revision", ["", "abc", "-3"])
+def test_a_missing_or_tampered_revision_asks_for_a_reload(clinician_client, clinician, trd_eligible_form, revision):
+    screening = start_screening(clinician_client)
+    response = post_answers(clinician_client, screening, trd_eligible_form, revision=revision)
+    assert response.status_code == 200
+    assert "This form is out of date; reload the page." in text(response)
+
+
+def test_answers_saved_elsewhere_since_the_form_opened_are_not_overwritten(
+    clinician_client, clinician, trd_eligible_form
+):
+    screening = start_screening(clinician_client)
+    post_answers(clinician_client, screening, {"age": "50"}, action="save")
+    response = post_answers(clinician_client, screening, trd_eligible_form, revision=1)
+    assert response.status_code == 200
+    assert "This screening was changed since you opened it." in text(response)
+    assert form_values(response)["age"] == "45"
+    assert Screening.objects.get(pk=screening.pk).answers == {"age": 50}
+
+
+def test_show_summary_asks_for_every_question_still_shown(clinician_client, clinician, trd_eligible_form):
+    screening = start_screening(clinician_client)
+    partial = {k: v for k, v in trd_eligible_form.items() if k not in ("phq9_total", "raised_icp")}
+    response = post_answers(clinician_client, screening, partial)
+    assert response.status_code == 200
+    for code in ("phq9_total", "raised_icp"):
+        assert "Answer this question to see the summary." in question_html(response, code)
+    assert "Answer this question" not in question_html(response, "mood_episode")
+    assert text(response).count("Answer this question to see the summary.") == 2
+    assert "Check these 2 questions: Raised intracranial or intraocular pressure, or a recent significant head injury PHQ-9 total score" in text(response)
+    assert Screening.objects.get(pk=screening.pk).answers == {}
+
+
+def test_save_draft_keeps_partial_answers_and_the_summary_names_what_is_missing(
+    clinician_client, clinician, trd_eligible_form
+):
+    screening = start_screening(clinician_client)
+    partial = {k: v for k, v in trd_eligible_form.items() if k not in ("phq9_total", "raised_icp")}
+    response = post_answers(clinician_client, screening, partial, action="save")
+    assert response["Location"] == reverse("screening:questionnaire", args=[screening.pk])
+    assert Screening.objects.get(pk=screening.pk).answers["age"] == 45
+
+    summary = clinician_client.get(reverse("screening:summary", args=[screening.pk]))
+    words = text(summary)
+    assert f"Treatment-resistant depression {INCOMPLETE}" in words
+    assert "Still to answer" in words
+    questionnaire = reverse("screening:questionnaire", args=[screening.pk])
+    assert f'<a href="{questionnaire}#question-raised_icp">Raised intracranial or intraocular pressure' in html(summary)
+    assert f'<a href="{questionnaire}#question-phq9_total">PHQ-9 total score</a>' in html(summary)
+
+
+def test_answers_to_questions_that_do_not_apply_are_ignored(clinician_client, clinician, trd_eligible_form):
+    screening = start_screening(clinician_client)
+    response = post_answers(clinician_client, screening, {
+        **trd_eligible_form, "bipolar_history": "no", "mood_episode": "manic", "on_mood_stabiliser": "maybe",
+    })
+    assert response.status_code == 302
+    screening.refresh_from_db()
+    assert "mood_episode" not in screening.answers
+    assert screening.worst_status == "eligible"
+
+
+# --- the summary -----------------------------------------------------------------
+
+
+def test_a_manic_episode_is_not_advised(clinician_client, clinician, trd_eligible_form):
+    screening = start_screening(clinician_client)
+    post_answers(clinician_client, screening, {
+        **trd_eligible_form, "bipolar_history": "yes", "mood_episode": "manic",
+        "on_mood_stabiliser": "yes", "failed_bipolar_treatments": "1",
+    })
+    words = text(clinician_client.get(reverse("screening:summary", args=[screening.pk])))
+    assert f"Treatment-resistant depression {NOT_ADVISED}" in words
+    assert "Exclusion applies: Current manic, hypomanic or mixed episode" in words
+    assert "Cautions that also apply Bipolar spectrum history" in words
+
+
+def test_safety_alerts_come_first_and_are_announced(clinician_client, clinician, trd_eligible_form):
+    screening = start_screening(clinician_client)
+    post_answers(clinician_client, screening, {**trd_eligible_form, "suicidal_ideation": "active_plan"})
+    page = html(clinician_client.get(reverse("screening:summary", args=[screening.pk])))
+    alert = page.index('role="alert" aria-labelledby="alerts-heading"')
+    assert alert < page.index('data-condition="trd"')
+    assert "Active suicidal thoughts reported" in page[alert:page.index('data-condition="trd"')]
+    assert Screening.objects.get(pk=screening.pk).alert_count == 1
+
+
+def test_references_are_numbered_in_order_of_first_citation_and_unverified_ones_are_marked(
+    clinician_client, clinician
+):
+    screening = draft_for(clinician, conditions=["ptsd"], answers={
+        **{k: v for k, v in TRD_ELIGIBLE.items() if not k.startswith(("mdd", "failed", "phq"))},
+        "ptsd_diagnosis": True, "pcl5_total": 40, "ptsd_first_line_failed": True,
+    })
+    page = html(clinician_client.get(reverse("screening:summary", args=[screening.pk])))
+    markers = [int(n) for n in re.findall(r'href="#ref-(\d+)" class="ks-ref"', page)]
+    first_seen = list(dict.fromkeys(markers))
+    assert first_seen == list(range(1, len(first_seen) + 1))
+    entries = re.findall(r'<li id="ref-(\d+)" value="\d+">(.*?)</li>', page, flags=re.S)
+    assert [int(n) for n, _ in entries] == first_seen
+    unverified = [entry for _, entry in entries if "details not yet verified" in entry]
+    assert any("Sicignano" in entry for entry in unverified)
+    assert all("Feder A" not in entry for entry in unverified)
+    assert '<a href="https://doi.org/' in page
+
+
+def test_a_past_summary_keeps_the_criterion_text_it_was_evaluated_with(
+    clinician_client, clinician, trd_eligible_form
+):
+    screening = start_screening(clinician_client)
+    post_answers(clinician_client, screening, trd_eligible_form)
+    criterion = Criterion.objects.get(key="trd-mdd-current-require")
+    original = criterion.message
+    criterion.message = "Needs a current depressive episode (reworded by the clinical lead)."
+    criterion.save()
+
+    words = text(clinician_client.get(reverse("screening:summary", args=[screening.pk])))
+    assert original in words
+    assert "reworded by the clinical lead" not in words
+    newer = draft_for(clinician, answers=TRD_ELIGIBLE)
+    assert "reworded by the clinical lead" in text(
+        clinician_client.get(reverse("screening:summary", args=[newer.pk]))
+    )
+
+
+def test_summary_says_it_is_advisory(clinician_client, clinician):
+    screening = draft_for(clinician)
+    words = text(clinician_client.get(reverse("screening:summary", args=[screening.pk])))
+    assert "This summary is advisory." in words
+    assert "it does not replace clinical judgement" in words
+
+
+def test_summary_links_to_the_pdf_download(clinician_client, clinician):
+    screening = draft_for(clinician)
+    page = html(clinician_client.get(reverse("screening:summary", args=[screening.pk])))
+    assert f'href="/screenings/{screening.pk}/pdf/"' in page
+    assert reverse("screening:pdf", args=[screening.pk]) == f"/screenings/{screening.pk}/pdf/"
+
+
+# --- final screenings and amendments -------------------------------------------
+
+
+def test_finalising_needs_the_confirmation_box(clinician_client, clinician):
+    screening = draft_for(clinician, answers=TRD_ELIGIBLE)
+    response = clinician_client.post(reverse("screening:finalise", args=[screening.pk]), follow=True)
+    assert "Tick the box to confirm before finalising." in text(response)
+    assert Screening.objects.get(pk=screening.pk).status == Status.DRAFT
+
+
+def test_finalise_is_post_only(clinician_client, clinician):
+    screening = draft_for(clinician)
+    assert clinician_client.get(reverse("screening:finalise", args=[screening.pk])).status_code == 405
+
+
+def test_a_final_screening_refuses_new_answers(clinician_client, clinician, trd_eligible_form):
+    screening = final_for(clinician)
+    url = reverse("screening:questionnaire", args=[screening.pk])
+    for response in (
+        clinician_client.get(url, follow=True),
+        clinician_client.post(url, {**trd_eligible_form, "age": "70", "revision": screening.revision,
+                                    "action": "summary"}, follow=True),
+    ):
+        assert response.redirect_chain == [(reverse("screening:summary", args=[screening.pk]), 302)]
+        assert "This screening is final and its answers cannot be changed." in text(response)
+    assert Screening.objects.get(pk=screening.pk).answers["age"] == 45
+
+
+def test_finalising_twice_says_it_is_already_final(clinician_client, clinician):
+    screening = final_for(clinician)
+    response = clinician_client.post(
+        reverse("screening:finalise", args=[screening.pk]), {"confirm": "on"}, follow=True
+    )
+    assert "This screening is already final." in text(response)
+
+
+def test_amend_starts_a_linked_draft_with_the_same_answers(clinician_client, clinician):
+    original = final_for(clinician)
+    response = clinician_client.post(reverse("screening:amend", args=[original.pk]))
+    amendment = Screening.objects.latest("id")
+    assert response["Location"] == reverse("screening:questionnaire", args=[amendment.pk])
+    assert (amendment.amends, amendment.status, amendment.answers) == (original, Status.DRAFT, original.answers)
+
+    summary = clinician_client.get(reverse("screening:summary", args=[amendment.pk]))
+    assert f'href="/screenings/{original.pk}/" data-testid="amends-link"' in html(summary)
+    original_summary = text(clinician_client.get(reverse("screening:summary", args=[original.pk])))
+    assert "This final screening has been amended" in original_summary
+
+
+def test_a_draft_cannot_be_amended(clinician_client, clinician):
+    screening = draft_for(clinician)
+    response = clinician_client.post(reverse("screening:amend", args=[screening.pk]), follow=True)
+    assert "Only a final screening can be amended" in text(response)
+    assert Screening.objects.count() == 1
+
+
+# --- the audit trail --------------------------------------------------------------
+
+
+def audit_trail(screening):
+    return list(
+        AuditEvent.objects.filter(screening=screening).order_by("id").values_list("action", "username")
+    )
+
+
+def test_each_step_of_a_screening_is_audited_with_who_did_it(
+    clinician_client, clinician, auditor, trd_eligible_form
+):
+    screening = start_screening(clinician_client)
+    post_answers(clinician_client, screening, trd_eligible_form)
+    clinician_client.get(reverse("screening:summary", args=[screening.pk]))
+    clinician_client.post(reverse("screening:finalise", args=[screening.pk]), {"confirm": "on"})
+    clinician_client.force_login(auditor)
+    clinician_client.get(reverse("screening:summary", args=[screening.pk]))
+    assert audit_trail(screening) == [
+        (AuditAction.SCREENING_CREATED, "clinician"),
+        (AuditAction.ANSWERS_SAVED, "clinician"),
+        (AuditAction.VIEWED, "clinician"),
+        (AuditAction.FINALISED, "clinician"),
+        (AuditAction.VIEWED, "auditor"),
+    ]
+    assert AuditEvent.objects.filter(action=AuditAction.FINALISED).get().ip_address == "127.0.0.1"
+
+
+def test_an_amendment_is_audited_on_both_records(clinician_client, clinician):
+    original = final_for(clinician)
+    clinician_client.post(reverse("screening:amend", args=[original.pk]))
+    amendment = Screening.objects.latest("id")
+    assert audit_trail(original) == [(AuditAction.AMENDED, "clinician")]
+    assert audit_trail(amendment) == [(AuditAction.SCREENING_CREATED, "clinician")]
+
+
+def test_refused_changes_leave_no_audit_event(clinician_client, clinician, trd_eligible_form):
+    screening = start_screening(clinician_client)
+    post_answers(clinician_client, screening, {**trd_eligible_form, "systolic_bp": "400"})
+    clinician_client.post(reverse("screening:finalise", args=[screening.pk]))
+    assert audit_trail(screening) == [(AuditAction.SCREENING_CREATED, "clinician")]
+
+
+# --- the list ---------------------------------------------------------------------
+
+
+def test_list_shows_25_a_page_newest_first(clinician_client, clinician):
+    for number in range(30):
+        draft_for(clinician, reference=f"P-{number:03}")
+    first = text(clinician_client.get(reverse("screening:list")))
+    assert first.index("P-029") < first.index("P-028")
+    assert "P-005" in first and "P-004" not in first
+    assert "Page 1 of 2" in first
+    second = text(clinician_client.get(reverse("screening:list"), {"page": 2}))
+    assert "P-004" in second and "P-000" in second and "P-005" not in second
+
+
+def test_list_row_shows_conditions_result_alerts_and_record_status(clinician_client, clinician):
+    draft_for(clinician, conditions=["trd", "chronic-pain"], reference="R-1",
+              answers={**TRD_ELIGIBLE, "suicidal_ideation": "active_no_plan"})
+    row = text(clinician_client.get(reverse("screening:list")))
+    assert "R-1 Treatment-resistant depression, Chronic pain Incomplete 1 alert" in row
+    assert "Draft" in row
+
+
+def test_list_searches_by_patient_reference_and_filters_by_status(clinician_client, clinician):
+    draft_for(clinician, reference="ABC-100")
+    draft_for(clinician, reference="XYZ-200")
+    final_for(clinician, reference="ABC-300")
+    search = text(clinician_client.get(reverse("screening:list"), {"q": "abc"}))
+    assert "ABC-100" in search and "ABC-300" in search and "XYZ-200" not in search
+    finals = text(clinician_client.get(reverse("screening:list"), {"q": "abc", "status": "final"}))
+    assert "ABC-300" in finals and "ABC-100" not in finals
+    nothing = text(clinician_client.get(reverse("screening:list"), {"q": "none-such"}))
+    assert "No screenings match this search." in nothing
+
+
+@pytest.mark.parametrize("params", [
+    {"page": "abc"}, {"page": "-1"}, {"page": "99999"}, {"page": "1" * 400},
+    {"status": "deleted"}, {"status": ["draft", "final"]}, {"q": "x" * 500}, {"q": "A\x00B"},
+])
+def test_list_never_fails_on_odd_query_strings(clinician_client, clinician, params):
+    draft_for(clinician, reference="Q-1")
+    response = clinician_client.get(reverse("screening:list"), params)
+    assert response.status_code == 200

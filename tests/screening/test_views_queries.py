@@ -1,0 +1,129 @@
+"""Each screening page makes a fixed number of queries, however many
+screenings there are and however many criteria the knowledge base holds."""
+
+import pytest
+from django.urls import reverse
+
+from conditions.models import Criterion
+from screening import services
+from screening.models import Screening
+from screening.rulebook import bump_knowledge_base_revision, current_rulebook
+
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.usefixtures("module_knowledge_base", "fresh_rulebook_cache", "quick_password_hashing"),
+]
+
+# Incomplete for both conditions, with a safety alert, a caution and missing
+# questions: every part of the summary has something to show.
+PARTIAL_ANSWERS = {
+    "age": 70, "bipolar_history": True, "suicidal_ideation": "active_plan",
+    "systolic_bp": 150, "interacting_medicines": ["benzodiazepines"], "mdd_current": True,
+}
+
+
+def multiply_criteria(factor):
+    """Clone every criterion factor - 1 times with new keys, reading the same
+    question for the same conditions with the same references."""
+    originals = list(Criterion.objects.prefetch_related("conditions", "references"))
+    clones = Criterion.objects.bulk_create(
+        Criterion(
+            key=f"{c.key}-copy-{n}", question_id=c.question_id, operator=c.operator, value=c.value,
+            effect=c.effect, message=f"{c.message} (copy {n})", order=c.order, active=c.active,
+        )
+        for c in originals
+        for n in range(1, factor)
+    )
+    by_key = {c.key: c for c in originals}
+    conditions, references = Criterion.conditions.through, Criterion.references.through
+    conditions.objects.bulk_create(
+        conditions(criterion_id=clone.pk, condition_id=condition.pk)
+        for clone in clones for condition in by_key[clone.key.rsplit("-copy-", 1)[0]].conditions.all()
+    )
+    references.objects.bulk_create(
+        references(criterion_id=clone.pk, reference_id=reference.pk)
+        for clone in clones for reference in by_key[clone.key.rsplit("-copy-", 1)[0]].references.all()
+    )
+    bump_knowledge_base_revision()
+
+
+@pytest.fixture(params=[1, 10], ids=["1x-criteria", "10x-criteria"])
+def criteria_factor(request):
+    multiply_criteria(request.param)
+    return request.param
+
+
+@pytest.fixture(params=[1, 200], ids=["1-screening", "200-screenings"])
+def screenings(request, criteria_factor, clinician):
+    """`param` screenings of the clinician's, the newest last; all evaluated
+    against the (possibly multiplied) knowledge base."""
+    first = services.screening_create(
+        owner=clinician, patient_reference="Q-0", year_of_birth=1955,
+        conditions=["trd", "bipolar-depression"], answers=PARTIAL_ANSWERS,
+    )
+    Screening.objects.bulk_create(
+        Screening(
+            owner=clinician, patient_reference=f"Q-{n}", conditions=first.conditions,
+            answers=first.answers, snapshot=first.snapshot, rulebook_version=first.rulebook_version,
+            result=first.result, worst_status=first.worst_status, alert_count=first.alert_count,
+        )
+        for n in range(1, request.param)
+    )
+    assert len(first.result["results"][0]["reasons"]) >= 10 * criteria_factor
+    current_rulebook()  # warm, as any earlier request would have left it
+    return Screening.objects.order_by("-id")
+
+
+def test_list_page_queries_are_fixed(clinician_client, screenings, django_assert_num_queries):
+    with django_assert_num_queries(7):
+        # 1. the session
+        # 2. the signed-in user
+        # 3. the user's own permissions  } may they view every screening?
+        # 4. their groups' permissions   }
+        # 5. COUNT of their screenings, for the paginator
+        # 6. one page of screenings with the owner's name, list columns only
+        # 7. condition slugs and names
+        response = clinician_client.get(reverse("screening:list"), {"q": "Q", "status": "draft"})
+    assert response.status_code == 200
+    assert response.content.decode().count('class="badge text-bg-info ks-status-badge"') == min(
+        25, screenings.count()
+    )
+
+
+def test_questionnaire_page_queries_are_fixed(clinician_client, screenings, django_assert_num_queries):
+    screening = screenings.first()
+    with django_assert_num_queries(4):
+        # 1. the session
+        # 2. the signed-in user
+        # 3. the screening with its owner, finaliser, snapshot and amended screening
+        # 4. the knowledge-base revision (the cached rulebook is current)
+        response = clinician_client.get(reverse("screening:questionnaire", args=[screening.pk]))
+    assert response.status_code == 200
+    assert 'name="phq9_total"' in response.content.decode()
+
+
+def test_summary_page_queries_are_fixed(clinician_client, screenings, django_assert_num_queries):
+    screening = screenings.first()
+    with django_assert_num_queries(4):
+        # 1. the session
+        # 2. the signed-in user
+        # 3. the screening with its owner, finaliser, snapshot and amended screening
+        # 4. INSERT the audit event "summary viewed"
+        response = clinician_client.get(reverse("screening:summary", args=[screening.pk]))
+    assert response.status_code == 200
+    assert "Active suicidal thoughts reported" in response.content.decode()
+
+
+def test_final_summary_page_adds_one_query_for_its_amendments(
+    clinician_client, clinician, screenings, django_assert_num_queries
+):
+    screening = services.screening_finalise(screening=screenings.first(), user=clinician)
+    with django_assert_num_queries(5):
+        # 1. the session
+        # 2. the signed-in user
+        # 3. the screening with its owner, finaliser, snapshot and amended screening
+        # 4. INSERT the audit event "summary viewed"
+        # 5. the screenings that amend it
+        response = clinician_client.get(reverse("screening:summary", args=[screening.pk]))
+    assert response.status_code == 200
+    assert "Amend" in response.content.decode()
