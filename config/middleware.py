@@ -1,4 +1,6 @@
-"""Response headers Django 5.2 does not set by itself."""
+"""Middleware of our own: security headers, and idle session expiry."""
+
+import time
 
 from django.conf import settings
 
@@ -26,5 +28,28 @@ def content_security_policy(get_response):
         response = get_response(request)
         response.headers.setdefault("Content-Security-Policy", policy)
         return response
+
+    return middleware
+
+
+SESSION_STAMP = "_ketascreen_active"
+
+
+def mark_session_active(session):
+    session[SESSION_STAMP] = int(time.time())
+
+
+def idle_session_expiry(get_response):
+    """Sessions expire SESSION_COOKIE_AGE after the last request, not after
+    sign-in. Moving the expiry means writing the session; doing that at most
+    once a minute keeps ordinary page views free of writes."""
+    refresh_after = getattr(settings, "SESSION_REFRESH_SECONDS", 60)
+
+    def middleware(request):
+        if settings.SESSION_COOKIE_NAME in request.COOKIES:
+            stamp = request.session.get(SESSION_STAMP)
+            if stamp is not None and time.time() - stamp >= refresh_after:
+                mark_session_active(request.session)
+        return get_response(request)
 
     return middleware

@@ -31,8 +31,11 @@ def audit(action: AuditAction, *, request=None, user=None, username="", screenin
         history_id=history_id,
         ip_address=client_address(request),
     )
-    logger.info(
-        "%s user=%s screening=%s object=%s:%s ip=%s", action, event.username or "-",
+    # Knowledge-base edits come in bursts (a file load writes hundreds) and
+    # their detail is in the history tables; the rest are worth a log line.
+    level = logging.DEBUG if action == AuditAction.KNOWLEDGE_BASE_CHANGED else logging.INFO
+    logger.log(
+        level, "%s user=%s screening=%s object=%s:%s ip=%s", action, event.username or "-",
         event.screening_id or "-", object_type or "-", object_key or "-", event.ip_address or "-",
     )
     return event

@@ -40,9 +40,12 @@ def knowledge_base_change_audited(sender, instance, history_instance, history_us
 
 
 def signed_in(sender, request, user, **kwargs):
+    from config.middleware import mark_session_active
     from screening.audit import audit
     from screening.models import AuditAction
 
+    if request is not None and hasattr(request, "session"):
+        mark_session_active(request.session)
     audit(AuditAction.SIGN_IN, request=request, user=user)
 
 
