@@ -1,0 +1,180 @@
+"""Sign-in, sessions, headers and the audit trail."""
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.sessions.models import Session
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from conditions.models import Criterion
+from screening.models import AuditAction, AuditEvent, Screening
+from screening.services import screening_create, screening_finalise
+from tests.conftest import TEST_PASSWORD
+
+pytestmark = pytest.mark.django_db
+on_postgresql = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="database triggers exist on PostgreSQL only"
+)
+
+
+def sign_in(client, username, password, address="10.0.0.7"):
+    return client.post(
+        "/accounts/login/", {"username": username, "password": password}, REMOTE_ADDR=address
+    )
+
+
+def test_sign_in_and_failure_are_audited_with_address(client, clinician):
+    assert sign_in(client, "clinician", "wrong-password").status_code == 200
+    assert sign_in(client, "clinician", TEST_PASSWORD).status_code == 302
+    failed, succeeded = AuditEvent.objects.order_by("id")
+    assert (failed.action, failed.username, failed.user, failed.ip_address) == (
+        AuditAction.SIGN_IN_FAILED, "clinician", None, "10.0.0.7")
+    assert (succeeded.action, succeeded.user, succeeded.ip_address) == (
+        AuditAction.SIGN_IN, clinician, "10.0.0.7")
+
+
+def test_five_failures_lock_the_username_from_that_address_for_fifteen_minutes(client, clinician):
+    for _ in range(4):
+        response = sign_in(client, "clinician", "wrong-password")
+        assert "Please enter a correct username and password" in response.content.decode()
+    fifth = sign_in(client, "clinician", "wrong-password")
+    assert fifth.status_code == 429
+    # now even the right password is refused, with a clear message
+    locked = sign_in(client, "clinician", TEST_PASSWORD)
+    assert locked.status_code == 429
+    assert "refused for 15 minutes" in locked.content.decode()
+    assert "_auth_user_id" not in client.session
+    # another address is not locked out for that username
+    assert sign_in(client, "clinician", TEST_PASSWORD, address="10.0.0.8").status_code == 302
+
+
+def test_lockout_ends_after_the_cool_off(client, clinician, settings):
+    for _ in range(5):
+        sign_in(client, "clinician", "wrong-password")
+    settings.AXES_COOLOFF_TIME = timedelta(seconds=0)
+    assert sign_in(client, "clinician", TEST_PASSWORD).status_code == 302
+
+
+def test_passwords_are_hashed_with_argon2(django_user_model):
+    user = django_user_model.objects.create_user("new-clinician", password="a-long-passphrase-77")
+    assert user.password.startswith("argon2")
+
+
+def test_short_or_common_passwords_are_refused():
+    from django.contrib.auth.password_validation import validate_password
+    from django.core.exceptions import ValidationError
+
+    for weak in ["short1", "password1234", "123456789012"]:
+        with pytest.raises(ValidationError):
+            validate_password(weak)
+
+
+def test_session_ends_after_thirty_idle_minutes(client, clinician, settings):
+    assert settings.SESSION_COOKIE_AGE == 30 * 60
+    client.force_login(clinician)
+    assert client.get("/screenings/").status_code == 200
+    session = Session.objects.get(session_key=client.session.session_key)
+    assert session.expire_date > timezone.now() + timedelta(minutes=29)
+    Session.objects.filter(pk=session.pk).update(expire_date=timezone.now() - timedelta(seconds=1))
+    response = client.get("/screenings/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+
+
+def test_activity_moves_the_session_expiry_on(client, clinician, settings):
+    settings.SESSION_REFRESH_SECONDS = 0
+    client.force_login(clinician)
+    key = client.session.session_key
+    Session.objects.filter(pk=key).update(expire_date=timezone.now() + timedelta(minutes=2))
+    client.get("/screenings/")
+    assert Session.objects.get(pk=key).expire_date > timezone.now() + timedelta(minutes=29)
+
+
+def test_pages_carry_security_headers(client):
+    response = client.get("/accounts/login/")
+    policy = response["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "default-src 'self'" in policy
+    assert "unsafe-inline" not in policy and "http" not in policy
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["Referrer-Policy"] == "same-origin"
+    assert response["X-Content-Type-Options"] == "nosniff"
+
+
+def test_no_inline_scripts_in_base_pages(client):
+    import re
+
+    html = client.get("/accounts/login/").content.decode()
+    assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html)
+    assert not re.search(r"<[^>]+\son[a-z]+=", html)
+
+
+def test_audit_events_cannot_be_changed_or_deleted(clinician):
+    event = AuditEvent.objects.create(user=clinician, username="clinician", action=AuditAction.SIGN_IN)
+    event.username = "someone-else"
+    with pytest.raises(PermissionError):
+        event.save()
+    with pytest.raises(PermissionError):
+        event.delete()
+    with pytest.raises(PermissionError):
+        AuditEvent.objects.filter(pk=event.pk).update(username="x")
+    with pytest.raises(PermissionError):
+        AuditEvent.objects.all().delete()
+    assert AuditEvent.objects.get(pk=event.pk).username == "clinician"
+
+
+@on_postgresql
+def test_database_refuses_raw_changes_to_audit_events(clinician):
+    event = AuditEvent.objects.create(user=clinician, username="clinician", action=AuditAction.SIGN_IN)
+    for sql in ["UPDATE screening_auditevent SET username = 'x' WHERE id = %s",
+                "DELETE FROM screening_auditevent WHERE id = %s"]:
+        with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql, [event.pk])
+    assert AuditEvent.objects.filter(pk=event.pk, username="clinician").exists()
+
+
+@on_postgresql
+def test_database_refuses_raw_changes_to_a_final_screening(knowledge_base, clinician):
+    screening = screening_create(owner=clinician, patient_reference="PG-1", year_of_birth=None,
+                                 conditions=["trd"])
+    with connection.cursor() as cursor:  # a draft may still change
+        cursor.execute("UPDATE screening_screening SET year_of_birth = 1970 WHERE id = %s", [screening.pk])
+    screening_finalise(screening=screening, user=clinician)
+    for sql in ["UPDATE screening_screening SET answers = '{}' WHERE id = %s",
+                "DELETE FROM screening_screening WHERE id = %s"]:
+        with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql, [screening.pk])
+    assert Screening.objects.get(pk=screening.pk).status == "final"
+
+
+def test_knowledge_base_edits_are_audited_with_the_editor_and_history(knowledge_base, lead_client, lead):
+    criterion = Criterion.objects.get(key="trd-phq9-require")
+    history_before = criterion.history.count()
+    response = lead_client.post(f"/admin/conditions/criterion/{criterion.pk}/change/", {
+        "key": criterion.key, "question": criterion.question_id, "operator": "gte", "value": "12",
+        "effect": "require", "message": criterion.message, "order": criterion.order, "active": "on",
+        "conditions": [c.pk for c in criterion.conditions.all()],
+        "references": [r.pk for r in criterion.references.all()],
+    })
+    assert response.status_code == 302, response.content.decode()[:2000]
+    event = AuditEvent.objects.filter(action=AuditAction.KNOWLEDGE_BASE_CHANGED).latest("id")
+    assert (event.user, event.object_type, event.object_key) == (lead, "criterion", "trd-phq9-require")
+    assert criterion.history.count() > history_before
+    assert criterion.history.filter(history_id=event.history_id, history_user=lead).exists()
+
+
+def test_audit_trail_is_read_only_in_the_admin_even_for_superusers(admin_client, admin_user):
+    event = AuditEvent.objects.create(user=admin_user, username="admin", action=AuditAction.SIGN_IN)
+    listing = admin_client.get("/admin/screening/auditevent/?action=sign_in")
+    assert listing.status_code == 200 and "Signed in" in listing.content.decode()
+    assert admin_client.get("/admin/screening/auditevent/add/").status_code == 403
+    assert admin_client.post(f"/admin/screening/auditevent/{event.pk}/change/", {"username": "x"}).status_code == 403
+    assert admin_client.post(f"/admin/screening/auditevent/{event.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert AuditEvent.objects.filter(pk=event.pk, username="admin").exists()
+
+
+def test_answers_never_reach_the_audit_trail(knowledge_base, clinician):
+    screening_create(owner=clinician, patient_reference="AUD-1", year_of_birth=None, conditions=["trd"],
+                     answers={"age": 45, "suicidal_ideation": "active_plan"})
+    for event in AuditEvent.objects.values():
+        assert "active_plan" not in str(event)
