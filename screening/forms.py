@@ -35,8 +35,9 @@ def _sentence(message):
 
 
 class ConditionCheckboxes(forms.CheckboxSelectMultiple):
-    """Checkboxes that carry each condition's description, linked to its box
-    with aria-describedby so a screen reader reads it with the name."""
+    """Checkboxes that carry each condition's description and an id for it;
+    the template links it to the box with aria-describedby, so a screen
+    reader reads the description with the name."""
 
     def __init__(self, *args, descriptions=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -47,7 +48,6 @@ class ConditionCheckboxes(forms.CheckboxSelectMultiple):
         option["description"] = self.descriptions.get(value, "")
         if option["description"] and option["attrs"].get("id"):
             option["description_id"] = f"{option['attrs']['id']}_description"
-            option["attrs"]["aria-describedby"] = option["description_id"]
         return option
 
 
@@ -77,7 +77,6 @@ class NewScreeningForm(forms.Form):
         conditions = self.fields["conditions"]
         conditions.choices = [(c.slug, c.name) for c in rulebook.conditions]
         conditions.widget = ConditionCheckboxes(
-            attrs={"class": "form-check-input"},
             descriptions={c.slug: c.description for c in rulebook.conditions},
         )
         conditions.widget.choices = conditions.choices
@@ -293,9 +292,9 @@ class QuestionnaireForm(forms.Form):
         attrs = {"data_question": question.code, "data_kind": question.kind}
         if question.enable_when is not None:
             rule = question.enable_when
+            value = list(rule.value) if isinstance(rule.value, tuple) else rule.value
             attrs["data_enable_when"] = json.dumps({
-                "question": rule.question, "operator": rule.operator,
-                "value": engine._thaw(rule.value),
+                "question": rule.question, "operator": rule.operator, "value": value,
             })
         return Div(
             field, css_id=f"question-{question.code}", css_class="ks-question",
