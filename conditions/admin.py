@@ -8,6 +8,8 @@ queries however many rows they show.
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.widgets import AutocompleteSelect
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Count
 from django.urls import reverse
@@ -26,6 +28,35 @@ CHOICES_JSON_ERROR = (
     'and a label in double quotes, e.g. [{"value": "none", "label": "None"}, '
     '{"value": "mild", "label": "Mild"}].'
 )
+
+
+class TolerantAutocompleteSelect(AutocompleteSelect):
+    """An autocomplete that re-shows a form holding a malformed id instead of failing.
+
+    Django's widget looks the submitted id up to label it, which raises on a
+    value such as "abc"; the form field already reports it as invalid.
+    """
+
+    def optgroups(self, name, value, attr=None):
+        target = self.field.remote_field.model._meta.get_field(self.field.remote_field.field_name)
+        return super().optgroups(name, [v for v in value if _parses(target, v)], attr)
+
+
+def _parses(model_field, value):
+    try:
+        model_field.to_python(value)
+    except ValidationError:
+        return False
+    return True
+
+
+class TolerantAutocompleteMixin:
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name in self.get_autocomplete_fields(request):
+            kwargs.setdefault(
+                "widget", TolerantAutocompleteSelect(db_field, self.admin_site, using=kwargs.get("using"))
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
 class QuestionForm(forms.ModelForm):
@@ -90,7 +121,7 @@ class ReferenceAdmin(SimpleHistoryAdmin):
         return reference.citation_html()
 
 
-class ConditionCriteriaInline(admin.TabularInline):
+class ConditionCriteriaInline(TolerantAutocompleteMixin, admin.TabularInline):
     """The condition's own rule set, edited from the condition's page."""
 
     model = Criterion.conditions.through
@@ -176,7 +207,7 @@ class ConditionAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(Question)
-class QuestionAdmin(SimpleHistoryAdmin):
+class QuestionAdmin(TolerantAutocompleteMixin, SimpleHistoryAdmin):
     form = QuestionForm
     list_display = ["code", "text", "kind", "section", "order", "enable_when_question"]
     list_filter = ["section", "kind"]
@@ -201,7 +232,7 @@ class QuestionAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(Criterion)
-class CriterionAdmin(SimpleHistoryAdmin):
+class CriterionAdmin(TolerantAutocompleteMixin, SimpleHistoryAdmin):
     form = CriterionForm
     list_display = ["key", "effect", "rule", "applies_to", "active", "order"]
     list_filter = ["effect", "conditions", "active"]
@@ -216,7 +247,7 @@ class CriterionAdmin(SimpleHistoryAdmin):
     ]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("conditions")
+        return super().get_queryset(request).select_related("question").prefetch_related("conditions")
 
     @admin.display(description="rule", ordering="question__code")
     def rule(self, criterion):

@@ -194,6 +194,71 @@ def test_question_code_cannot_change_once_created(lead_client, knowledge_base):
     assert "code" in lead_client.get("/admin/conditions/question/add/").context["adminform"].form.fields
 
 
+def test_nonsense_in_every_field_gives_form_errors_not_a_server_error(lead_client, knowledge_base):
+    question = Question.objects.get(code="age")
+    response = lead_client.post(change_url(question), {
+        "text": "", "section": "999999", "order": "-1", "kind": "colour", "choices": '{"a": 1}',
+        "min_value": "abc", "max_value": "1e400", "enable_when_question": "nope",
+        "enable_when_operator": "between", "enable_when_value": "[1,",
+    })
+    assert response.status_code == 200
+    assert set(response.context["adminform"].form.errors) >= {
+        "text", "section", "order", "kind", "min_value", "max_value",
+        "enable_when_question", "enable_when_operator", "enable_when_value",
+    }
+    criterion = Criterion.objects.get(key="trd-phq9-require")
+    response = lead_client.post(change_url(criterion), criterion_form(
+        criterion, question="0", operator="", value='{"x": [1, 2]}', effect="maybe",
+        conditions=["abc"], references=["999999"],
+    ))
+    assert response.status_code == 200
+    assert set(response.context["adminform"].form.errors) >= {
+        "question", "operator", "effect", "conditions", "references",
+    }
+    ocd = Condition.objects.get(slug="ocd")
+    own = list(Criterion.objects.filter(conditions=ocd).values_list("pk", flat=True))
+    response = lead_client.post(change_url(ocd), condition_form(lead_client, ocd, [*own, "abc"]))
+    assert response.status_code == 200
+    assert any(response.context["inline_admin_formsets"][0].formset.errors)
+
+
+@pytest.mark.parametrize("value", ['{"x": 1}', "[[1]]", '"1e999999"', "1e999999", "-0.5", "null"])
+def test_odd_json_values_give_form_errors(lead_client, knowledge_base, value):
+    criterion = Criterion.objects.get(key="trd-phq9-require")
+    response = lead_client.post(change_url(criterion), criterion_form(criterion, value=value))
+    assert response.status_code == 200
+    assert "value" in response.context["adminform"].form.errors
+
+
+@pytest.mark.parametrize("model", ["section", "reference", "condition", "question", "criterion"])
+def test_every_admin_page_opens(lead_client, knowledge_base, model):
+    instance = {
+        "section": Section, "reference": Reference, "condition": Condition,
+        "question": Question, "criterion": Criterion,
+    }[model].objects.first()
+    base = f"/admin/conditions/{model}/"
+    for url in [
+        base, f"{base}add/", f"{base}?q=age", change_url(instance),
+        f"{base}{instance.pk}/history/", f"{base}{instance.pk}/delete/",
+        f"{base}{instance.pk}/history/{instance.history.first().history_id}/",
+    ]:
+        assert lead_client.get(url).status_code == 200, url
+
+
+@pytest.mark.parametrize("model_name, field_name, term, expected", [
+    ("criterion_conditions", "criterion", "phq9", "TRD · require · phq9_total ≥ 10"),
+    ("criterion", "question", "phq9", "phq9_total"),
+    ("question", "enable_when_question", "bipolar_h", "bipolar_history"),
+    ("question", "section", "safety", "Safety screen"),
+])
+def test_related_fields_autocomplete(lead_client, knowledge_base, model_name, field_name, term, expected):
+    response = lead_client.get("/admin/autocomplete/", {
+        "app_label": "conditions", "model_name": model_name, "field_name": field_name, "term": term,
+    })
+    assert response.status_code == 200
+    assert [result["text"] for result in response.json()["results"]] == [expected]
+
+
 # History ---------------------------------------------------------------------
 
 
