@@ -131,7 +131,11 @@ class ConditionCriteriaInline(TolerantAutocompleteMixin, admin.TabularInline):
     verbose_name_plural = "criteria for this condition"
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("criterion__question")
+        return (
+            super().get_queryset(request)
+            .select_related("criterion__question")
+            .order_by("criterion__order", "criterion__key")
+        )
 
 
 @admin.register(Condition)
