@@ -34,7 +34,8 @@ test: $(VENV)/.installed node_modules/.installed lint
 
 bench: $(VENV)/.installed
 	@failed=""; for script in bench/[!_]*.py; do \
-		echo "== $$script"; $(PY) $$script $(BENCH_ARGS) || failed="$$failed $$script"; \
+		module=bench.$$(basename $$script .py); \
+		echo "== $$module"; $(PY) -m $$module $(BENCH_ARGS) || failed="$$failed $$module"; \
 	done; \
 	if [ -n "$$failed" ]; then echo "missed a target or failed:$$failed"; exit 1; fi
 

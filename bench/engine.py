@@ -2,7 +2,7 @@
 `screen --jsonl` path, against a plain JSON round trip of the same input.
 
 Target: engine path / round trip <= 3, i.e. screening costs about as much as
-parsing its input. Run with `make bench` or `.venv/bin/python bench/engine.py`.
+parsing its input. Run with `make bench` or `.venv/bin/python -m bench.engine`.
 """
 
 import argparse
@@ -11,7 +11,7 @@ import random
 import sys
 import time
 
-from _django import setup_with_knowledge_base
+from bench._django import setup_with_knowledge_base
 
 TARGET_RATIO = 3.0
 

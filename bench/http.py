@@ -7,29 +7,26 @@ reported as a ratio of /healthz's (one trivial query) in the same run, since
 timings on shared machines are noisy. Then a growth check: the list and a
 summary with 100,000 screenings against 1,000.
 
-Run with `make bench` or `.venv/bin/python bench/http.py [--screenings N]`.
+Run with `make bench` or `.venv/bin/python -m bench.http [--screenings N]`
+(as a module: run as a file, this file's name would hide the standard
+library's http package).
 Cleans up after itself: stops gunicorn, drops the database.
 """
 
+import argparse
+import json
 import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
 import sys
-
-# This file is named http.py, as the issue asks; run as a script its folder
-# comes first on sys.path and would hide the standard library's http package.
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
-
-import argparse  # noqa: E402
-import json  # noqa: E402
-import re  # noqa: E402
-import shutil  # noqa: E402
-import signal  # noqa: E402
-import socket  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-import urllib.request  # noqa: E402
-from datetime import date  # noqa: E402
-from pathlib import Path  # noqa: E402
+import tempfile
+import time
+import urllib.request
+from datetime import date
+from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
