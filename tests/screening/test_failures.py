@@ -1,0 +1,64 @@
+"""A failure in the middle of saving leaves what was saved before intact."""
+
+import pytest
+from django.db import OperationalError
+
+from screening import services, views
+from screening.models import AuditEvent
+
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.usefixtures("module_knowledge_base", "fresh_rulebook_cache", "quick_password_hashing"),
+]
+
+
+@pytest.fixture
+def saved_draft(clinician):
+    return services.screening_create(
+        owner=clinician, patient_reference="FAIL-1", year_of_birth=None, conditions=["trd"],
+        answers={"age": 45, "systolic_bp": 120},
+    )
+
+
+def test_database_failure_while_saving_keeps_the_previous_answers(
+    client, clinician, saved_draft, trd_eligible_form, monkeypatch,
+):
+    client.force_login(clinician)
+    client.raise_request_exception = False
+    events_before = AuditEvent.objects.count()
+
+    def database_goes_away(*args, **kwargs):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    # The answers row is written first; the failure comes after, inside the
+    # same transaction, as when the connection drops mid-request.
+    monkeypatch.setattr(views, "audit", database_goes_away)
+    response = client.post(f"/screenings/{saved_draft.pk}/questionnaire/", {
+        **trd_eligible_form, "age": "50", "revision": saved_draft.revision, "action": "summary",
+    })
+    assert response.status_code == 500
+    assert "nothing from it was saved" in response.content.decode()
+    saved_draft.refresh_from_db()
+    assert saved_draft.answers == {"age": 45, "systolic_bp": 120}
+    assert saved_draft.revision == 1
+    assert AuditEvent.objects.count() == events_before
+
+
+def test_error_pages_are_styled_and_say_what_to_do(client, clinician, other_clinician):
+    client.force_login(clinician)
+    draft = services.screening_create(owner=other_clinician, patient_reference="OTHER-1", year_of_birth=None,
+                                      conditions=["trd"])
+    response = client.get(f"/screenings/{draft.pk}/")
+    assert response.status_code == 404
+    body = response.content.decode()
+    assert "Page not found" in body and "Back to screenings" in body
+    assert "OTHER-1" not in body
+
+
+def test_a_reader_who_is_not_the_owner_is_told_why_they_cannot_finalise(client, auditor, saved_draft):
+    client.force_login(auditor)
+    response = client.post(f"/screenings/{saved_draft.pk}/finalise/", {"confirm": "on"})
+    assert response.status_code == 403
+    assert "Only the clinician who started this screening" in response.content.decode()
+    saved_draft.refresh_from_db()
+    assert saved_draft.status == "draft"
