@@ -19,7 +19,7 @@ node_modules/.installed: package.json package-lock.json
 
 setup: $(VENV)/.installed
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py load_knowledge_base
+	$(PY) manage.py load_knowledge_base --if-empty
 	$(PY) manage.py create_demo_users
 
 run: setup

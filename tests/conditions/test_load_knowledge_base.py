@@ -240,3 +240,13 @@ def test_yaml_syntax_error_is_a_one_line_error(tmp_path):
     _, _, error = load(path)
     assert str(error).startswith(f"{path} is not valid YAML at line 3, column 1:")
     assert "\n" not in str(error)
+
+
+def test_if_empty_never_overwrites_edits_made_in_the_admin(db):
+    call_command("load_knowledge_base", "--if-empty", verbosity=0)
+    assert Criterion.objects.count() == 48
+    Criterion.objects.filter(key="trd-phq9-require").update(value=12)
+    out = io.StringIO()
+    call_command("load_knowledge_base", "--if-empty", stdout=out)
+    assert "already loaded" in out.getvalue()
+    assert Criterion.objects.get(key="trd-phq9-require").value == 12

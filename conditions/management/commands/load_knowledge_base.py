@@ -9,6 +9,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from conditions.models import Condition
+
 from conditions.loader import (
     DEFAULT_FILE,
     GROUPS,
@@ -30,9 +32,18 @@ class Command(BaseCommand):
             "file", nargs="?", default=str(DEFAULT_FILE),
             help="The YAML file to load (default: the knowledge base KetaScreen ships with).",
         )
+        parser.add_argument(
+            "--if-empty", action="store_true",
+            help="Load only into an empty knowledge base, so that edits made in the admin "
+                 "are never overwritten (what `make run` uses).",
+        )
 
-    def handle(self, *args, file, **options):
+    def handle(self, *args, file, if_empty, **options):
         path = Path(file)
+        if if_empty and Condition.objects.exists():
+            if options["verbosity"]:
+                self.stdout.write("The knowledge base is already loaded; leaving it as it is.")
+            return
         try:
             data = read_knowledge_base(path)
             counts = knowledge_base_load(data, reason=f"Loaded from {path.name}")
