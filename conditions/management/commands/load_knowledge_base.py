@@ -9,8 +9,6 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from conditions.models import Condition
-
 from conditions.loader import (
     DEFAULT_FILE,
     GROUPS,
@@ -19,6 +17,7 @@ from conditions.loader import (
     knowledge_base_load,
     read_knowledge_base,
 )
+from conditions.models import Condition
 
 
 class Command(BaseCommand):
