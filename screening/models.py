@@ -134,6 +134,33 @@ class Screening(models.Model):
         return engine.Advisory.from_dict(self.result)
 
 
+class StoredPdf(models.Model):
+    """The PDF of a final screening, rendered once and kept as it was: every
+    later download serves these bytes (screening.pdf). A row is never changed
+    or deleted; on PostgreSQL the database itself refuses to."""
+
+    screening = models.OneToOneField(Screening, on_delete=models.PROTECT, related_name="stored_pdf")
+    # Named by screening number and hash, never by patient reference (screening.pdf).
+    file = models.FileField(upload_to="screening-pdfs/", max_length=200)
+    sha256 = models.CharField(max_length=64, help_text="SHA-256 of the stored bytes, in hex.")
+    size = models.PositiveIntegerField(help_text="Bytes.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "stored PDF"
+
+    def __str__(self):
+        return f"PDF of screening {self.screening_id}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise PermissionError("A stored PDF is part of the record and cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("A stored PDF is part of the record and cannot be deleted.")
+
+
 class AuditAction(models.TextChoices):
     SIGN_IN = "sign_in", "Signed in"
     SIGN_IN_FAILED = "sign_in_failed", "Sign-in failed"

@@ -10,11 +10,12 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.utils.cache import patch_cache_control
+from django.views.decorators.http import require_GET, require_POST
 
-from screening import selectors, services
+from screening import pdf, selectors, services
 from screening.audit import audit
 from screening.forms import FinaliseForm, NewScreeningForm, QuestionnaireForm, ScreeningFilterForm
 from screening.models import AuditAction, FinalScreeningError, Screening
@@ -176,7 +177,14 @@ def screening_amend(request, pk):
 
 
 @login_required
+@require_GET
 def screening_pdf(request, pk):
-    """The PDF of the summary; a later change renders it. Access is checked already."""
-    _screening_for(request, pk)
-    raise Http404("The PDF export is not available yet.")
+    """The summary as a PDF attachment: a draft's rendered now, a final
+    screening's as stored on its first download (screening.pdf)."""
+    screening = _screening_for(request, pk)
+    content = pdf.pdf_bytes(screening)
+    audit(AuditAction.PDF_DOWNLOADED, request=request, screening=screening)
+    response = HttpResponse(content, content_type="application/pdf")
+    response["Content-Disposition"] = pdf.content_disposition(screening)
+    patch_cache_control(response, private=True, no_store=True)
+    return response

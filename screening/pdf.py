@@ -1,0 +1,193 @@
+"""The advisory summary as a PDF for the patient record.
+
+Renders templates/screening/pdf.html from the same context as the summary
+page (`summary_context`: the screening's stored snapshot and result, never
+the live knowledge base) with WeasyPrint and static/css/pdf.css.
+
+Nothing is fetched over the network while rendering: the stylesheet is read
+from disk and parsed once, fonts come from the system (DejaVu Sans), and the
+URL fetcher refuses everything but data: URLs. A PDF view that fetched its
+own stylesheet from the server would wait on a worker of the same small
+pool, and could deadlock it.
+
+A draft's PDF is rendered on every request and never stored. A final
+screening's PDF is rendered once, on its first download, and stored
+(default storage) with its SHA-256 in a StoredPdf row beside the screening,
+whose own row stays untouched; later downloads serve those bytes.
+"""
+
+import atexit
+import hashlib
+import re
+import threading
+import unicodedata
+from functools import cache
+from pathlib import Path
+from urllib.parse import quote
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from screening.models import Screening, StoredPdf
+from screening.summary import summary_context
+
+TEMPLATE = "screening/pdf.html"
+STYLESHEET = Path(settings.BASE_DIR) / "static" / "css" / "pdf.css"
+
+
+class StoredPdfError(Exception):
+    """A stored PDF is missing or its bytes no longer match their SHA-256."""
+
+
+@cache
+def _weasyprint():
+    """WeasyPrint's HTML class, a URL fetcher, the font configuration and
+    our parsed stylesheet, made once per process: a shared font
+    configuration keeps its caches, which makes each render about a sixth
+    faster.
+
+    The fetcher allows data: URLs only: the stylesheet is read from its file
+    here, fonts come from the system, and anything else a page might point
+    to (http(s) above all, or a local file) is refused with a warning while
+    the rest renders. WeasyPrint is imported here rather than at the top as
+    it takes about a second to import, which only a process that renders a
+    PDF should pay.
+    """
+    from weasyprint import CSS, HTML
+    from weasyprint.text.fonts import FontConfiguration
+    from weasyprint.urls import URLFetcher
+
+    fetcher = URLFetcher(allowed_protocols={"data"}, allow_redirects=False)
+    fonts = FontConfiguration()
+    stylesheet = CSS(filename=STYLESHEET, url_fetcher=fetcher, font_config=fonts)
+    return HTML, fetcher, fonts, stylesheet
+
+
+# Let the font configuration go while WeasyPrint can still tidy up after it.
+atexit.register(_weasyprint.cache_clear)
+
+# The font configuration (Pango's font map) is not for two threads at once.
+# Rendering is mostly Python, bound by the GIL, so taking turns costs a
+# threaded server little.
+_rendering = threading.Lock()
+
+
+def _layout(html: str):
+    html_class, fetcher, fonts, stylesheet = _weasyprint()
+    document = html_class(string=html, base_url=str(STYLESHEET.parent) + "/", url_fetcher=fetcher)
+    return document.render(stylesheets=[stylesheet], font_config=fonts)
+
+
+def layout(html: str):
+    """The laid-out pages (a weasyprint.Document): our stylesheet and
+    fetcher, nothing else. Relative URLs would resolve beside the stylesheet."""
+    with _rendering:
+        return _layout(html)
+
+
+def html_to_pdf(html: str) -> bytes:
+    with _rendering:
+        return _layout(html).write_pdf()
+
+
+def render_html(screening: Screening) -> str:
+    """The PDF's HTML. Makes no query when the screening was loaded by
+    `selectors.screening_detail` (see `summary_context`)."""
+    context = summary_context(screening)
+    context["produced_at"] = timezone.now()
+    return render_to_string(TEMPLATE, context)
+
+
+def render_pdf(screening: Screening) -> bytes:
+    return html_to_pdf(render_html(screening))
+
+
+def stored_pdf(screening: Screening) -> StoredPdf:
+    """The stored PDF of a final screening, rendered and stored on first use.
+
+    1 query when it is stored already. Two first downloads at once store one
+    file: on PostgreSQL the second waits on the screening's row lock and then
+    finds the first one's PDF; without row locks (SQLite) the unique
+    screening column refuses the second row, and its file is removed again.
+    """
+    if not screening.is_final:
+        raise ValueError("Only a final screening's PDF is stored; a draft's is rendered on request.")
+    stored = StoredPdf.objects.filter(screening=screening).first()
+    if stored is not None:
+        return stored
+    with transaction.atomic():
+        # NO KEY UPDATE: waits for another first download, yet lets rows
+        # that point to this screening (its PDF, an amendment) be inserted.
+        list(Screening.objects.select_for_update(no_key=True).filter(pk=screening.pk).values_list("pk"))
+        stored = StoredPdf.objects.filter(screening=screening).first()
+        if stored is not None:
+            return stored
+        return _store(screening, render_pdf(screening))
+
+
+def _store(screening: Screening, data: bytes) -> StoredPdf:
+    """The file first, then the row, so a row never points to a missing file."""
+    digest = hashlib.sha256(data).hexdigest()
+    field = StoredPdf._meta.get_field("file")
+    name = field.storage.save(
+        field.generate_filename(None, f"{screening.pk}-{digest[:16]}.pdf"), ContentFile(data)
+    )
+    try:
+        with transaction.atomic():
+            return StoredPdf.objects.create(screening=screening, file=name, sha256=digest, size=len(data))
+    except IntegrityError:
+        field.storage.delete(name)
+        return StoredPdf.objects.get(screening=screening)
+    except BaseException:
+        field.storage.delete(name)
+        raise
+
+
+def stored_bytes(stored: StoredPdf) -> bytes:
+    """The stored file's bytes, checked against the SHA-256 recorded with them."""
+    try:
+        with stored.file.open("rb") as file:
+            data = file.read()
+    except FileNotFoundError as error:
+        raise StoredPdfError(f"The stored PDF of screening {stored.screening_id} is missing.") from error
+    if hashlib.sha256(data).hexdigest() != stored.sha256:
+        raise StoredPdfError(f"The stored PDF of screening {stored.screening_id} does not match its SHA-256.")
+    return data
+
+
+def pdf_bytes(screening: Screening) -> bytes:
+    """What a download sends: a draft rendered now, a final screening's stored PDF."""
+    if screening.is_final:
+        return stored_bytes(stored_pdf(screening))
+    return render_pdf(screening)
+
+
+def _safe_name(text: str, *, ascii_only: bool) -> str:
+    """Letters, digits, - and _ only; any run of other characters becomes one -."""
+    if ascii_only:
+        text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+        text = re.sub(r"[^A-Za-z0-9_-]+", "-", text)
+    else:
+        text = "".join(c if c.isalnum() or c in "-_" else "-" for c in unicodedata.normalize("NFC", text))
+        text = re.sub(r"-{2,}", "-", text)
+    return text.strip("-")[:64].strip("-")
+
+
+def download_name(screening: Screening, *, ascii_only: bool = True) -> str:
+    """`ketascreen-<patient reference>-<screening date>.pdf`, safe as a file name."""
+    reference = _safe_name(screening.patient_reference, ascii_only=ascii_only) or f"screening-{screening.pk}"
+    return f"ketascreen-{reference}-{timezone.localdate(screening.created_at):%Y-%m-%d}.pdf"
+
+
+def content_disposition(screening: Screening) -> str:
+    """An attachment with an ASCII file name, plus the UTF-8 one (RFC 6266
+    `filename*`) when the patient reference has letters beyond ASCII."""
+    plain = download_name(screening)
+    header = f'attachment; filename="{plain}"'
+    full = download_name(screening, ascii_only=False)
+    if full != plain:
+        header += f"; filename*=UTF-8''{quote(full, safe='')}"
+    return header
