@@ -8,6 +8,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from conditions.models import Criterion
+from screening import services
 from screening.models import AuditAction, AuditEvent, Screening
 from screening.services import screening_create, screening_finalise
 from tests.conftest import TEST_PASSWORD
@@ -178,3 +179,33 @@ def test_answers_never_reach_the_audit_trail(knowledge_base, clinician):
                      answers={"age": 45, "suicidal_ideation": "active_plan"})
     for event in AuditEvent.objects.values():
         assert "active_plan" not in str(event)
+
+
+def test_a_final_screening_cannot_be_saved_or_deleted_through_the_model(knowledge_base, clinician):
+    from screening.models import FinalScreeningError
+
+    screening = screening_create(owner=clinician, patient_reference="FIN-1", year_of_birth=None,
+                                 conditions=["trd"])
+    final = screening_finalise(screening=screening, user=clinician)
+    stale_copy = Screening.objects.get(pk=final.pk)
+    stale_copy.status = "draft"  # even an instance that claims to be a draft
+    stale_copy.answers = {"age": 17}
+    with pytest.raises(FinalScreeningError):
+        stale_copy.save()
+    with pytest.raises(FinalScreeningError):
+        final.delete()
+    with pytest.raises(FinalScreeningError):
+        services.screening_save_answers(screening=final, answers={"age": 17})
+    assert Screening.objects.get(pk=final.pk).answers == {}
+
+
+def test_screenings_are_read_only_in_the_admin(knowledge_base, admin_client, clinician):
+    screening = screening_create(owner=clinician, patient_reference="ADM-1", year_of_birth=None,
+                                 conditions=["trd"])
+    screening_finalise(screening=screening, user=clinician)
+    assert admin_client.get("/admin/screening/screening/").status_code == 200
+    change = admin_client.post(f"/admin/screening/screening/{screening.pk}/change/", {"patient_reference": "X"})
+    assert change.status_code == 403
+    delete = admin_client.post(f"/admin/screening/screening/{screening.pk}/delete/", {"post": "yes"})
+    assert delete.status_code == 403
+    assert Screening.objects.get(pk=screening.pk).patient_reference == "ADM-1"
