@@ -3,7 +3,14 @@
 Access to one screening is decided in `_screening_for` and nowhere else.
 Each change and each summary view is audited (screening.audit) here, where
 the request is known, in the same transaction as the change.
+
+The pages reuse markup that cannot change (screening.caching): the
+questionnaire's layout per rulebook version and conditions, and a summary's
+body per screening revision. Access checks and audit events run on every
+request, cached or not.
 """
+
+from functools import cached_property
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -15,27 +22,31 @@ from django.shortcuts import redirect, render
 from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_GET, require_POST
 
-from screening import pdf, selectors, services
+from screening import caching, pdf, selectors, services
 from screening.audit import audit
 from screening.forms import FinaliseForm, NewScreeningForm, QuestionnaireForm, ScreeningFilterForm
 from screening.models import AuditAction, FinalScreeningError, Screening
 from screening.rulebook import current_rulebook
-from screening.summary import summary_context
 
 PAGE_SIZE = 25
+# The list counts at most this many of a clinician's screenings (or up to
+# the page asked for, when further): a COUNT of them all would grow with
+# the table, and a total beyond 40 pages helps no one.
+COUNT_LIMIT = 1000
 FINAL_REFUSAL = "This screening is final and its answers cannot be changed. Amend it to record a correction."
 
 
-def _screening_for(request, pk, *, edit=False) -> Screening:
+def _screening_for(request, pk, *, edit=False, load=selectors.screening_detail) -> Screening:
     """The screening `pk` as the signed-in user may use it.
 
     Its owner may do anything with it; a holder of `view_all_screenings`
     (or a superuser) may read it, and is refused (403) when `edit` is set;
-    to anyone else it does not exist (404). Loads the owner, finaliser,
-    snapshot and amended screening with it: 1 query, plus 2 for the
-    permissions of a user who is not the owner.
+    to anyone else it does not exist (404). Loads it with `load` (by
+    default with its owner, finaliser, snapshot and amended screening;
+    `selectors.screening_page` leaves out the result and snapshot): 1 query,
+    plus 1 for the permissions of a user who is not the owner.
     """
-    screening = selectors.screening_detail(pk)
+    screening = load(pk)
     if screening is None:
         raise Http404("No such screening.")
     if screening.owner_id == request.user.pk:
@@ -56,17 +67,47 @@ def _add_errors(form, error: ValidationError):
         form.add_error(field if field in form.fields else None, messages_)
 
 
+class ListPaginator(Paginator):
+    """A paginator that counts no further than it needs: COUNT_LIMIT rows, or
+    to the end of the page asked for when that is further, plus one to know
+    whether more follow. `exact` tells whether `count` is the real total."""
+
+    def __init__(self, object_list, per_page, *, asked_for=None):
+        super().__init__(object_list, per_page)
+        try:
+            asked = min(max(int(asked_for), 1), 10**6)
+        except (TypeError, ValueError):
+            asked = 1
+        self.limit = max(COUNT_LIMIT, asked * per_page)
+
+    @cached_property
+    def count(self):
+        return self.object_list[: self.limit + 1].count()
+
+    @property
+    def exact(self):
+        return self.count <= self.limit
+
+    @property
+    def known_pages(self):
+        """With `exact` off: the pages known to exist in full."""
+        return self.limit // self.per_page
+
+
 @login_required
 def screening_list(request):
     filter_form = ScreeningFilterForm(request.GET)
     screenings = selectors.screening_list(user=request.user, **filter_form.filters())
-    page = Paginator(screenings, PAGE_SIZE).get_page(request.GET.get("page"))
+    asked_for = request.GET.get("page")
+    page = ListPaginator(screenings, PAGE_SIZE, asked_for=asked_for).get_page(asked_for)
+    show_owner = selectors.can_view_all(request.user)
+    names = selectors.condition_names()
     return render(request, "screening/list.html", {
         "page": page,
+        "rows": caching.list_rows(page.object_list, condition_names=names, show_owner=show_owner),
         "filter_form": filter_form,
         "filtered": any(filter_form.filters().values()),
-        "condition_names": selectors.condition_names(),
-        "show_owner": selectors.can_view_all(request.user),
+        "show_owner": show_owner,
     })
 
 
@@ -88,17 +129,25 @@ def screening_new(request):
 
 @login_required
 def screening_questionnaire(request, pk):
-    screening = _screening_for(request, pk, edit=True)
+    screening = _screening_for(request, pk, edit=True, load=selectors.screening_page)
     if screening.is_final:
         messages.info(request, FINAL_REFUSAL)
         return redirect(screening)
+    rulebook = current_rulebook()
+    if request.method != "POST":
+        # Saved answers on the layout made once per rulebook version and
+        # conditions: the markup crispy-forms would give, without its cost.
+        markup = caching.questionnaire(rulebook, screening.conditions)
+        return render(request, "screening/questionnaire.html", {
+            "screening": screening, "step": "questionnaire",
+            "questionnaire": markup.render(answers=screening.answers, revision=screening.revision),
+        })
     action = request.POST.get("action")
     form = QuestionnaireForm(
-        request.POST if request.method == "POST" else None,
-        rulebook=current_rulebook(), conditions=screening.conditions, answers=screening.answers,
+        request.POST, rulebook=rulebook, conditions=screening.conditions, answers=screening.answers,
         initial={"revision": screening.revision}, require_complete=action == "summary",
     )
-    if form.is_bound and form.is_valid():
+    if form.is_valid():
         response = _save_answers(request, screening, form, show_summary=action == "summary")
         if response is not None:
             return response
@@ -129,22 +178,27 @@ def _save_answers(request, screening, form, *, show_summary):
 
 @login_required
 def screening_summary(request, pk):
-    screening = _screening_for(request, pk)
+    screening = _screening_for(request, pk, load=selectors.screening_page)
     audit(AuditAction.VIEWED, request=request, screening=screening)
-    context = summary_context(screening)
-    context.update({
+    can_edit = screening.owner_id == request.user.pk
+    # The body is the same for every view of this revision; the page around
+    # it (who is signed in, messages, buttons, amendments) is not.
+    body = caching.summary_body(screening, can_edit=can_edit)
+    return render(request, "screening/summary.html", {
+        "screening": screening,
+        "body": body.html,
+        "missing_count": body.missing_count,
         "step": "final" if screening.is_final else "summary",
-        "can_edit": screening.owner_id == request.user.pk,
-        "amendments": selectors.amendments_of(screening) if screening.is_final else [],
+        "can_edit": can_edit,
+        "amendments": selectors.amendments_of(screening) if screening.has_amendments else [],
         "finalise_form": FinaliseForm(),
     })
-    return render(request, "screening/summary.html", context)
 
 
 @login_required
 @require_POST
 def screening_finalise(request, pk):
-    screening = _screening_for(request, pk, edit=True)
+    screening = _screening_for(request, pk, edit=True, load=selectors.screening_page)
     form = FinaliseForm(request.POST)
     if not form.is_valid():
         messages.error(request, form.errors["confirm"][0])
@@ -163,7 +217,7 @@ def screening_finalise(request, pk):
 @login_required
 @require_POST
 def screening_amend(request, pk):
-    screening = _screening_for(request, pk, edit=True)
+    screening = _screening_for(request, pk, edit=True, load=selectors.screening_page)
     try:
         with transaction.atomic():
             amendment = services.screening_amend(screening=screening, user=request.user)

@@ -134,6 +134,18 @@ def fresh_rulebook_cache():
     clear_cache()
 
 
+@pytest.fixture(autouse=True)
+def fresh_page_caches():
+    """Rendered markup (screening.caching) is keyed by facts that never
+    change in one database, but a rolled-back test database can reuse an id;
+    start and end each test without it."""
+    from screening import caching
+
+    caching.clear()
+    yield
+    caching.clear()
+
+
 @pytest.fixture
 def clinician_client(client, clinician):
     client.force_login(clinician)

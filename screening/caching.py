@@ -1,0 +1,154 @@
+"""Rendered markup the screening pages reuse, kept in each server process.
+
+Nothing here can go stale, because every key is made of facts that never
+change once written: a rulebook version is the hash of the rulebook's
+content, and a screening's markup is keyed by its id together with its
+revision and last-saved time (both move on every save, and a final
+screening is never saved again) and every other value that markup shows.
+So several gunicorn workers or hosts, each with its own copy, always agree
+with the database; a deploy starts with empty caches, so changed templates
+show at once. Entries are evicted least recently used first.
+
+The caches hold markup only. Access checks, audit events and whatever a
+page shows per request (the signed-in user, messages, the CSRF token,
+buttons that depend on who is looking) stay outside them.
+"""
+
+import threading
+from collections import OrderedDict
+
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.safestring import mark_safe
+
+from screening import engine, selectors
+from screening.forms import QuestionnaireMarkup
+from screening.models import Screening
+from screening.summary import summary_context
+
+
+class BoundedCache:
+    """A thread-safe least-recently-used mapping of at most `size` entries."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._entries = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            value = self._entries.get(key)
+            if value is not None:
+                self._entries.move_to_end(key)
+            return value
+
+    def set(self, key, value):
+        with self._lock:
+            self._entries[key] = value
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def clear(self):
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self):
+        return len(self._entries)
+
+
+# A questionnaire template is a few tens of kilobytes; there is one per
+# rulebook version and set of conditions in use.
+questionnaires = BoundedCache(size=128)
+# A summary body is 5 to 50 kilobytes: at most about 25 MB per process.
+summary_bodies = BoundedCache(size=500)
+# A row of the screening list is under a kilobyte.
+list_row_cache = BoundedCache(size=5000)
+
+
+def clear():
+    """Empty every cache of this module (tests; never needed for correctness)."""
+    questionnaires.clear()
+    summary_bodies.clear()
+    list_row_cache.clear()
+
+
+def questionnaire(rulebook: engine.Rulebook, conditions) -> QuestionnaireMarkup:
+    """The questionnaire markup for this rulebook version and these
+    conditions (in any order: the questionnaire is the same). No query."""
+    key = (rulebook.version, frozenset(conditions))
+    markup = questionnaires.get(key)
+    if markup is None:
+        markup = QuestionnaireMarkup(rulebook, conditions)
+        questionnaires.set(key, markup)
+    return markup
+
+
+def _display_name(user):
+    return (user.get_full_name() or user.get_username()) if user is not None else ""
+
+
+def list_rows(screenings, *, condition_names: dict, show_owner: bool) -> list[str]:
+    """The rows of the screening list (templates/screening/_list_row.html)
+    for screenings loaded by `selectors.screening_list`. No query. Each row
+    is keyed by its screening's revision and last-saved time, the names of
+    its conditions and owner as they are now, and the time zone."""
+    zone = timezone.get_current_timezone_name()
+    rows = []
+    for screening in screenings:
+        conditions = ", ".join(condition_names.get(slug, slug) for slug in screening.conditions)
+        owner = _display_name(screening.owner) if show_owner else None
+        key = (screening.pk, screening.revision, screening.updated_at, conditions, owner, zone)
+        row = list_row_cache.get(key)
+        if row is None:
+            row = mark_safe(render_to_string("screening/_list_row.html", {
+                "screening": screening, "conditions": conditions, "owner": owner, "show_owner": show_owner,
+            }))
+            list_row_cache.set(key, row)
+        rows.append(row)
+    return rows
+
+
+def summary_body_key(screening: Screening, *, can_edit: bool) -> tuple:
+    """Everything the summary body depends on besides the screening's own
+    stored (and, for a given revision, unchanging) content: the names of its
+    clinician and finaliser, who may be renamed; whether the viewer may edit
+    it (a draft links its missing questions to the questionnaire for its
+    owner only); the time zone its times are shown in."""
+    return (
+        screening.pk, screening.revision, screening.updated_at, screening.status,
+        _display_name(screening.owner), _display_name(screening.finalised_by),
+        can_edit and not screening.is_final, timezone.get_current_timezone_name(),
+    )
+
+
+class SummaryBody:
+    """The advisory summary's markup (templates/screening/_summary_body.html)
+    and the one figure the page around it needs."""
+
+    __slots__ = ("html", "missing_count")
+
+    def __init__(self, html: str, missing_count: int):
+        self.html = mark_safe(html)
+        self.missing_count = missing_count
+
+
+def summary_body(screening: Screening, *, can_edit: bool) -> SummaryBody:
+    """The summary body of `screening`, as loaded by `selectors.screening_page`.
+
+    No query when it was rendered before for the same key (see
+    `summary_body_key`); otherwise 1, to load the stored result, answers and
+    rulebook snapshot (`selectors.screening_detail`). Were the screening saved
+    between the two queries, the body is that of the newer row and is cached
+    under the newer row's key, never under this one's.
+    """
+    key = summary_body_key(screening, can_edit=can_edit)
+    body = summary_bodies.get(key)
+    if body is not None:
+        return body
+    full = selectors.screening_detail(screening.pk) or screening
+    context = summary_context(full)
+    context["can_edit"] = can_edit
+    body = SummaryBody(render_to_string("screening/_summary_body.html", context), context["missing_count"])
+    summary_bodies.set(summary_body_key(full, can_edit=can_edit), body)
+    return body

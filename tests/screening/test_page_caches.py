@@ -1,0 +1,341 @@
+"""The markup the pages reuse (screening.caching) is never stale and never
+shown to the wrong person: knowledge-base edits show on the next
+questionnaire, saved answers on the next summary, per-viewer parts stay per
+viewer, access is checked and views are audited on every request."""
+
+import re
+
+import pytest
+from crispy_forms.utils import render_crispy_form
+from django.contrib.auth.models import Permission
+from django.test import Client
+from django.urls import reverse
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conditions.models import Condition, Question
+from screening import caching, engine, selectors, services, views
+from screening.forms import QuestionnaireForm, QuestionnaireMarkup
+from screening.models import AuditAction, AuditEvent, Screening
+from tests.conftest import TEST_PASSWORD, role
+from tests.screening.strategies import hostile_answers, valid_answers
+from tests.screening.test_engine_semantics import RULEBOOK
+
+# --- the questionnaire's markup, without the database ----------------------------
+
+
+def crispy_markup(rulebook, conditions, answers, revision):
+    """What the page showed before the markup was cached: crispy-forms laying
+    out the unbound form of these saved answers."""
+    form = QuestionnaireForm(
+        rulebook=rulebook, conditions=conditions, answers=answers, initial={"revision": revision},
+    )
+    return str(render_crispy_form(form))
+
+
+def cached_markup(rulebook, conditions, answers, revision):
+    return str(QuestionnaireMarkup(rulebook, conditions).render(answers=answers, revision=revision))
+
+
+# A rulebook whose choice values and texts need escaping in markup.
+ODD_RULEBOOK = engine.Rulebook(
+    sections=(engine.Section("s&1", 'Section "one" <b>'),),
+    questions=(
+        engine.QuestionSpec("pick", "Pick <one>", "choice", "s&1", help_text="Say \"why\" & 'how'", choices=(
+            engine.Choice("a&b", "A & B"), engine.Choice('q"uote', "Quote"), engine.Choice("", "Empty"),
+        )),
+        engine.QuestionSpec("many", "Many", "multi_choice", "s&1", choices=(
+            engine.Choice("<x>", "X"), engine.Choice("y'", "Y"), engine.Choice("none", "None of these"),
+        )),
+        engine.QuestionSpec("dose", "Dose", "decimal", "s&1", min=0.5, max=2.5, unit="mg/kg"),
+        engine.QuestionSpec("yes", "Yes?", "boolean", "s&1",
+                            enable_when=engine.EnableWhen("pick", "in", ("a&b",))),
+    ),
+    criteria=tuple(
+        engine.CriterionSpec(key=f"c-{code}", question=code, operator=operator, value=value,
+                             effect="caution", message=code)
+        for code, operator, value in (
+            ("pick", "in", ("a&b",)), ("many", "any_of", ("<x>",)), ("dose", "gt", 1), ("yes", "is_true", None),
+        )
+    ),
+    conditions=(engine.ConditionSpec("odd", "Odd"),),
+    references=(),
+)
+
+
+@pytest.mark.parametrize("answers, revision", [
+    ({}, 1),
+    ({"age": 40, "trials": 3, "history": True, "thoughts": "active", "meds": ["benzo", "maoi"]}, 7),
+    ({"history": True, "episode": "depressed", "stabiliser": False, "score": 2.5}, 2),
+    ({"history": False, "episode": "manic"}, 3),  # an answer enable-when hides
+    ({"age": 999, "thoughts": "gone", "meds": "benzo", "score": float("nan")}, 4),  # stale or odd values
+    ({"age": "<script>", "history": "yes", "thoughts": ["none", "active"]}, "9"),
+])
+def test_cached_questionnaire_markup_is_what_crispy_forms_gives(answers, revision):
+    for conditions in (["dep"], ["bip"], ["dep", "bip", "pain"], ["pain", "dep"]):
+        assert cached_markup(RULEBOOK, conditions, answers, revision) == crispy_markup(
+            RULEBOOK, conditions, answers, revision
+        )
+
+
+@pytest.mark.parametrize("answers", [
+    {}, {"pick": "a&b", "many": ["<x>", "y'"], "dose": 1.5, "yes": True},
+    {"pick": 'q"uote', "many": ["none"], "yes": False}, {"pick": "", "many": [""]}, {"pick": None, "many": None},
+])
+def test_cached_questionnaire_markup_escapes_as_crispy_forms_does(answers):
+    assert cached_markup(ODD_RULEBOOK, ["odd"], answers, 1) == crispy_markup(ODD_RULEBOOK, ["odd"], answers, 1)
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_cached_questionnaire_markup_matches_crispy_forms_for_any_saved_answers(default_rulebook, data):
+    slugs = [c.slug for c in default_rulebook.conditions]
+    conditions = data.draw(st.lists(st.sampled_from(slugs), min_size=1, max_size=4, unique=True))
+    answers = data.draw(valid_answers(default_rulebook) | hostile_answers(default_rulebook))
+    revision = data.draw(st.integers(min_value=1, max_value=10**6))
+    assert cached_markup(default_rulebook, conditions, answers, revision) == crispy_markup(
+        default_rulebook, conditions, answers, revision
+    )
+
+
+def test_one_questionnaire_markup_serves_every_order_of_the_same_conditions():
+    first = caching.questionnaire(RULEBOOK, ["dep", "bip"])
+    assert caching.questionnaire(RULEBOOK, ["bip", "dep"]) is first
+    assert caching.questionnaire(RULEBOOK, ["dep"]) is not first
+
+
+# --- pages, through HTTP -----------------------------------------------------------
+
+TRD_ELIGIBLE = {
+    "age": 45, "pregnant_or_breastfeeding": False, "psychosis_history": False,
+    "bipolar_history": False, "suicidal_ideation": "none", "systolic_bp": 120, "diastolic_bp": 80,
+    "vascular_contraindication": False, "raised_icp": False, "unstable_cardiac": False,
+    "ketamine_misuse_history": False, "hepatic_impairment": "none", "current_other_sud": False,
+    "interacting_medicines": ["none"], "mdd_current": True, "failed_antidepressant_trials": 2,
+    "phq9_total": 15,
+}
+
+
+def draft_for(user, answers=None, conditions=("trd",), reference="C-1"):
+    return services.screening_create(
+        owner=user, patient_reference=reference, year_of_birth=None, conditions=list(conditions),
+        answers=answers,
+    )
+
+
+def final_for(user, **kwargs):
+    draft = draft_for(user, answers=TRD_ELIGIBLE, **kwargs)
+    return services.screening_finalise(screening=draft, user=user)
+
+
+def page(client, name, screening):
+    response = client.get(reverse(name, args=[screening.pk]))
+    return response.status_code, response.content.decode()
+
+
+def views_audited(screening):
+    return AuditEvent.objects.filter(screening=screening, action=AuditAction.VIEWED).count()
+
+
+@pytest.fixture
+def auditor(db, django_user_model):
+    """A clinician who may read every clinician's screenings."""
+    user = django_user_model.objects.create_user("auditor", password=TEST_PASSWORD, first_name="Ann", last_name="Audit")
+    user.groups.add(role("Clinicians"))
+    user.user_permissions.add(Permission.objects.get(codename="view_all_screenings"))
+    return user
+
+
+@pytest.fixture
+def auditor_client(auditor):
+    client = Client()
+    client.force_login(auditor)
+    return client
+
+
+@pytest.fixture
+def other_client(other_clinician):
+    client = Client()
+    client.force_login(other_clinician)
+    return client
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("module_knowledge_base", "fresh_rulebook_cache", "quick_password_hashing")
+class TestPages:
+    def test_an_edited_question_shows_on_the_next_questionnaire(self, clinician_client, clinician):
+        draft = draft_for(clinician)
+        _, before = page(clinician_client, "screening:questionnaire", draft)
+        question = Question.objects.get(code="phq9_total")
+        assert question.text in before
+        question.text = "PHQ-9 total score (edited)"
+        question.save()
+        _, after = page(clinician_client, "screening:questionnaire", draft)
+        assert "PHQ-9 total score (edited)" in after
+
+    def test_a_new_criterion_asks_its_question_on_the_next_questionnaire(self, clinician_client, clinician):
+        from conditions.models import Criterion
+
+        draft = draft_for(clinician)
+        _, before = page(clinician_client, "screening:questionnaire", draft)
+        assert 'name="ybocs_total"' not in before
+        criterion = Criterion.objects.filter(question__code="ybocs_total").first()
+        criterion.conditions.add(Condition.objects.get(slug="trd"))
+        _, after = page(clinician_client, "screening:questionnaire", draft)
+        assert 'name="ybocs_total"' in after
+
+    def test_the_questionnaire_shows_the_answers_saved_last(self, clinician_client, clinician):
+        draft = draft_for(clinician, answers={"age": 45})
+        _, before = page(clinician_client, "screening:questionnaire", draft)
+        assert re.search(r'name="age" value="45"', before)
+        services.screening_save_answers(screening=draft, answers={"age": 52, "bipolar_history": True})
+        _, after = page(clinician_client, "screening:questionnaire", draft)
+        assert re.search(r'name="age" value="52"', after)
+        assert re.search(r'value="yes"\s+id="id_bipolar_history_0" checked', after)
+        assert 'name="revision" value="2"' in after
+
+    def test_a_draft_summary_follows_every_save(self, clinician_client, clinician):
+        draft = draft_for(clinician, answers={"age": 45})
+        _, before = page(clinician_client, "screening:summary", draft)
+        assert "Incomplete" in before
+        services.screening_save_answers(screening=draft, answers=TRD_ELIGIBLE)
+        _, after = page(clinician_client, "screening:summary", draft)
+        assert "Meets screening criteria" in after and "Still to answer" not in after
+        services.screening_finalise(screening=draft, user=clinician)
+        _, final = page(clinician_client, "screening:summary", draft)
+        assert "Final: finalised" in final and "Draft: can still change" not in final
+
+    def test_a_draft_summary_links_missing_questions_for_its_owner_only(
+        self, clinician_client, auditor_client, clinician
+    ):
+        draft = draft_for(clinician, answers={"age": 45})
+        link = f'href="{reverse("screening:questionnaire", args=[draft.pk])}#question-'
+        for _ in range(2):  # rendered, then from the cache
+            _, owners = page(clinician_client, "screening:summary", draft)
+            _, auditors = page(auditor_client, "screening:summary", draft)
+            assert link in owners and "Finalise" in owners and "Edit answers" in owners
+            assert link not in auditors and "Finalise" not in auditors and "Edit answers" not in auditors
+            assert "Still to answer" in auditors
+
+    def test_a_cached_final_summary_keeps_each_viewers_own_page(
+        self, clinician_client, auditor_client, other_client, clinician
+    ):
+        final = final_for(clinician)
+        for _ in range(2):
+            status, owners = page(clinician_client, "screening:summary", final)
+            assert status == 200 and "Amend</button>" in owners
+            assert 'data-testid="signed-in-user">Signed in as clinician' in owners
+            status, auditors = page(auditor_client, "screening:summary", final)
+            assert status == 200 and "Amend</button>" not in auditors
+            assert 'data-testid="signed-in-user">Signed in as Ann Audit' in auditors
+            assert page(other_client, "screening:summary", final)[0] == 404
+        assert len(caching.summary_bodies) == 1  # one body, shared by owner and auditor
+        assert views_audited(final) == 4  # each view audited, cached or not; the refusals not
+
+    def test_a_final_summary_lists_an_amendment_made_after_it_was_cached(self, clinician_client, clinician):
+        final = final_for(clinician)
+        _, before = page(clinician_client, "screening:summary", final)
+        assert "has been amended" not in before
+        amendment = services.screening_amend(screening=final, user=clinician)
+        _, after = page(clinician_client, "screening:summary", final)
+        assert "has been amended" in after
+        assert reverse("screening:summary", args=[amendment.pk]) in after
+        _, amendments_page = page(clinician_client, "screening:summary", amendment)
+        assert f'href="{reverse("screening:summary", args=[final.pk])}" data-testid="amends-link"' in amendments_page
+
+    def test_a_renamed_clinician_shows_on_a_cached_summary(self, clinician_client, clinician):
+        final = final_for(clinician)
+        _, before = page(clinician_client, "screening:summary", final)
+        assert "<dd class=\"col-sm-8\">clinician</dd>" in before
+        clinician.first_name, clinician.last_name = "Cleo", "Nician"
+        clinician.save()
+        _, after = page(clinician_client, "screening:summary", final)
+        assert "<dd class=\"col-sm-8\">Cleo Nician</dd>" in after
+
+    def test_the_list_follows_saves_and_renamed_conditions(self, clinician_client, clinician):
+        draft = draft_for(clinician, answers={"age": 45}, reference="L-1")
+        before = clinician_client.get(reverse("screening:list")).content.decode()
+        assert "Incomplete" in before and "Treatment-resistant depression" in before
+        services.screening_save_answers(screening=draft, answers=TRD_ELIGIBLE)
+        Condition.objects.filter(slug="trd").update(name="Depression, treatment-resistant")
+        after = clinician_client.get(reverse("screening:list")).content.decode()
+        assert "Meets screening criteria" in after and "Incomplete" not in after
+        assert "Depression, treatment-resistant" in after
+
+    def test_the_list_shows_owners_only_to_readers_of_every_screening(
+        self, clinician_client, auditor_client, clinician
+    ):
+        draft_for(clinician, reference="L-2")
+        for _ in range(2):
+            owners = clinician_client.get(reverse("screening:list")).content.decode()
+            auditors = auditor_client.get(reverse("screening:list")).content.decode()
+            assert '<th scope="col">Clinician</th>' not in owners and "<td>clinician</td>" not in owners
+            assert '<th scope="col">Clinician</th>' in auditors and "<td>clinician</td>" in auditors
+
+    def test_a_long_list_counts_only_so_far_yet_pages_on(self, clinician_client, clinician, monkeypatch):
+        monkeypatch.setattr(views, "COUNT_LIMIT", 50)
+        first = draft_for(clinician, reference="P-000")
+        Screening.objects.bulk_create(
+            Screening(
+                owner=clinician, patient_reference=f"P-{n:03}", conditions=first.conditions,
+                answers=first.answers, snapshot=first.snapshot, rulebook_version=first.rulebook_version,
+                result=first.result, worst_status=first.worst_status,
+            )
+            for n in range(1, 80)
+        )
+        one = clinician_client.get(reverse("screening:list")).content.decode()
+        assert "Page 1 of more than 2" in one and "page=2" in one
+        three = clinician_client.get(reverse("screening:list"), {"page": 3}).content.decode()
+        assert "Page 3 of more than 3" in three and "page=4" in three
+        four = clinician_client.get(reverse("screening:list"), {"page": 4}).content.decode()
+        assert "Page 4 of 4" in four and "P-000" in four and "Older" not in four
+
+
+# --- the selectors behind them --------------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("module_knowledge_base", "fresh_rulebook_cache", "quick_password_hashing")
+class TestSelectors:
+    def test_the_page_selector_reads_what_the_orm_would(self, clinician, django_assert_num_queries):
+        final = final_for(clinician)
+        amendment = services.screening_amend(screening=final, user=clinician)
+        for screening in (final, amendment):
+            expected = selectors.screening_detail(screening.pk)
+            with django_assert_num_queries(1):
+                loaded = selectors.screening_page(screening.pk)
+                fields = [f.attname for f in Screening._meta.concrete_fields if f.name != "result"]
+                assert [getattr(loaded, f) for f in fields] == [getattr(expected, f) for f in fields]
+                assert loaded.owner.get_username() == expected.owner.get_username()
+                if expected.finalised_by_id:
+                    assert loaded.finalised_by.get_username() == expected.finalised_by.get_username()
+                if expected.amends_id:
+                    assert loaded.amends.created_at == expected.amends.created_at
+            assert loaded.has_amendments is (screening == final)
+            assert loaded.result == expected.result  # loaded on access
+
+    @pytest.mark.parametrize("pk", [0, -1, 10**30])
+    def test_the_page_selector_finds_nothing_where_nothing_is(self, pk):
+        assert selectors.screening_page(pk) is None
+
+    def test_reading_every_screening_is_decided_as_django_decides_permissions(
+        self, clinician, django_user_model
+    ):
+        from django.contrib.auth.models import Group
+
+        permission = Permission.objects.get(codename="view_all_screenings")
+        group = Group.objects.create(name="Auditors")
+        group.permissions.add(permission)
+
+        def fresh(user):
+            return django_user_model.objects.get(pk=user.pk)
+
+        direct = django_user_model.objects.create_user("direct")
+        direct.user_permissions.add(permission)
+        grouped = django_user_model.objects.create_user("grouped")
+        grouped.groups.add(group)
+        inactive = django_user_model.objects.create_user("inactive", is_active=False)
+        inactive.user_permissions.add(permission)
+        superuser = django_user_model.objects.create_user("super", is_superuser=True)
+        for user in (clinician, direct, grouped, inactive, superuser):
+            assert selectors.can_view_all(fresh(user)) is fresh(user).has_perm(selectors.VIEW_ALL_PERMISSION)
