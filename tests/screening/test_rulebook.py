@@ -1,36 +1,18 @@
 """Building, versioning and caching the rulebook from the database."""
 
 import pytest
-from django.core.management import call_command
 
 from conditions.models import Condition, Criterion, Question
 from screening import rulebook as rulebook_module
 from screening.engine import Rulebook, evaluate
 from screening.rulebook import build_rulebook, current_rulebook, snapshot_for
 from tests.screening.test_default_knowledge_base import ALL, CALM
+from tests.screening.test_views_queries import multiply_criteria
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def kb(db):
-    call_command("load_knowledge_base", verbosity=0)
-    rulebook_module.clear_cache()
-    yield
-    rulebook_module.clear_cache()
-
-
-def multiply_criteria(times):
-    """Clone every criterion `times - 1` more times under new keys."""
-    for criterion in list(Criterion.objects.prefetch_related("conditions", "references")):
-        for copy in range(1, times):
-            clone = Criterion.objects.create(
-                key=f"{criterion.key}-copy-{copy}", question=criterion.question,
-                operator=criterion.operator, value=criterion.value, effect=criterion.effect,
-                message=criterion.message, order=criterion.order,
-            )
-            clone.conditions.set(criterion.conditions.all())
-            clone.references.set(criterion.references.all())
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.usefixtures("module_knowledge_base", "fresh_rulebook_cache"),
+]
 
 
 def test_default_rulebook_holds_the_whole_knowledge_base():
@@ -46,7 +28,7 @@ def test_default_rulebook_holds_the_whole_knowledge_base():
 
 
 @pytest.mark.parametrize("times", [1, 10])
-def test_building_takes_six_queries_however_large_the_knowledge_base(times, django_assert_num_queries):
+def test_building_takes_seven_queries_however_large_the_knowledge_base(times, django_assert_num_queries):
     multiply_criteria(times)
     # sections; questions + sections + parents; active criteria + questions;
     # their conditions; their references; active conditions; their references.

@@ -17,12 +17,10 @@ from tests.screening.test_default_knowledge_base import CALM
 ROOT = Path(__file__).resolve().parents[2]
 TRD = {"patient": "A-1027", "conditions": ["trd"], "answers": CALM}
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def kb(db):
-    call_command("load_knowledge_base", verbosity=0)
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.usefixtures("module_knowledge_base", "fresh_rulebook_cache"),
+]
 
 
 def screen(*args, stdin=None):
