@@ -8,6 +8,7 @@ from pypdf import PdfReader
 
 from screening import services
 from screening.models import AuditAction, AuditEvent, StoredPdf
+from tests.answers import TRD_ELIGIBLE
 from tests.conftest import TEST_PASSWORD
 
 pytestmark = [
@@ -16,14 +17,6 @@ pytestmark = [
     pytest.mark.usefixtures("fresh_rulebook_cache", "quick_password_hashing"),
 ]
 
-TRD_ELIGIBLE = {
-    "age": 45, "pregnant_or_breastfeeding": False, "psychosis_history": False,
-    "bipolar_history": False, "suicidal_ideation": "none", "systolic_bp": 120, "diastolic_bp": 80,
-    "vascular_contraindication": False, "raised_icp": False, "unstable_cardiac": False,
-    "ketamine_misuse_history": False, "hepatic_impairment": "none", "current_other_sud": False,
-    "interacting_medicines": ["none"], "mdd_current": True, "failed_antidepressant_trials": 2,
-    "phq9_total": 15,
-}
 
 
 @pytest.fixture

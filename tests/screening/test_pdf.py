@@ -24,6 +24,7 @@ from screening import pdf, services
 from screening.models import AuditAction, AuditEvent, Screening, StoredPdf
 from screening.rulebook import current_rulebook
 from screening.summary import summary_context
+from tests.answers import TRD_ELIGIBLE
 
 pytestmark = [
     pytest.mark.django_db,
@@ -32,14 +33,6 @@ pytestmark = [
 
 DISCLAIMER = "KetaScreen gives advisory screening support; it does not replace clinical judgement."
 
-TRD_ELIGIBLE = {
-    "age": 45, "pregnant_or_breastfeeding": False, "psychosis_history": False,
-    "bipolar_history": False, "suicidal_ideation": "none", "systolic_bp": 120, "diastolic_bp": 80,
-    "vascular_contraindication": False, "raised_icp": False, "unstable_cardiac": False,
-    "ketamine_misuse_history": False, "hepatic_impairment": "none", "current_other_sud": False,
-    "interacting_medicines": ["none"], "mdd_current": True, "failed_antidepressant_trials": 2,
-    "phq9_total": 15,
-}
 
 # Every condition of the default knowledge base, answered so that the
 # results cover every status, with a safety alert and a caution.

@@ -13,20 +13,13 @@ from django.urls import reverse
 
 from screening import pdf, services
 from screening.models import StoredPdf
+from tests.answers import TRD_ELIGIBLE
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.usefixtures("fresh_rulebook_cache", "quick_password_hashing"),
 ]
 
-TRD_ELIGIBLE = {
-    "age": 45, "pregnant_or_breastfeeding": False, "psychosis_history": False,
-    "bipolar_history": False, "suicidal_ideation": "none", "systolic_bp": 120, "diastolic_bp": 80,
-    "vascular_contraindication": False, "raised_icp": False, "unstable_cardiac": False,
-    "ketamine_misuse_history": False, "hepatic_impairment": "none", "current_other_sud": False,
-    "interacting_medicines": ["none"], "mdd_current": True, "failed_antidepressant_trials": 2,
-    "phq9_total": 15,
-}
 
 
 def test_two_first_downloads_at_once_render_and_store_one_pdf(knowledge_base, clinician, settings, tmp_path):

@@ -10,6 +10,7 @@ from django.urls import reverse
 from conditions.models import Criterion
 from screening import services
 from screening.models import AuditAction, AuditEvent, Screening, Status
+from tests.answers import TRD_ELIGIBLE
 
 pytestmark = [
     pytest.mark.django_db,
@@ -103,14 +104,6 @@ def draft_for(user, conditions=("trd",), reference="B-2001", answers=None):
     )
 
 
-TRD_ELIGIBLE = {
-    "age": 45, "pregnant_or_breastfeeding": False, "psychosis_history": False,
-    "bipolar_history": False, "suicidal_ideation": "none", "systolic_bp": 120, "diastolic_bp": 80,
-    "vascular_contraindication": False, "raised_icp": False, "unstable_cardiac": False,
-    "ketamine_misuse_history": False, "hepatic_impairment": "none", "current_other_sud": False,
-    "interacting_medicines": ["none"], "mdd_current": True, "failed_antidepressant_trials": 2,
-    "phq9_total": 15,
-}
 
 
 def final_for(user, **kwargs):

@@ -1,0 +1,11 @@
+"""Answers the tests share, for the default knowledge base."""
+
+# Meets the TRD criteria with no caution or alert.
+TRD_ELIGIBLE = {
+    "age": 45, "pregnant_or_breastfeeding": False, "psychosis_history": False,
+    "bipolar_history": False, "suicidal_ideation": "none", "systolic_bp": 120, "diastolic_bp": 80,
+    "vascular_contraindication": False, "raised_icp": False, "unstable_cardiac": False,
+    "ketamine_misuse_history": False, "hepatic_impairment": "none", "current_other_sud": False,
+    "interacting_medicines": ["none"], "mdd_current": True, "failed_antidepressant_trials": 2,
+    "phq9_total": 15,
+}
