@@ -342,28 +342,36 @@ class QuestionnaireMarkup:
         for question in self.questions:
             self.sections.setdefault(question.section, []).append(question.code)
         self.multiple = {q.code for q in self.questions if q.kind == engine.MULTI_CHOICE}
-        self.choosing = [q.code for q in self.questions if q.kind in (engine.BOOLEAN, engine.CHOICE, engine.MULTI_CHOICE)]
+        self.choosing = [
+            q.code for q in self.questions if q.kind in (engine.BOOLEAN, engine.CHOICE, engine.MULTI_CHOICE)
+        ]
         self.pieces = self._cut(str(render_crispy_form(form)))
 
     def _cut(self, markup):
-        spots = []  # (offset, kind, code, choice value)
+        """The markup as a list of strings and spots, in order. A spot is
+        where an attribute goes: `value="..."` right after an input's name,
+        as Django writes it; `checked` and `hidden` last in their tag, as
+        Django and crispy-forms write boolean attributes."""
         codes = {q.code for q in self.questions}
+        spots = []  # (offset, kind, code or key, choice value)
         for tag in re.finditer(r"<input\b[^>]*>", markup):
             attrs = dict(re.findall(r'\s([\w-]+)="([^"]*)"', tag.group(0)))
             name = attrs.get("name")
-            if name == "revision":
-                spots.append((tag.start() + tag.group(0).index('name="revision"') + 15, self.REVISION, None, None))
-            elif name in codes and attrs.get("type") in ("radio", "checkbox"):
-                spots.append((tag.end() - 1, self.CHECKED, name, html.unescape(attrs["value"])))
+            if name == "revision" or name in codes and attrs.get("type") not in ("radio", "checkbox"):
+                after_name = tag.start() + tag.group(0).index(f'name="{name}"') + len(f'name="{name}"')
+                spots.append((after_name, self.REVISION if name == "revision" else self.VALUE, name, None))
             elif name in codes:
-                after_name = tag.start() + tag.group(0).index(f'name="{name}"') + len(name) + 7
-                spots.append((after_name, self.VALUE, name, None))
+                spots.append((tag.end() - 1, self.CHECKED, name, html.unescape(attrs["value"])))
         for question in self.questions:
             tag = re.search(rf'<div id="question-{re.escape(question.code)}"[^>]*>', markup)
             spots.append((tag.end() - 1, self.QUESTION_HIDDEN, question.code, None))
         for key in self.sections:
             tag = re.search(rf'<fieldset\b[^>]*data-section="{re.escape(escape(key))}"[^>]*>', markup)
             spots.append((tag.end() - 1, self.SECTION_HIDDEN, key, None))
+        for offset, *_ in spots:
+            tag = markup[markup.rindex("<", 0, offset):markup.index(">", offset) + 1]
+            if re.search(r"\s(checked|hidden)(?=[\s>])", re.sub(r'"[^"]*"', '""', tag)):
+                raise ValueError(f"expected no checked or hidden yet in {tag}")
         spots.sort(key=lambda spot: spot[0])
         pieces, start = [], 0
         for offset, *spot in spots:

@@ -20,12 +20,6 @@ def status_style(status):
     return summary.status_style(status)
 
 
-@register.filter
-def condition_names(slugs, names):
-    """Condition slugs as their names, from a slug -> name mapping."""
-    return ", ".join(names.get(slug, slug) for slug in slugs)
-
-
 @register.simple_tag
 def reference_markers(numbers):
     """`[1] [3]`, each a link to its entry in the summary's reference list."""
