@@ -17,6 +17,7 @@ from conditions.models import Condition, Question
 from screening import caching, engine, selectors, services, views
 from screening.forms import QuestionnaireForm, QuestionnaireMarkup
 from screening.models import AuditAction, AuditEvent, Screening
+from tests.answers import TRD_ELIGIBLE
 from tests.conftest import TEST_PASSWORD, role
 from tests.screening.strategies import hostile_answers, valid_answers
 from tests.screening.test_engine_semantics import RULEBOOK
@@ -106,14 +107,6 @@ def test_one_questionnaire_markup_serves_every_order_of_the_same_conditions():
 
 # --- pages, through HTTP -----------------------------------------------------------
 
-TRD_ELIGIBLE = {
-    "age": 45, "pregnant_or_breastfeeding": False, "psychosis_history": False,
-    "bipolar_history": False, "suicidal_ideation": "none", "systolic_bp": 120, "diastolic_bp": 80,
-    "vascular_contraindication": False, "raised_icp": False, "unstable_cardiac": False,
-    "ketamine_misuse_history": False, "hepatic_impairment": "none", "current_other_sud": False,
-    "interacting_medicines": ["none"], "mdd_current": True, "failed_antidepressant_trials": 2,
-    "phq9_total": 15,
-}
 
 
 def draft_for(user, answers=None, conditions=("trd",), reference="C-1"):
