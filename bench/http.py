@@ -334,6 +334,8 @@ def main():
         clinician = get_user_model().objects.create_user("bench-clinician", password="bench-" + "p" * 20)
         rulebook = current_rulebook()
         seed(args.screenings, clinician, rulebook)
+        with connection.cursor() as cursor:  # as autovacuum would after a bulk load
+            cursor.execute("ANALYZE")
         all_conditions = [c.slug for c in rulebook.conditions]
         draft = screening_create(owner=clinician, patient_reference="BENCH-DRAFT", year_of_birth=1970,
                                  conditions=all_conditions, answers=full_answers(rulebook, __import__("random").Random(1)))
