@@ -145,8 +145,9 @@ def clear_cache():
 
 
 def snapshot_for(rulebook: engine.Rulebook) -> RulebookSnapshot:
-    """The stored snapshot of this rulebook version, created once. 1 query when it exists."""
-    snapshot = RulebookSnapshot.objects.filter(version=rulebook.version).first()
+    """The stored snapshot of this rulebook version, created once. 1 query when
+    it exists, which leaves the (large) content unread until it is needed."""
+    snapshot = RulebookSnapshot.objects.only("id", "version").filter(version=rulebook.version).first()
     if snapshot is None:
         snapshot, _ = RulebookSnapshot.objects.get_or_create(
             version=rulebook.version, defaults={"content": rulebook.to_json()}

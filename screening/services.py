@@ -61,7 +61,12 @@ def screening_save_answers(
     the current rulebook, so a draft follows knowledge-base edits until it
     is final.
     """
-    locked = Screening.objects.select_for_update().get(pk=screening.pk)
+    # The stored answers, result and snapshot are replaced, not read: leave them unloaded.
+    locked = (
+        Screening.objects.select_for_update()
+        .only("id", "conditions", "status", "revision", "updated_at")
+        .get(pk=screening.pk)
+    )
     if locked.status == Status.FINAL:
         raise FinalScreeningError("This screening is final and cannot be changed; amend it instead.")
     if expected_revision is not None and locked.revision != expected_revision:
