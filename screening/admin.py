@@ -3,8 +3,21 @@ from django.contrib import admin
 from screening.models import AuditEvent, Screening
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Lists and shows rows; adds, changes and deletes nothing."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdmin):
     """Read only for everyone, superusers included: the trail is append-only."""
 
     list_display = ["at", "username", "action", "patient_reference", "object_type", "object_key",
@@ -14,18 +27,9 @@ class AuditEventAdmin(admin.ModelAdmin):
     date_hierarchy = "at"
     ordering = ["-at", "-id"]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(Screening)
-class ScreeningAdmin(admin.ModelAdmin):
+class ScreeningAdmin(ReadOnlyAdmin):
     """For looking records up; screenings change only through the app's own
     pages, where a final one can never change."""
 
@@ -35,12 +39,3 @@ class ScreeningAdmin(admin.ModelAdmin):
     search_fields = ["patient_reference"]
     list_select_related = ["owner"]
     ordering = ["-created_at", "-id"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -134,7 +134,33 @@ class Screening(models.Model):
         return engine.Advisory.from_dict(self.result)
 
 
-class StoredPdf(models.Model):
+class AppendOnlyQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise PermissionError(f"{self.model._meta.verbose_name_plural} are append-only.")
+
+    def delete(self):
+        raise PermissionError(f"{self.model._meta.verbose_name_plural} are append-only.")
+
+
+class AppendOnlyModel(models.Model):
+    """Rows that are part of the record: written once, never changed or
+    deleted through the ORM (on PostgreSQL a trigger refuses raw SQL too)."""
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise PermissionError(f"A {self._meta.verbose_name} is part of the record and cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError(f"A {self._meta.verbose_name} is part of the record and cannot be deleted.")
+
+
+class StoredPdf(AppendOnlyModel):
     """The PDF of a final screening, rendered once and kept as it was: every
     later download serves these bytes (screening.pdf). A row is never changed
     or deleted; on PostgreSQL the database itself refuses to."""
@@ -152,13 +178,6 @@ class StoredPdf(models.Model):
     def __str__(self):
         return f"PDF of screening {self.screening_id}"
 
-    def save(self, *args, **kwargs):
-        if not self._state.adding:
-            raise PermissionError("A stored PDF is part of the record and cannot be changed.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise PermissionError("A stored PDF is part of the record and cannot be deleted.")
 
 
 class AuditAction(models.TextChoices):
@@ -174,15 +193,7 @@ class AuditAction(models.TextChoices):
     KNOWLEDGE_BASE_CHANGED = "knowledge_base_changed", "Knowledge base changed"
 
 
-class AppendOnlyQuerySet(models.QuerySet):
-    def update(self, **kwargs):
-        raise PermissionError("Audit events are append-only.")
-
-    def delete(self):
-        raise PermissionError("Audit events are append-only.")
-
-
-class AuditEvent(models.Model):
+class AuditEvent(AppendOnlyModel):
     """Who did what, to which record, when and from where. Append-only.
 
     Holds patient references but never answers: no clinical data in logs.
@@ -206,19 +217,9 @@ class AuditEvent(models.Model):
     history_id = models.PositiveBigIntegerField(null=True, blank=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
 
-    objects = AppendOnlyQuerySet.as_manager()
-
     class Meta:
         ordering = ["-at", "-id"]
         default_permissions = ("view",)
 
     def __str__(self):
         return f"{self.at:%Y-%m-%d %H:%M} {self.username or '-'} {self.get_action_display()}"
-
-    def save(self, *args, **kwargs):
-        if not self._state.adding:
-            raise PermissionError("Audit events are append-only.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise PermissionError("Audit events are append-only.")

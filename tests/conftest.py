@@ -97,20 +97,24 @@ def role(name):
     return group
 
 
+def user_in_role(username, group, **fields):
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.create_user(username, password=TEST_PASSWORD, **fields)
+    user.groups.add(role(group))
+    return user
+
+
 @pytest.fixture
-def lead(db, django_user_model):
+def lead(db):
     """A clinical lead: staff, edits the knowledge base in the admin."""
-    user = django_user_model.objects.create_user("lead", password=TEST_PASSWORD, is_staff=True)
-    user.groups.add(role("Clinical leads"))
-    return user
+    return user_in_role("lead", "Clinical leads", is_staff=True)
 
 
 @pytest.fixture
-def clinician(db, django_user_model):
+def clinician(db):
     """A clinician: not staff, reads the knowledge base only through screenings."""
-    user = django_user_model.objects.create_user("clinician", password=TEST_PASSWORD)
-    user.groups.add(role("Clinicians"))
-    return user
+    return user_in_role("clinician", "Clinicians")
 
 
 @pytest.fixture
@@ -153,19 +157,16 @@ def clinician_client(client, clinician):
 
 
 @pytest.fixture
-def other_clinician(db, django_user_model):
-    user = django_user_model.objects.create_user("other-clinician", password=TEST_PASSWORD)
-    user.groups.add(role("Clinicians"))
-    return user
+def other_clinician(db):
+    return user_in_role("other-clinician", "Clinicians")
 
 
 @pytest.fixture
-def auditor(db, django_user_model):
+def auditor(db):
     """A clinician who may read every clinician's screenings (view_all_screenings)."""
     from django.contrib.auth.models import Permission
 
-    user = django_user_model.objects.create_user("auditor", password=TEST_PASSWORD)
-    user.groups.add(role("Clinicians"))
+    user = user_in_role("auditor", "Clinicians")
     user.user_permissions.add(Permission.objects.get(codename="view_all_screenings"))
     return user
 
