@@ -9,6 +9,7 @@ from collections.abc import Mapping
 
 from screening import engine
 
+FIELDS = frozenset({"patient", "conditions", "answers", "year_of_birth"})
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
@@ -19,7 +20,7 @@ def screen_record(rulebook: engine.Rulebook, record) -> tuple[dict | str, engine
     built by `advisory_json`; an invalid one's is a dict with `errors`
     instead of results; validation is None when the record is not an object.
     """
-    if not isinstance(record, Mapping):
+    if type(record) is not dict and not isinstance(record, Mapping):
         return {
             "patient": None, "rulebook_version": rulebook.version,
             "errors": ["each record must be a JSON object with patient, conditions and answers."],
@@ -28,11 +29,11 @@ def screen_record(rulebook: engine.Rulebook, record) -> tuple[dict | str, engine
     errors = []
     if not isinstance(patient, str) or not patient.strip():
         errors.append("patient: give the clinic's patient reference as a string.")
-    unknown_keys = sorted(set(record) - {"patient", "conditions", "answers", "year_of_birth"})
-    if unknown_keys:
-        errors.append(f"unknown fields: {', '.join(map(str, unknown_keys))}.")
+    if unknown_keys := record.keys() - FIELDS:
+        errors.append(f"unknown fields: {', '.join(sorted(map(str, unknown_keys)))}.")
     validation = engine.validate_answers(rulebook, record.get("conditions"), record.get("answers", {}))
-    errors += validation.messages()
+    if validation.errors:
+        errors += validation.messages()
     if errors:
         return {"patient": patient, "rulebook_version": rulebook.version, "errors": errors}, validation
     advisory = engine.evaluate(rulebook, validation.conditions, validation.answers)
@@ -61,44 +62,53 @@ def advisory_output(patient, version: str, advisory: engine.Advisory) -> dict:
 def advisory_json(patient, version: str, advisory: engine.Advisory) -> str:
     """`advisory_output` as compact JSON text, the same object.
 
-    Most of an output is reasons, which are immutable and shared by every
-    result of a rulebook (see `Reason.as_json`), and each condition's own
-    part is the same for every patient: both are encoded once and reused,
-    so a large batch costs little more than parsing its input.
+    Most of an output is reasons, and the engine shares the tuples of them
+    between screenings with the same outcomes (they are immutable), so each
+    condition's part is encoded once per (condition, status, reasons,
+    missing) and reused: a large batch costs little more than parsing its
+    input.
     """
-    results = ",".join([
-        _condition_json(version, r.condition, r.references).format(
-            status=r.status,
-            reasons=",".join([x.as_json for x in r.reasons]),
-            missing=_dumps(list(r.missing)) if r.missing else "[]",
-        )
-        for r in advisory.results
-    ])
-    alerts = ",".join([_dumps(_alert_dict(a)) for a in advisory.alerts])
+    results = ",".join([_condition_json(r) for r in advisory.results])
+    alerts = _alerts_json(advisory.alerts) if advisory.alerts else ""
     return (
         f'{{"patient":{_dumps(patient)},"rulebook_version":{_dumps(version)},'
         f'"alerts":[{alerts}],"results":[{results}]}}'
     )
 
 
-_condition_templates: dict[tuple[str, str], str] = {}
+# Encoded texts, by the id of the reasons tuple they show and what else
+# they depend on. Each entry holds its tuple, so the tuple lives as long as
+# the entry and its id cannot pass to another object.
+_texts: dict[tuple, tuple[tuple, str]] = {}
 
 
-def _condition_json(version, condition, references) -> str:
-    """A format string for one condition's result object."""
-    key = (version, condition)
-    template = _condition_templates.get(key)
-    if template is None:
-        if len(_condition_templates) > 10_000:  # many rulebook versions in one process
-            _condition_templates.clear()
-        head = _dumps(condition).replace("{", "{{").replace("}", "}}")
-        tail = _dumps(list(references)).replace("{", "{{").replace("}", "}}")
-        template = (
-            f'{{{{"condition":{head},"status":"{{status}}","reasons":[{{reasons}}],'
-            f'"missing":{{missing}},"references":{tail}}}}}'
-        )
-        _condition_templates[key] = template
-    return template
+def _encoded(key: tuple, reasons: tuple, encode) -> str:
+    entry = _texts.get(key)
+    if entry is not None and entry[0] is reasons:
+        return entry[1]
+    if len(_texts) >= 20_000:  # ~30 MB; many rulebooks or an odd variety of answers
+        _texts.clear()
+    text = encode()
+    _texts[key] = (reasons, text)
+    return text
+
+
+def _condition_json(result: engine.ConditionResult) -> str:
+    """One condition's object in the output's `results`."""
+    return _encoded(
+        (id(result.reasons), result.condition, result.status, result.missing, result.references),
+        result.reasons,
+        lambda: _dumps({
+            "condition": result.condition, "status": result.status,
+            "reasons": [x.to_dict() for x in result.reasons],
+            "missing": list(result.missing), "references": list(result.references),
+        }),
+    )
+
+
+def _alerts_json(alerts: tuple[engine.Reason, ...]) -> str:
+    """The objects of the output's `alerts`, comma-separated."""
+    return _encoded((id(alerts),), alerts, lambda: ",".join([_dumps(_alert_dict(a)) for a in alerts]))
 
 
 def dumps(output: dict | str) -> str:

@@ -12,8 +12,8 @@ fast, deterministic and usable anywhere.
 import hashlib
 import json
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from functools import cached_property
 from typing import NamedTuple
 
@@ -160,6 +160,7 @@ class ReferenceSpec:
     note: str = ""
 
 
+
 @dataclass(frozen=True)
 class Rulebook:
     """An immutable snapshot of the knowledge base, in display order.
@@ -196,16 +197,6 @@ class Rulebook:
     def criteria_for(self, condition: str) -> tuple[CriterionSpec, ...]:
         return self._criteria_by_condition.get(condition, ())
 
-    def requires_for(self, condition: str) -> tuple[CriterionSpec, ...]:
-        return self._requires_by_condition.get(condition, ())
-
-    @cached_property
-    def _requires_by_condition(self):
-        return {
-            slug: tuple(c for c in criteria if c.effect == REQUIRE)
-            for slug, criteria in self._criteria_by_condition.items()
-        }
-
     @cached_property
     def _criteria_by_condition(self):
         return {
@@ -213,25 +204,8 @@ class Rulebook:
         }
 
     @cached_property
-    def _checks(self) -> tuple:
-        """(key, question code, operator function, value) for every criterion."""
-        return tuple((c.key, c.question, OPERATORS[c.operator], c.value) for c in self.criteria)
-
-    @cached_property
-    def _dependent_questions(self) -> tuple[str, ...]:
-        return tuple(q.code for q in self.questions if q.enable_when is not None)
-
-    @cached_property
-    def _reason(self) -> dict[tuple[str, str], "Reason"]:
-        """Every (criterion, outcome) as a Reason, built once: results share them."""
-        return {
-            (c.key, outcome): Reason(
-                criterion=c.key, question=c.question, effect=c.effect, outcome=outcome,
-                message=c.message, references=c.references,
-            )
-            for c in self.criteria
-            for outcome in (HOLDS, FAILS, UNKNOWN, SKIPPED)
-        }
+    def _plan(self) -> "_Plan":
+        return _Plan(self)
 
     def questions_for(self, conditions: Sequence[str]) -> tuple[QuestionSpec, ...]:
         """The questionnaire for these conditions: the questions their criteria
@@ -252,6 +226,26 @@ class Rulebook:
     @cached_property
     def _questionnaires(self) -> dict[frozenset, tuple[QuestionSpec, ...]]:
         return {}
+
+    def _cleaners_for(self, conditions: Sequence[str]) -> tuple[tuple[str, QuestionSpec, Callable], ...]:
+        """(code, question, its kind's cleaner) for `questions_for(conditions)`."""
+        key = frozenset(conditions)
+        cleaners = self._cleaners.get(key)
+        if cleaners is None:
+            cleaners = self._cleaners[key] = tuple(
+                (q.code, q, _CLEANERS.get(q.kind, clean_answer)) for q in self.questions_for(key)
+            )
+        return cleaners
+
+    @cached_property
+    def _cleaners(self) -> dict[frozenset, tuple]:
+        return {}
+
+    @cached_property
+    def _dependent_questions(self) -> tuple[str, ...]:
+        """Codes of the questions with an enable-when."""
+        return tuple(q.code for q in self.questions if q.enable_when is not None)
+
 
     # Snapshots.
 
@@ -396,10 +390,9 @@ class ConditionResult(NamedTuple):
         }
 
 
-@dataclass(frozen=True)
-class Advisory:
+class Advisory(NamedTuple):
     results: tuple[ConditionResult, ...]
-    alerts: tuple[Reason, ...] = field(default=())
+    alerts: tuple[Reason, ...] = ()
 
     def to_dict(self):
         return {
@@ -443,52 +436,190 @@ def evaluate(rulebook: Rulebook, conditions: Sequence[str], answers: Mapping[str
     missing or disabled answer: that is what `incomplete` and `skipped` are
     for. Conditions not in the rulebook are skipped (validation reports them).
     """
-    answer_state = _AnswerState(rulebook, answers)
-    outcome = answer_state.outcomes()
-    reason = rulebook._reason
-    # Sort every criterion once per screening; each condition then looks
-    # only at the few that hold or are unknown, and at its own requirements.
-    holding = {EXCLUDE: [], CAUTION: [], ALERT: []}
-    unknown = []
-    for criterion in rulebook.criteria:
-        state = outcome[criterion.key]
-        if state == UNKNOWN:
-            unknown.append(criterion)
-        elif state == HOLDS and criterion.effect != REQUIRE:
-            holding[criterion.effect].append(criterion)
-
+    plan = rulebook._plan
+    state = _AnswerState(rulebook, answers)
+    outcomes = plan.outcomes(state)
     results = []
     for slug in conditions:
-        condition = rulebook.condition.get(slug)
-        if condition is None:
-            continue
-        excludes = [reason[c.key, HOLDS] for c in holding[EXCLUDE] if c.applies_to(slug)]
-        cautions = [reason[c.key, HOLDS] for c in holding[CAUTION] if c.applies_to(slug)]
+        rules = plan.conditions.get(slug)
+        if rules is not None:
+            results.append(plan.result(rules, outcomes, state))
+    return Advisory(results=tuple(results), alerts=plan.alerts(conditions, outcomes))
+
+
+class _Outcomes(NamedTuple):
+    """Every criterion's outcome for one screening, as sets of criterion bits
+    (see `_Plan`); a criterion in none of the three fails."""
+
+    holds: int
+    unknown: int
+    skipped: int
+
+
+class _ConditionRules(NamedTuple):
+    """The criteria that apply to one condition, as bits, by effect."""
+
+    slug: str
+    applies: int
+    exclude: int
+    require: int
+    caution: int
+    alert: int
+    references: tuple[str, ...]
+
+
+class _Plan:
+    """A rulebook arranged for fast evaluation; built once per rulebook.
+
+    Criterion number i of the rulebook is the bit 1 << i, so a set of
+    criteria is one int and the semantics become a few bitwise operations
+    per condition. Which of a question's criteria an answer satisfies is
+    remembered per answer, and the tuples of reasons are shared between
+    screenings with the same outcomes: they are immutable.
+    """
+
+    def __init__(self, rulebook: Rulebook):
+        self.rulebook = rulebook
+        criteria = rulebook.criteria
+        self.criteria = tuple((1 << index, criterion) for index, criterion in enumerate(criteria))
+        bit = {criterion.key: mask for mask, criterion in self.criteria}
+        # Every (criterion, outcome) as a Reason, built once: results share them.
+        self.reason = {
+            (c.key, outcome): Reason(
+                criterion=c.key, question=c.question, effect=c.effect, outcome=outcome,
+                message=c.message, references=c.references,
+            )
+            for c in criteria
+            for outcome in (HOLDS, FAILS, UNKNOWN, SKIPPED)
+        }
+        checks = {}
+        for mask, criterion in self.criteria:
+            checks.setdefault(criterion.question, []).append((mask, OPERATORS[criterion.operator], criterion.value))
+        # (code, its criteria's bits, checks, answer type, bits holding by
+        # answer). An answer of the question's own type (see _ANSWER_TYPE)
+        # is looked up, and learnt on its first use.
+        self.questions = tuple(
+            (code, sum(check[0] for check in question_checks), tuple(question_checks),
+             _ANSWER_TYPE.get(rulebook.question[code].kind), {})
+            for code, question_checks in checks.items()
+        )
+        self.dependent_questions = tuple(
+            (code, mask) for code, mask, *_ in self.questions if rulebook.question[code].enable_when is not None
+        )
+        self.conditions = {}
+        for condition in rulebook.conditions:
+            applying = rulebook.criteria_for(condition.slug)
+            masks = {effect: sum(bit[c.key] for c in applying if c.effect == effect)
+                     for effect in (EXCLUDE, REQUIRE, CAUTION, ALERT)}
+            self.conditions[condition.slug] = _ConditionRules(
+                slug=condition.slug, applies=sum(bit[c.key] for c in applying),
+                exclude=masks[EXCLUDE], require=masks[REQUIRE], caution=masks[CAUTION], alert=masks[ALERT],
+                references=condition.references,
+            )
+        # Alerts for every condition apply to any list of conditions.
+        self.every_condition_alerts = sum(bit[c.key] for c in criteria if c.effect == ALERT and not c.conditions)
+        self._reasons = {}
+
+    def outcomes(self, state: "_AnswerState") -> _Outcomes:
+        """Each criterion read once per screening, whichever conditions it serves."""
+        answers = state.answers
+        holds = unknown = 0
+        for code, mask, checks, answer_type, table in self.questions:
+            answer = answers.get(code)
+            if answer is None:
+                unknown |= mask
+            elif answer.__class__ is answer_type:
+                key = tuple(answer) if answer_type is list else answer
+                try:
+                    holds |= table[key]
+                except KeyError:
+                    bits = _holding(checks, answer)
+                    if len(table) < 2048:  # a question's range of answers is small
+                        table[key] = bits
+                    holds |= bits
+                except TypeError:  # a list holding something unhashable
+                    holds |= _holding(checks, answer)
+            else:
+                holds |= _holding(checks, answer)
+        # A disabled question's criteria are skipped, answered or not; one
+        # that depends on an unanswered question's are unknown.
+        skipped = waiting = 0
+        for code, mask in self.dependent_questions:
+            enabled = state.enabled(code)
+            if enabled is False:
+                skipped |= mask
+            elif enabled is None:
+                waiting |= mask
+        return _Outcomes(holds & ~(skipped | waiting), (unknown | waiting) & ~skipped, skipped)
+
+    def result(self, rules: _ConditionRules, outcomes: _Outcomes, state: "_AnswerState") -> "ConditionResult":
+        """DESIGN.md's precedence: excluded, not_met, incomplete, caution, eligible."""
+        holds = outcomes.holds
+        cautions = self.reasons(holds & rules.caution)
         missing = ()
-        if excludes:
-            status, reasons = EXCLUDED, excludes
-        elif failed := [
-            reason[c.key, state] for c in rulebook.requires_for(slug)
-            if (state := outcome[c.key]) == FAILS or state == SKIPPED
-        ]:
-            status, reasons = NOT_MET, failed
-        elif open_ := [reason[c.key, UNKNOWN] for c in unknown if c.applies_to(slug)]:
-            status, reasons = INCOMPLETE, open_
-            missing = answer_state.missing_for(r.question for r in open_)
+        if excludes := holds & rules.exclude:
+            status, reasons = EXCLUDED, self.reasons(excludes)
+        elif unmet := rules.require & ~(holds | outcomes.unknown):
+            status, reasons = NOT_MET, self.reasons(unmet, FAILS, unmet & outcomes.skipped)
+        elif open_ := rules.applies & outcomes.unknown:
+            status, reasons = INCOMPLETE, self.reasons(open_, UNKNOWN)
+            missing = state.missing_for(reason.question for reason in reasons)
         elif cautions:
             status, reasons = CAUTION_STATUS, cautions
         else:
-            status = ELIGIBLE
-            reasons = [reason[c.key, HOLDS] for c in rulebook.requires_for(slug)]
-        results.append(ConditionResult(
-            slug, status, tuple(reasons), tuple(cautions), missing, condition.references,
-        ))
-    # Alerts once for the whole screening, in rulebook order.
-    alerts = tuple(
-        reason[c.key, HOLDS] for c in holding[ALERT]
-        if any(c.applies_to(slug) for slug in conditions)
-    )
-    return Advisory(results=tuple(results), alerts=alerts)
+            status, reasons = ELIGIBLE, self.reasons(rules.require)
+        return ConditionResult(rules.slug, status, reasons, cautions, missing, rules.references)
+
+    def alerts(self, conditions: Sequence[str], outcomes: _Outcomes) -> tuple["Reason", ...]:
+        """The holding alerts of any of these conditions, once, in rulebook order."""
+        applying = self.every_condition_alerts if conditions else 0
+        for slug in conditions:
+            rules = self.conditions.get(slug)
+            if rules is not None:
+                applying |= rules.alert
+        return self.reasons(outcomes.holds & applying)
+
+    def reasons(self, criteria: int, outcome=HOLDS, skipped=0) -> tuple["Reason", ...]:
+        """The criteria in `criteria` as reasons with this outcome, or as
+        skipped where they are in `skipped`, in rulebook order."""
+        if not criteria:
+            return ()
+        key = (criteria, outcome, skipped)
+        reasons = self._reasons.get(key)
+        if reasons is None:
+            reason = self.reason
+            reasons = tuple(
+                reason[c.key, SKIPPED if mask & skipped else outcome]
+                for mask, c in self.criteria if mask & criteria
+            )
+            self._remember(self._reasons, key, reasons)
+        return reasons
+
+    @staticmethod
+    def _remember(memo: dict, key, value, limit=50_000):
+        if len(memo) >= limit:  # an unusual variety of answers: start again
+            memo.clear()
+        memo[key] = value
+
+
+# The type of a valid answer to each kind of question, whose outcomes are
+# remembered (a list of choices as a tuple; an integral decimal may be an
+# int, and is then read each time).
+_ANSWER_TYPE = {BOOLEAN: bool, CHOICE: str, INTEGER: int, DECIMAL: float, MULTI_CHOICE: list}
+
+
+def _holding(checks, answer) -> int:
+    """The bits of the criteria in `checks` that `answer` satisfies."""
+    bits = 0
+    for mask, test, value in checks:
+        try:
+            if test(answer, value):
+                bits |= mask
+        except TypeError:
+            # A wrongly typed answer never satisfies a rule; validation
+            # keeps such answers out, this keeps evaluate() total.
+            pass
+    return bits
 
 
 def enabled_questions(rulebook: Rulebook, conditions: Sequence[str], answers: Mapping[str, object]):
@@ -534,29 +665,6 @@ class _AnswerState:
             self._enabled[code] = result
         return self._enabled[code]
 
-    def outcomes(self) -> dict[str, str]:
-        """Every criterion's outcome, by key: holds, fails, unknown or skipped
-        (DESIGN.md, "The rule semantics"). Each criterion is read once per
-        screening, whichever conditions it serves."""
-        answers = self.answers
-        dependent = {code: self.enabled(code) for code in self.rulebook._dependent_questions}
-        outcomes = {}
-        for key, code, test, value in self.rulebook._checks:
-            enabled = dependent.get(code, True)
-            answer = answers.get(code)
-            if enabled is False:
-                outcomes[key] = SKIPPED
-            elif enabled is None or answer is None:
-                outcomes[key] = UNKNOWN
-            else:
-                try:
-                    outcomes[key] = HOLDS if test(answer, value) else FAILS
-                except TypeError:
-                    # A wrongly typed answer never satisfies a rule; validation
-                    # keeps such answers out, this keeps evaluate() total.
-                    outcomes[key] = FAILS
-        return outcomes
-
     def missing_for(self, codes) -> tuple[str, ...]:
         """The questions to answer next: for each unknown question, the first
         unanswered question up its enable-when chain (or itself)."""
@@ -586,8 +694,7 @@ def _holds(operator: str, answer, value) -> bool:
 # --- answer validation ----------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Validation:
+class Validation(NamedTuple):
     """Answers fit for `evaluate()`, and what was wrong with the input."""
 
     conditions: tuple[str, ...]
@@ -614,9 +721,10 @@ def validate_answers(rulebook: Rulebook, conditions, answers) -> Validation:
     """
     errors = {}
     chosen = []
-    if isinstance(conditions, str) or not isinstance(conditions, Sequence) or not conditions:
-        errors["conditions"] = ["choose at least one condition (a list of condition slugs)."]
+    if type(conditions) not in (list, tuple) and (isinstance(conditions, str) or not isinstance(conditions, Sequence)):
         conditions = ()
+    if not conditions:
+        errors["conditions"] = ["choose at least one condition (a list of condition slugs)."]
     for slug in conditions:
         if not isinstance(slug, str) or slug not in rulebook.condition:
             errors.setdefault("conditions", []).append(
@@ -624,65 +732,52 @@ def validate_answers(rulebook: Rulebook, conditions, answers) -> Validation:
             )
         elif slug not in chosen:
             chosen.append(slug)
-    if not isinstance(answers, Mapping):
+    if type(answers) is not dict and not isinstance(answers, Mapping):
         errors["answers"] = ["must be an object mapping question codes to answers."]
         answers = {}
+    problems = {}  # answer's code -> (field, message)
+    if not answers.keys() <= rulebook.question.keys():
+        for code in answers:
+            if code not in rulebook.question:
+                problems[code] = (_short(str(code)), "unknown question code.")
 
-    asked = rulebook.questions_for(chosen)
-    asked_codes = {q.code for q in asked}
-    cleaned, invalid = {}, []
-    for code, value in answers.items():
-        question = rulebook.question.get(code) if isinstance(code, str) else None
-        if question is None:
-            errors[_short(str(code))] = ["unknown question code."]
-        elif code in asked_codes and value is not None:
+    cleaned = {}
+    for code, question, clean in rulebook._cleaners_for(chosen):
+        value = answers.get(code)
+        if value is not None:
             try:
-                cleaned[code] = clean_answer(question, value)
+                cleaned[code] = clean(question, value)
             except ValueError as error:
-                errors[code] = [str(error)]
-                invalid.append(code)
+                problems[code] = (code, str(error))
 
     # Enable-when is read from the valid answers; a disabled question's
     # answer is dropped, even an invalid one, as the form never showed it.
     state = _AnswerState(rulebook, cleaned)
-    for code in invalid:
-        if state.enabled(code) is False:
-            del errors[code]
-    kept = {
-        q.code: cleaned[q.code]
-        for q in asked
-        if q.code in cleaned and (q.enable_when is None or state.enabled(q.code) is not False)
-    }
-    return Validation(conditions=tuple(chosen), answers=kept, errors=errors)
+    for code in rulebook._dependent_questions:
+        if (code in cleaned or code in problems) and state.enabled(code) is False:
+            cleaned.pop(code, None)
+            problems.pop(code, None)
+    if problems:
+        for code in answers:  # in the order given
+            if code in problems:
+                field, message = problems[code]
+                errors[field] = [message]
+    return Validation(conditions=tuple(chosen), answers=cleaned, errors=errors)
 
 
 def clean_answer(question: QuestionSpec, value):
     """One answer in canonical form, or ValueError with a message for a clinician."""
-    kind = question.kind
-    if kind == BOOLEAN:
-        if not isinstance(value, bool):
-            raise ValueError("answer yes or no (true or false).")
+    try:
+        clean = _CLEANERS[question.kind]
+    except KeyError:
+        raise ValueError(f"unknown question kind {question.kind}.") from None
+    return clean(question, value)
+
+
+def _clean_boolean(question: QuestionSpec, value):
+    if value is True or value is False:
         return value
-    if kind in (INTEGER, DECIMAL):
-        return _clean_number(question, value)
-    values = question.choice_values
-    if kind == CHOICE:
-        if type(value) is not str or value not in values:
-            raise ValueError(f"“{_short(value)}” is not one of the choices ({', '.join(values)}).")
-        return value
-    if kind == MULTI_CHOICE:
-        if not isinstance(value, list | tuple) or not value:
-            raise ValueError("choose at least one option (a list of choice values).")
-        unknown = [item for item in value if not isinstance(item, str) or item not in values]
-        if unknown:
-            raise ValueError(
-                f"“{_short(unknown[0])}” is not one of the choices ({', '.join(values)})."
-            )
-        if NONE_CHOICE in value and len(set(value)) > 1:
-            label = question.choice_label(NONE_CHOICE)
-            raise ValueError(f"“{label}” cannot be combined with other choices.")
-        return [v for v in values if v in value]  # choice order, no repeats
-    raise ValueError(f"unknown question kind {kind}.")
+    raise ValueError("answer yes or no (true or false).")
 
 
 def _clean_number(question: QuestionSpec, value):
@@ -702,6 +797,31 @@ def _clean_number(question: QuestionSpec, value):
     if high is not None and value > high:
         raise ValueError(f"{value} is above the maximum of {high}{question.unit_suffix}.")
     return value
+
+
+def _clean_choice(question: QuestionSpec, value):
+    if type(value) is not str or value not in question.choice_values:
+        raise ValueError(f"“{_short(value)}” is not one of the choices ({', '.join(question.choice_values)}).")
+    return value
+
+
+def _clean_choices(question: QuestionSpec, value):
+    values = question.choice_values
+    if not isinstance(value, list | tuple) or not value:
+        raise ValueError("choose at least one option (a list of choice values).")
+    for item in value:
+        if type(item) is not str or item not in values:
+            raise ValueError(f"“{_short(item)}” is not one of the choices ({', '.join(values)}).")
+    if NONE_CHOICE in value and len(set(value)) > 1:
+        label = question.choice_label(NONE_CHOICE)
+        raise ValueError(f"“{label}” cannot be combined with other choices.")
+    return [v for v in values if v in value]  # choice order, no repeats
+
+
+_CLEANERS = {
+    BOOLEAN: _clean_boolean, INTEGER: _clean_number, DECIMAL: _clean_number,
+    CHOICE: _clean_choice, MULTI_CHOICE: _clean_choices,
+}
 
 
 def _short(value, limit=40):
