@@ -11,6 +11,7 @@ from screening import engine
 
 FIELDS = frozenset({"patient", "conditions", "answers", "year_of_birth"})
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_string = json.encoder.encode_basestring  # what _dumps does with a str, minus its overhead
 
 
 def screen_record(rulebook: engine.Rulebook, record) -> tuple[dict | str, engine.Validation | None]:
@@ -68,12 +69,12 @@ def advisory_json(patient, version: str, advisory: engine.Advisory) -> str:
     missing) and reused: a large batch costs little more than parsing its
     input.
     """
-    results = ",".join([_condition_json(r) for r in advisory.results])
-    alerts = _alerts_json(advisory.alerts) if advisory.alerts else ""
-    return (
-        f'{{"patient":{_dumps(patient)},"rulebook_version":{_dumps(version)},'
-        f'"alerts":[{alerts}],"results":[{results}]}}'
-    )
+    return "".join([
+        '{"patient":', _string(patient) if type(patient) is str else _dumps(patient),
+        ',"rulebook_version":', _string(version),
+        ',"alerts":[', _alerts_json(advisory.alerts) if advisory.alerts else "",
+        '],"results":[', ",".join([_condition_json(r) for r in advisory.results]), "]}",
+    ])
 
 
 # Encoded texts, by the id of the reasons tuple they show and what else

@@ -12,7 +12,7 @@ fast, deterministic and usable anywhere.
 import hashlib
 import json
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import NamedTuple
@@ -111,6 +111,11 @@ class QuestionSpec:
     @cached_property
     def choice_values(self) -> tuple[str, ...]:
         return tuple(choice.value for choice in self.choices)
+
+    @cached_property
+    def _valid_lists(self) -> dict[tuple, tuple]:
+        """Valid multi-choice answers seen, by tuple, in their clean form."""
+        return {}
 
     @property
     def unit_suffix(self) -> str:
@@ -227,13 +232,16 @@ class Rulebook:
     def _questionnaires(self) -> dict[frozenset, tuple[QuestionSpec, ...]]:
         return {}
 
-    def _cleaners_for(self, conditions: Sequence[str]) -> tuple[tuple[str, QuestionSpec, Callable], ...]:
-        """(code, question, its kind's cleaner) for `questions_for(conditions)`."""
+    def _cleaners_for(self, conditions: Sequence[str]) -> tuple:
+        """For each of `questions_for(conditions)`: (code, question, its
+        kind's cleaner, the type and the collection of the answers that are
+        valid as they are), or None for a kind without such a collection."""
         key = frozenset(conditions)
         cleaners = self._cleaners.get(key)
         if cleaners is None:
             cleaners = self._cleaners[key] = tuple(
-                (q.code, q, _CLEANERS.get(q.kind, clean_answer)) for q in self.questions_for(key)
+                (q.code, q, _CLEANERS.get(q.kind, clean_answer), *_valid_as_given(q))
+                for q in self.questions_for(key)
             )
         return cleaners
 
@@ -245,7 +253,6 @@ class Rulebook:
     def _dependent_questions(self) -> tuple[str, ...]:
         """Codes of the questions with an enable-when."""
         return tuple(q.code for q in self.questions if q.enable_when is not None)
-
 
     # Snapshots.
 
@@ -439,12 +446,9 @@ def evaluate(rulebook: Rulebook, conditions: Sequence[str], answers: Mapping[str
     plan = rulebook._plan
     state = _AnswerState(rulebook, answers)
     outcomes = plan.outcomes(state)
-    results = []
-    for slug in conditions:
-        rules = plan.conditions.get(slug)
-        if rules is not None:
-            results.append(plan.result(rules, outcomes, state))
-    return Advisory(results=tuple(results), alerts=plan.alerts(conditions, outcomes))
+    rules = plan.conditions
+    results = tuple([plan.result(rules[slug], outcomes, state) for slug in conditions if slug in rules])
+    return Advisory(results, plan.alerts(conditions, outcomes))
 
 
 class _Outcomes(NamedTuple):
@@ -518,7 +522,8 @@ class _Plan:
             )
         # Alerts for every condition apply to any list of conditions.
         self.every_condition_alerts = sum(bit[c.key] for c in criteria if c.effect == ALERT and not c.conditions)
-        self._reasons = {}
+        self._reasons = {outcome: {} for outcome in (HOLDS, FAILS, UNKNOWN)}
+        self._alerts = {}  # alert criteria by tuple of conditions
 
     def outcomes(self, state: "_AnswerState") -> _Outcomes:
         """Each criterion read once per screening, whichever conditions it serves."""
@@ -568,15 +573,21 @@ class _Plan:
             status, reasons = CAUTION_STATUS, cautions
         else:
             status, reasons = ELIGIBLE, self.reasons(rules.require)
-        return ConditionResult(rules.slug, status, reasons, cautions, missing, rules.references)
+        # tuple.__new__: a named tuple's own __new__ is slow for how often this runs.
+        return _new_tuple(ConditionResult, (rules.slug, status, reasons, cautions, missing, rules.references))
 
     def alerts(self, conditions: Sequence[str], outcomes: _Outcomes) -> tuple["Reason", ...]:
         """The holding alerts of any of these conditions, once, in rulebook order."""
-        applying = self.every_condition_alerts if conditions else 0
-        for slug in conditions:
-            rules = self.conditions.get(slug)
-            if rules is not None:
-                applying |= rules.alert
+        try:
+            applying = self._alerts[conditions]
+        except (KeyError, TypeError):  # new, or not a tuple
+            applying = self.every_condition_alerts if conditions else 0
+            for slug in conditions:
+                rules = self.conditions.get(slug)
+                if rules is not None:
+                    applying |= rules.alert
+            if type(conditions) is tuple:
+                self._remember(self._alerts, conditions, applying)
         return self.reasons(outcomes.holds & applying)
 
     def reasons(self, criteria: int, outcome=HOLDS, skipped=0) -> tuple["Reason", ...]:
@@ -584,15 +595,16 @@ class _Plan:
         skipped where they are in `skipped`, in rulebook order."""
         if not criteria:
             return ()
-        key = (criteria, outcome, skipped)
-        reasons = self._reasons.get(key)
+        memo = self._reasons[outcome]
+        key = (criteria, skipped) if skipped else criteria
+        reasons = memo.get(key)
         if reasons is None:
             reason = self.reason
             reasons = tuple(
                 reason[c.key, SKIPPED if mask & skipped else outcome]
                 for mask, c in self.criteria if mask & criteria
             )
-            self._remember(self._reasons, key, reasons)
+            self._remember(memo, key, reasons)
         return reasons
 
     @staticmethod
@@ -606,6 +618,9 @@ class _Plan:
 # remembered (a list of choices as a tuple; an integral decimal may be an
 # int, and is then read each time).
 _ANSWER_TYPE = {BOOLEAN: bool, CHOICE: str, INTEGER: int, DECIMAL: float, MULTI_CHOICE: list}
+
+
+_new_tuple = tuple.__new__
 
 
 def _holding(checks, answer) -> int:
@@ -742,9 +757,13 @@ def validate_answers(rulebook: Rulebook, conditions, answers) -> Validation:
                 problems[code] = (_short(str(code)), "unknown question code.")
 
     cleaned = {}
-    for code, question, clean in rulebook._cleaners_for(chosen):
+    for code, question, clean, valid_type, valid in rulebook._cleaners_for(chosen):
         value = answers.get(code)
-        if value is not None:
+        if value is None:
+            continue
+        if value.__class__ is valid_type and value in valid:
+            cleaned[code] = value
+        else:
             try:
                 cleaned[code] = clean(question, value)
             except ValueError as error:
@@ -806,6 +825,18 @@ def _clean_choice(question: QuestionSpec, value):
 
 
 def _clean_choices(question: QuestionSpec, value):
+    if value.__class__ is list:
+        try:
+            return list(question._valid_lists[tuple(value)])
+        except (KeyError, TypeError):
+            pass
+    cleaned = _check_choices(question, value)
+    if value.__class__ is list and len(question._valid_lists) < 1024:
+        question._valid_lists[tuple(value)] = tuple(cleaned)
+    return cleaned
+
+
+def _check_choices(question: QuestionSpec, value):
     values = question.choice_values
     if not isinstance(value, list | tuple) or not value:
         raise ValueError("choose at least one option (a list of choice values).")
@@ -822,6 +853,18 @@ _CLEANERS = {
     BOOLEAN: _clean_boolean, INTEGER: _clean_number, DECIMAL: _clean_number,
     CHOICE: _clean_choice, MULTI_CHOICE: _clean_choices,
 }
+
+
+def _valid_as_given(question: QuestionSpec) -> tuple[type | None, Collection]:
+    """(type, values): an answer of exactly that type among those values is
+    valid and its own clean form, so validation need not call the cleaner."""
+    if question.kind == BOOLEAN:
+        return bool, (True, False)
+    if question.kind == CHOICE:
+        return str, frozenset(question.choice_values)
+    if question.kind == INTEGER and isinstance(question.min, int) and isinstance(question.max, int):
+        return int, range(question.min, question.max + 1)
+    return None, ()
 
 
 def _short(value, limit=40):

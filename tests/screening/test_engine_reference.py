@@ -1,0 +1,165 @@
+"""evaluate() against a plain reading of DESIGN.md's rule semantics.
+
+The engine is arranged for speed (criteria as bits, outcomes remembered per
+answer, reasons shared between screenings). `reference_evaluate` below is
+the semantics written as directly as possible, one condition and one
+criterion at a time, with nothing remembered; the engine must agree with it
+on every answer set, valid or not, and on the same answers seen again. The
+`screen` command's cached JSON text must likewise equal the plain object.
+"""
+
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from screening import batch
+from screening.engine import (
+    ALERT,
+    CAUTION,
+    CAUTION_STATUS,
+    ELIGIBLE,
+    EXCLUDE,
+    EXCLUDED,
+    FAILS,
+    HOLDS,
+    INCOMPLETE,
+    NOT_MET,
+    OPERATORS,
+    REQUIRE,
+    SKIPPED,
+    UNKNOWN,
+    evaluate,
+    validate_answers,
+)
+from tests.screening.strategies import hostile_answers, valid_answers
+from tests.screening.test_engine_semantics import RULEBOOK
+
+
+def reference_evaluate(rulebook, conditions, answers):
+    """[(condition, status, [(criterion, outcome)], [caution], [missing])], [alert]"""
+
+    def test(operator, answer, value):
+        try:
+            return bool(OPERATORS[operator](answer, value))
+        except TypeError:
+            return False
+
+    def enabled(code):
+        enable_when = rulebook.question[code].enable_when
+        if enable_when is None:
+            return True
+        parent = enabled(enable_when.question)
+        if parent is not True:
+            return parent
+        if answers.get(enable_when.question) is None:
+            return None
+        return test(enable_when.operator, answers[enable_when.question], enable_when.value)
+
+    def outcome(criterion):
+        state = enabled(criterion.question)
+        if state is False:
+            return SKIPPED
+        if state is None or answers.get(criterion.question) is None:
+            return UNKNOWN
+        return HOLDS if test(criterion.operator, answers[criterion.question], criterion.value) else FAILS
+
+    def blocking(code):
+        while True:
+            enable_when = rulebook.question[code].enable_when
+            if enable_when is None or (
+                enabled(enable_when.question) is True and answers.get(enable_when.question) is not None
+            ):
+                return code
+            code = enable_when.question
+
+    order = [q.code for q in rulebook.questions]
+    results = []
+    for slug in conditions:
+        if slug not in rulebook.condition:
+            continue
+        applying = [(c, outcome(c)) for c in rulebook.criteria if c.applies_to(slug)]
+
+        def pick(effect, outcomes, applying=applying):
+            return [(c.key, o) for c, o in applying if (effect is None or c.effect == effect) and o in outcomes]
+
+        cautions = pick(CAUTION, {HOLDS})
+        missing = []
+        if excludes := pick(EXCLUDE, {HOLDS}):
+            status, reasons = EXCLUDED, excludes
+        elif unmet := pick(REQUIRE, {FAILS, SKIPPED}):
+            status, reasons = NOT_MET, unmet
+        elif unknown := pick(None, {UNKNOWN}):
+            status, reasons = INCOMPLETE, unknown
+            questions = {blocking(c.question) for c, o in applying if o == UNKNOWN}
+            missing = sorted(questions, key=order.index)
+        elif cautions:
+            status, reasons = CAUTION_STATUS, cautions
+        else:
+            status, reasons = ELIGIBLE, pick(REQUIRE, {HOLDS})
+        results.append((slug, status, reasons, [key for key, _ in cautions], missing))
+    alerts = [
+        c.key for c in rulebook.criteria
+        if c.effect == ALERT and outcome(c) == HOLDS and any(c.applies_to(slug) for slug in conditions)
+    ]
+    return results, alerts
+
+
+def engine_view(advisory):
+    results = [
+        (r.condition, r.status, [(x.criterion, x.outcome) for x in r.reasons],
+         [x.criterion for x in r.cautions], list(r.missing))
+        for r in advisory.results
+    ]
+    return results, [a.criterion for a in advisory.alerts]
+
+
+CONDITIONS = [c.slug for c in RULEBOOK.conditions]
+
+
+@given(valid_answers(RULEBOOK))
+def test_agrees_with_the_reference_on_valid_answers(answers):
+    expected = reference_evaluate(RULEBOOK, CONDITIONS, answers)
+    assert engine_view(evaluate(RULEBOOK, CONDITIONS, answers)) == expected
+    # Seen again, from what the engine remembered:
+    assert engine_view(evaluate(RULEBOOK, CONDITIONS, answers)) == expected
+
+
+@given(hostile_answers(RULEBOOK), st.lists(st.sampled_from(CONDITIONS), min_size=1, max_size=4))
+def test_agrees_with_the_reference_on_answers_of_any_type(answers, conditions):
+    expected = reference_evaluate(RULEBOOK, conditions, answers)
+    assert engine_view(evaluate(RULEBOOK, conditions, answers)) == expected
+    assert engine_view(evaluate(RULEBOOK, conditions, answers)) == expected
+
+
+def test_an_integer_answer_is_not_taken_for_a_boolean_one():
+    # 1 == True in Python; a rule "is_true" holds for True only.
+    question = next(q.code for q in RULEBOOK.questions if q.kind == "boolean" and q.enable_when is None)
+    for answers in ({question: True}, {question: 1}, {question: True}):
+        expected = reference_evaluate(RULEBOOK, CONDITIONS, answers)
+        assert engine_view(evaluate(RULEBOOK, CONDITIONS, answers)) == expected
+
+
+@pytest.fixture
+def default_rulebook(knowledge_base):
+    from screening.rulebook import build_rulebook
+
+    return build_rulebook()
+
+
+# The rulebook is the same for every example: the fixture's scope is harmless.
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_agrees_with_the_reference_on_the_default_knowledge_base(default_rulebook, data):
+    answers = data.draw(valid_answers(default_rulebook))
+    slugs = [c.slug for c in default_rulebook.conditions]
+    conditions = data.draw(st.lists(st.sampled_from(slugs), min_size=1, unique=True))
+    validation = validate_answers(default_rulebook, conditions, answers)
+    expected = reference_evaluate(default_rulebook, validation.conditions, validation.answers)
+    advisory = evaluate(default_rulebook, validation.conditions, validation.answers)
+    assert engine_view(advisory) == expected
+
+    # The command's text, made of remembered pieces, is the plain object.
+    text = batch.advisory_json("P-1", default_rulebook.version, advisory)
+    assert json.loads(text) == batch.advisory_output("P-1", default_rulebook.version, advisory)
