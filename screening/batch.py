@@ -77,39 +77,40 @@ def advisory_json(patient, version: str, advisory: engine.Advisory) -> str:
     ])
 
 
-# Encoded texts, by the id of the reasons tuple they show and what else
-# they depend on. Each entry holds its tuple, so the tuple lives as long as
-# the entry and its id cannot pass to another object.
+# Encoded texts, by the id of the reasons (or alerts) tuple they show and
+# what else they depend on. Each entry holds its tuple, so the tuple lives
+# as long as the entry and its id cannot pass to another object.
 _texts: dict[tuple, tuple[tuple, str]] = {}
 
 
-def _encoded(key: tuple, reasons: tuple, encode) -> str:
-    entry = _texts.get(key)
-    if entry is not None and entry[0] is reasons:
-        return entry[1]
+def _remember(key: tuple, shown: tuple, text: str) -> str:
     if len(_texts) >= 20_000:  # ~30 MB; many rulebooks or an odd variety of answers
         _texts.clear()
-    text = encode()
-    _texts[key] = (reasons, text)
+    _texts[key] = (shown, text)
     return text
 
 
 def _condition_json(result: engine.ConditionResult) -> str:
     """One condition's object in the output's `results`."""
-    return _encoded(
-        (id(result.reasons), result.condition, result.status, result.missing, result.references),
-        result.reasons,
-        lambda: _dumps({
-            "condition": result.condition, "status": result.status,
-            "reasons": [x.to_dict() for x in result.reasons],
-            "missing": list(result.missing), "references": list(result.references),
-        }),
-    )
+    reasons = result.reasons
+    key = (id(reasons), result.condition, result.status, result.missing, result.references)
+    entry = _texts.get(key)
+    if entry is not None and entry[0] is reasons:
+        return entry[1]
+    return _remember(key, reasons, _dumps({
+        "condition": result.condition, "status": result.status,
+        "reasons": [x.to_dict() for x in reasons],
+        "missing": list(result.missing), "references": list(result.references),
+    }))
 
 
 def _alerts_json(alerts: tuple[engine.Reason, ...]) -> str:
     """The objects of the output's `alerts`, comma-separated."""
-    return _encoded((id(alerts),), alerts, lambda: ",".join([_dumps(_alert_dict(a)) for a in alerts]))
+    key = ("alerts", id(alerts))
+    entry = _texts.get(key)
+    if entry is not None and entry[0] is alerts:
+        return entry[1]
+    return _remember(key, alerts, ",".join([_dumps(_alert_dict(a)) for a in alerts]))
 
 
 def dumps(output: dict | str) -> str:

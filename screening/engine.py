@@ -250,6 +250,11 @@ class Rulebook:
         return {}
 
     @cached_property
+    def _valid_conditions(self) -> dict[tuple, tuple[str, ...]]:
+        """Lists of conditions found valid, as given -> as chosen (validate_answers)."""
+        return {}
+
+    @cached_property
     def _dependent_questions(self) -> tuple[str, ...]:
         """Codes of the questions with an enable-when."""
         return tuple(q.code for q in self.questions if q.enable_when is not None)
@@ -735,18 +740,9 @@ def validate_answers(rulebook: Rulebook, conditions, answers) -> Validation:
     questionnaire order.
     """
     errors = {}
-    chosen = []
-    if type(conditions) not in (list, tuple) and (isinstance(conditions, str) or not isinstance(conditions, Sequence)):
-        conditions = ()
-    if not conditions:
-        errors["conditions"] = ["choose at least one condition (a list of condition slugs)."]
-    for slug in conditions:
-        if not isinstance(slug, str) or slug not in rulebook.condition:
-            errors.setdefault("conditions", []).append(
-                f"unknown condition “{_short(slug)}”; known conditions: {', '.join(rulebook.condition)}."
-            )
-        elif slug not in chosen:
-            chosen.append(slug)
+    chosen, problems = _chosen_conditions(rulebook, conditions)
+    if problems:
+        errors["conditions"] = problems
     if type(answers) is not dict and not isinstance(answers, Mapping):
         errors["answers"] = ["must be an object mapping question codes to answers."]
         answers = {}
@@ -781,7 +777,33 @@ def validate_answers(rulebook: Rulebook, conditions, answers) -> Validation:
             if code in problems:
                 field, message = problems[code]
                 errors[field] = [message]
-    return Validation(conditions=tuple(chosen), answers=cleaned, errors=errors)
+    return Validation(conditions=chosen, answers=cleaned, errors=errors)
+
+
+def _chosen_conditions(rulebook: Rulebook, conditions) -> tuple[tuple[str, ...], list[str]]:
+    """The known conditions in `conditions`, once each in the order given,
+    and what is wrong with the rest. A valid list, seen before, is looked up."""
+    key = tuple(conditions) if type(conditions) is list else conditions
+    try:
+        return rulebook._valid_conditions[key], []
+    except (KeyError, TypeError):
+        pass
+    if type(conditions) not in (list, tuple) and (isinstance(conditions, str) or not isinstance(conditions, Sequence)):
+        conditions = ()
+    chosen, problems = [], []
+    if not conditions:
+        problems.append("choose at least one condition (a list of condition slugs).")
+    for slug in conditions:
+        if not isinstance(slug, str) or slug not in rulebook.condition:
+            problems.append(
+                f"unknown condition “{_short(slug)}”; known conditions: {', '.join(rulebook.condition)}."
+            )
+        elif slug not in chosen:
+            chosen.append(slug)
+    chosen = tuple(chosen)
+    if not problems and type(key) is tuple and len(rulebook._valid_conditions) < 4096:
+        rulebook._valid_conditions[key] = chosen
+    return chosen, problems
 
 
 def clean_answer(question: QuestionSpec, value):
