@@ -106,8 +106,11 @@ class Screening(models.Model):
     def __str__(self):
         return f"{self.patient_reference} ({self.created_at:%Y-%m-%d})" if self.created_at else self.patient_reference
 
-    def save(self, *args, **kwargs):
-        if self.pk is not None and self.is_final_in_database():
+    def save(self, *args, checked_draft=False, **kwargs):
+        """Refuses to change a final screening. `checked_draft`: the caller
+        locked this row (select_for_update) in the current transaction and
+        found it a draft, so the check's query can be left out."""
+        if self.pk is not None and not checked_draft and self.is_final_in_database():
             raise FinalScreeningError("This screening is final and cannot be changed; amend it instead.")
         super().save(*args, **kwargs)
 

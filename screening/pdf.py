@@ -31,6 +31,7 @@ from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from screening import selectors
 from screening.models import Screening, StoredPdf
 from screening.summary import summary_context
 
@@ -125,7 +126,7 @@ def stored_pdf(screening: Screening) -> StoredPdf:
         stored = StoredPdf.objects.filter(screening=screening).first()
         if stored is not None:
             return stored
-        return _store(screening, render_pdf(screening))
+        return _store(screening, render_pdf(_in_full(screening)))
 
 
 def _store(screening: Screening, data: bytes) -> StoredPdf:
@@ -159,10 +160,23 @@ def stored_bytes(stored: StoredPdf) -> bytes:
 
 
 def pdf_bytes(screening: Screening) -> bytes:
-    """What a download sends: a draft rendered now, a final screening's stored PDF."""
+    """What a download sends: a draft rendered now, a final screening's stored PDF.
+
+    `screening` may come without its stored result and snapshot
+    (`selectors.screening_page`): they are loaded only to render, so a
+    stored PDF is sent without reading them.
+    """
     if screening.is_final:
         return stored_bytes(stored_pdf(screening))
-    return render_pdf(screening)
+    return render_pdf(_in_full(screening))
+
+
+def _in_full(screening: Screening) -> Screening:
+    """`screening` with what rendering reads: itself when loaded by
+    `selectors.screening_detail`, else loaded so (1 query)."""
+    if "result" in screening.get_deferred_fields() or not Screening.snapshot.is_cached(screening):
+        return selectors.screening_detail(screening.pk)
+    return screening
 
 
 def _safe_name(text: str, *, ascii_only: bool) -> str:

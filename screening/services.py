@@ -52,14 +52,15 @@ def screening_create(
 
 @transaction.atomic
 def screening_save_answers(
-    *, screening: Screening, answers, expected_revision: int | None = None
+    *, screening: Screening, answers, expected_revision: int | None = None,
+    rulebook: engine.Rulebook | None = None,
 ) -> Screening:
     """Validate and store a draft's answers with a fresh evaluation.
 
     Locks the row; refuses a final screening, and one saved by someone else
     since `expected_revision` was read. The answers are evaluated against
     the current rulebook, so a draft follows knowledge-base edits until it
-    is final.
+    is final (`rulebook`: the current one the caller has, else looked up).
     """
     # The stored answers, result and snapshot are replaced, not read: leave them unloaded.
     locked = (
@@ -73,11 +74,11 @@ def screening_save_answers(
         raise StaleScreeningError(
             "This screening was changed since you opened it. Reload it to see the latest answers."
         )
-    rulebook = current_rulebook()
+    rulebook = rulebook or current_rulebook()
     validation = validated(rulebook, locked.conditions, answers)
     _evaluate_into(locked, rulebook, validation.answers)
     locked.revision += 1
-    locked.save()
+    locked.save(checked_draft=True)
     return locked
 
 
@@ -91,7 +92,7 @@ def screening_finalise(*, screening: Screening, user) -> Screening:
     locked.finalised_at = timezone.now()
     locked.finalised_by = user
     locked.revision += 1
-    locked.save()
+    locked.save(checked_draft=True)
     return locked
 
 

@@ -148,7 +148,7 @@ def screening_questionnaire(request, pk):
         initial={"revision": screening.revision}, require_complete=action == "summary",
     )
     if form.is_valid():
-        response = _save_answers(request, screening, form, show_summary=action == "summary")
+        response = _save_answers(request, screening, form, rulebook, show_summary=action == "summary")
         if response is not None:
             return response
     return render(request, "screening/questionnaire.html", {
@@ -156,12 +156,13 @@ def screening_questionnaire(request, pk):
     })
 
 
-def _save_answers(request, screening, form, *, show_summary):
+def _save_answers(request, screening, form, rulebook, *, show_summary):
     """Store the form's answers; a redirect when saved or refused, None to re-render."""
     try:
         with transaction.atomic():
             services.screening_save_answers(
                 screening=screening, answers=form.answers, expected_revision=form.cleaned_data["revision"],
+                rulebook=rulebook,
             )
             audit(AuditAction.ANSWERS_SAVED, request=request, screening=screening)
     except FinalScreeningError:
@@ -235,7 +236,7 @@ def screening_amend(request, pk):
 def screening_pdf(request, pk):
     """The summary as a PDF attachment: a draft's rendered now, a final
     screening's as stored on its first download (screening.pdf)."""
-    screening = _screening_for(request, pk)
+    screening = _screening_for(request, pk, load=selectors.screening_page)
     content = pdf.pdf_bytes(screening)
     audit(AuditAction.PDF_DOWNLOADED, request=request, screening=screening)
     response = HttpResponse(content, content_type="application/pdf")

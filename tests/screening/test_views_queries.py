@@ -163,3 +163,33 @@ def test_final_summary_page_adds_one_query_for_its_amendments(
         # 5. the screenings that amend it
         response = clinician_client.get(reverse("screening:summary", args=[screening.pk]))
     assert "This final screening has been amended" in response.content.decode()
+
+
+def test_saving_answers_makes_a_fixed_number_of_queries(screenings, clinician_client, django_assert_num_queries):
+    screening = screenings.first()
+    rulebook = current_rulebook()
+    answers = {**PARTIAL_ANSWERS, "age": 71}
+    form = {"revision": screening.revision, "action": "save"}
+    for question in rulebook.questions_for(screening.conditions):
+        value = answers.get(question.code)
+        if isinstance(value, bool):
+            form[question.code] = "yes" if value else "no"
+        elif value is not None:
+            form[question.code] = value
+    with django_assert_num_queries(12):
+        # 1. the session
+        # 2. the signed-in user
+        # 3. the screening with its owner's and finaliser's names, without its stored result
+        # 4. the knowledge-base revision (the cached rulebook is current)
+        # 5. SAVEPOINT: the view's transaction (a BEGIN outside a test), so the answers
+        #    and their audit event are saved together or not at all
+        # 6. SAVEPOINT: the service's own
+        # 7. the screening locked FOR UPDATE, to refuse a final one or a stale form
+        # 8. the id of the rulebook's stored snapshot
+        # 9. UPDATE the screening: answers, fresh result, snapshot, revision
+        # 10. RELEASE the service's SAVEPOINT
+        # 11. INSERT the audit event "answers saved"
+        # 12. RELEASE the view's SAVEPOINT (a COMMIT outside a test)
+        response = clinician_client.post(reverse("screening:questionnaire", args=[screening.pk]), form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert Screening.objects.get(pk=screening.pk).answers["age"] == 71
