@@ -85,7 +85,12 @@ def screening_save_answers(
 @transaction.atomic
 def screening_finalise(*, screening: Screening, user) -> Screening:
     """Lock a draft for good: it then renders from its own snapshot forever."""
-    locked = Screening.objects.select_for_update().get(pk=screening.pk)
+    # Only what finalising reads or writes: the stored answers, result and snapshot stay unread.
+    locked = (
+        Screening.objects.select_for_update()
+        .only("id", "status", "revision", "finalised_at", "finalised_by", "updated_at")
+        .get(pk=screening.pk)
+    )
     if locked.status == Status.FINAL:
         raise FinalScreeningError("This screening is already final.")
     locked.status = Status.FINAL

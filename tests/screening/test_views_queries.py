@@ -193,3 +193,54 @@ def test_saving_answers_makes_a_fixed_number_of_queries(screenings, clinician_cl
         response = clinician_client.post(reverse("screening:questionnaire", args=[screening.pk]), form)
     assert response.status_code == 302, response.content.decode()[:2000]
     assert Screening.objects.get(pk=screening.pk).answers["age"] == 71
+
+
+def test_new_screening_page_queries_are_fixed(screenings, clinician_client, django_assert_num_queries):
+    with django_assert_num_queries(3):
+        # 1. the session
+        # 2. the signed-in user
+        # 3. the knowledge-base revision (the conditions come from the cached rulebook)
+        response = clinician_client.get(reverse("screening:new"))
+    assert response.status_code == 200
+    assert 'value="trd"' in response.content.decode()
+
+
+def test_finalising_makes_a_fixed_number_of_queries(screenings, clinician_client, django_assert_num_queries):
+    screening = screenings.first()
+    with django_assert_num_queries(10):
+        # 1. the session
+        # 2. the signed-in user
+        # 3. the screening with its owner's and finaliser's names, without its stored result
+        # 4. SAVEPOINT: the view's transaction (a BEGIN outside a test)
+        # 5. SAVEPOINT: the service's own
+        # 6. the screening's status and revision, locked FOR UPDATE (its answers and result unread)
+        # 7. UPDATE status, finalised at and by, revision
+        # 8. RELEASE the service's SAVEPOINT
+        # 9. INSERT the audit event "finalised"
+        # 10. RELEASE the view's SAVEPOINT (a COMMIT outside a test)
+        response = clinician_client.post(reverse("screening:finalise", args=[screening.pk]), {"confirm": "on"})
+    assert response.status_code == 302
+    final = Screening.objects.get(pk=screening.pk)
+    assert final.status == "final" and final.finalised_by.username == "clinician"
+    assert final.answers == screenings.last().answers  # left as they were
+
+
+def test_amending_makes_a_fixed_number_of_queries(screenings, clinician, clinician_client, django_assert_num_queries):
+    final = services.screening_finalise(screening=screenings.first(), user=clinician)
+    with django_assert_num_queries(14):
+        # 1. the session
+        # 2. the signed-in user
+        # 3. the final screening with its owner's and finaliser's names, without its stored result
+        # 4. SAVEPOINT: the view's transaction (a BEGIN outside a test)
+        # 5. the knowledge-base revision (the amendment follows the current rulebook)
+        # 6. SAVEPOINT: creating the amendment
+        # 7. the id of the rulebook's stored snapshot
+        # 8-9. model validation: the owner and the amended screening exist
+        # 10. INSERT the amendment
+        # 11. RELEASE SAVEPOINT
+        # 12-13. INSERT the audit events "amended" and "screening created"
+        # 14. RELEASE the view's SAVEPOINT (a COMMIT outside a test)
+        response = clinician_client.post(reverse("screening:amend", args=[final.pk]))
+    amendment = Screening.objects.get(amends=final)
+    assert response.status_code == 302 and response["Location"].endswith(f"/{amendment.pk}/questionnaire/")
+    assert amendment.answers == final.answers and amendment.status == "draft"
