@@ -488,7 +488,6 @@ class _Plan:
     """
 
     def __init__(self, rulebook: Rulebook):
-        self.rulebook = rulebook
         criteria = rulebook.criteria
         self.criteria = tuple((1 << index, criterion) for index, criterion in enumerate(criteria))
         bit = {criterion.key: mask for mask, criterion in self.criteria}
