@@ -109,7 +109,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTHENTICATION_BACKENDS = [
     # django-axes first: it refuses sign-ins while a username is locked out.
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "config.auth.UserBackend",
 ]
 
 PASSWORD_HASHERS = [
