@@ -47,16 +47,15 @@ def advisory_output(patient, version: str, advisory: engine.Advisory) -> dict:
         "patient": patient,
         "rulebook_version": version,
         "alerts": [_alert_dict(a) for a in advisory.alerts],
-        "results": [
-            {
-                "condition": r.condition,
-                "status": r.status,
-                "reasons": [x.to_dict() for x in r.reasons],
-                "missing": list(r.missing),
-                "references": list(r.references),
-            }
-            for r in advisory.results
-        ],
+        "results": [_condition_dict(r) for r in advisory.results],
+    }
+
+
+def _condition_dict(result: engine.ConditionResult) -> dict:
+    return {
+        "condition": result.condition, "status": result.status,
+        "reasons": [x.to_dict() for x in result.reasons],
+        "missing": list(result.missing), "references": list(result.references),
     }
 
 
@@ -81,13 +80,7 @@ def advisory_json(patient, version: str, advisory: engine.Advisory) -> str:
 # what else they depend on. Each entry holds its tuple, so the tuple lives
 # as long as the entry and its id cannot pass to another object.
 _texts: dict[tuple, tuple[tuple, str]] = {}
-
-
-def _remember(key: tuple, shown: tuple, text: str) -> str:
-    if len(_texts) >= 20_000:  # ~30 MB; many rulebooks or an odd variety of answers
-        _texts.clear()
-    _texts[key] = (shown, text)
-    return text
+TEXTS_LIMIT = 20_000  # about 30 MB
 
 
 def _condition_json(result: engine.ConditionResult) -> str:
@@ -97,11 +90,7 @@ def _condition_json(result: engine.ConditionResult) -> str:
     entry = _texts.get(key)
     if entry is not None and entry[0] is reasons:
         return entry[1]
-    return _remember(key, reasons, _dumps({
-        "condition": result.condition, "status": result.status,
-        "reasons": [x.to_dict() for x in reasons],
-        "missing": list(result.missing), "references": list(result.references),
-    }))
+    return engine.remember(_texts, key, (reasons, _dumps(_condition_dict(result))), limit=TEXTS_LIMIT)[1]
 
 
 def _alerts_json(alerts: tuple[engine.Reason, ...]) -> str:
@@ -110,7 +99,8 @@ def _alerts_json(alerts: tuple[engine.Reason, ...]) -> str:
     entry = _texts.get(key)
     if entry is not None and entry[0] is alerts:
         return entry[1]
-    return _remember(key, alerts, ",".join([_dumps(_alert_dict(a)) for a in alerts]))
+    text = ",".join([_dumps(_alert_dict(a)) for a in alerts])
+    return engine.remember(_texts, key, (alerts, text), limit=TEXTS_LIMIT)[1]
 
 
 def dumps(output: dict | str) -> str:

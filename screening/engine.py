@@ -165,7 +165,6 @@ class ReferenceSpec:
     note: str = ""
 
 
-
 @dataclass(frozen=True)
 class Rulebook:
     """An immutable snapshot of the knowledge base, in display order.
@@ -234,8 +233,8 @@ class Rulebook:
 
     def _cleaners_for(self, conditions: Sequence[str]) -> tuple:
         """For each of `questions_for(conditions)`: (code, question, its
-        kind's cleaner, the type and the collection of the answers that are
-        valid as they are), or None for a kind without such a collection."""
+        kind's cleaner, and the type and collection of the answers that are
+        valid as given; see `_valid_as_given`)."""
         key = frozenset(conditions)
         cleaners = self._cleaners.get(key)
         if cleaners is None:
@@ -376,12 +375,6 @@ class Reason:
             "outcome": self.outcome, "message": self.message,
             "references": list(self.references),
         }
-
-    @cached_property
-    def as_json(self) -> str:
-        """`to_dict()` as compact JSON, encoded once: a rulebook's reasons are
-        shared by every result, so batch output reuses the text."""
-        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"))
 
 
 class ConditionResult(NamedTuple):
@@ -542,10 +535,7 @@ class _Plan:
                 try:
                     holds |= table[key]
                 except KeyError:
-                    bits = _holding(checks, answer)
-                    if len(table) < 2048:  # a question's range of answers is small
-                        table[key] = bits
-                    holds |= bits
+                    holds |= remember(table, key, _holding(checks, answer), limit=2048)
                 except TypeError:  # a list holding something unhashable
                     holds |= _holding(checks, answer)
             else:
@@ -591,7 +581,7 @@ class _Plan:
                 if rules is not None:
                     applying |= rules.alert
             if type(conditions) is tuple:
-                self._remember(self._alerts, conditions, applying)
+                remember(self._alerts, conditions, applying)
         return self.reasons(outcomes.holds & applying)
 
     def reasons(self, criteria: int, outcome=HOLDS, skipped=0) -> tuple["Reason", ...]:
@@ -608,14 +598,8 @@ class _Plan:
                 reason[c.key, SKIPPED if mask & skipped else outcome]
                 for mask, c in self.criteria if mask & criteria
             )
-            self._remember(memo, key, reasons)
+            remember(memo, key, reasons)
         return reasons
-
-    @staticmethod
-    def _remember(memo: dict, key, value, limit=50_000):
-        if len(memo) >= limit:  # an unusual variety of answers: start again
-            memo.clear()
-        memo[key] = value
 
 
 # The type of a valid answer to each kind of question, whose outcomes are
@@ -625,6 +609,16 @@ _ANSWER_TYPE = {BOOLEAN: bool, CHOICE: str, INTEGER: int, DECIMAL: float, MULTI_
 
 
 _new_tuple = tuple.__new__
+
+
+def remember(memo: dict, key, value, *, limit=50_000):
+    """Store `value` under `key` in a memo of at most `limit` entries and
+    return it. A full memo starts again empty: what it holds can always be
+    worked out again, and an unusual variety of input must not grow memory."""
+    if len(memo) >= limit:
+        memo.clear()
+    memo[key] = value
+    return value
 
 
 def _holding(checks, answer) -> int:
@@ -800,8 +794,8 @@ def _chosen_conditions(rulebook: Rulebook, conditions) -> tuple[tuple[str, ...],
         elif slug not in chosen:
             chosen.append(slug)
     chosen = tuple(chosen)
-    if not problems and type(key) is tuple and len(rulebook._valid_conditions) < 4096:
-        rulebook._valid_conditions[key] = chosen
+    if not problems and type(key) is tuple:
+        remember(rulebook._valid_conditions, key, chosen, limit=4096)
     return chosen, problems
 
 
@@ -852,8 +846,8 @@ def _clean_choices(question: QuestionSpec, value):
         except (KeyError, TypeError):
             pass
     cleaned = _check_choices(question, value)
-    if value.__class__ is list and len(question._valid_lists) < 1024:
-        question._valid_lists[tuple(value)] = tuple(cleaned)
+    if value.__class__ is list:
+        remember(question._valid_lists, tuple(value), tuple(cleaned), limit=1024)
     return cleaned
 
 
