@@ -103,6 +103,13 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("CONN_MAX_AGE", "60"))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Prepared statements: PostgreSQL plans a query once per connection and
+    # reuses the plan, instead of planning it again on every request (on the
+    # summary page, planning took longer than running). They need
+    # server-side parameter binding; turn both off behind a pooler in
+    # transaction mode, which cannot keep a connection's prepared statements.
+    if env_bool("DATABASE_PREPARED_STATEMENTS", True):
+        DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

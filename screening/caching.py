@@ -123,12 +123,14 @@ def summary_body_key(screening: Screening, *, can_edit: bool) -> tuple:
 
 
 class SummaryBody:
-    """The advisory summary's markup (templates/screening/_summary_body.html)
-    and the one figure the page around it needs."""
+    """The advisory summary's markup (templates/screening/_summary_body.html),
+    the top of its page (_summary_head.html: steps, title, the record it
+    amends) and the one figure the page around them needs."""
 
-    __slots__ = ("html", "missing_count")
+    __slots__ = ("head", "html", "missing_count")
 
-    def __init__(self, html: str, missing_count: int):
+    def __init__(self, head: str, html: str, missing_count: int):
+        self.head = mark_safe(head)
         self.html = mark_safe(html)
         self.missing_count = missing_count
 
@@ -149,6 +151,9 @@ def summary_body(screening: Screening, *, can_edit: bool) -> SummaryBody:
     full = selectors.screening_detail(screening.pk) or screening
     context = summary_context(full)
     context["can_edit"] = can_edit
-    body = SummaryBody(render_to_string("screening/_summary_body.html", context), context["missing_count"])
+    head = render_to_string("screening/_summary_head.html", {
+        "screening": full, "step": "final" if full.is_final else "summary",
+    })
+    body = SummaryBody(head, render_to_string("screening/_summary_body.html", context), context["missing_count"])
     summary_bodies.set(summary_body_key(full, can_edit=can_edit), body)
     return body

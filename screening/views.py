@@ -10,12 +10,9 @@ body per screening revision. Access checks and audit events run on every
 request, cached or not.
 """
 
-from functools import cached_property
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
@@ -29,10 +26,7 @@ from screening.models import AuditAction, FinalScreeningError, Screening
 from screening.rulebook import current_rulebook
 
 PAGE_SIZE = 25
-# The list counts at most this many of a clinician's screenings (or up to
-# the page asked for, when further): a COUNT of them all would grow with
-# the table, and a total beyond 40 pages helps no one.
-COUNT_LIMIT = 1000
+LAST_PAGE = 10**6  # no deeper page: its OFFSET would make the database walk 25 million rows
 FINAL_REFUSAL = "This screening is final and its answers cannot be changed. Amend it to record a correction."
 
 
@@ -67,39 +61,41 @@ def _add_errors(form, error: ValidationError):
         form.add_error(field if field in form.fields else None, messages_)
 
 
-class ListPaginator(Paginator):
-    """A paginator that counts no further than it needs: COUNT_LIMIT rows, or
-    to the end of the page asked for when that is further, plus one to know
-    whether more follow. `exact` tells whether `count` is the real total."""
+class ListPage:
+    """One page of the screening list: PAGE_SIZE rows, newest first, read
+    with one row more to tell whether older ones follow. The list is never
+    counted: a COUNT takes longer the more screenings there are, and a
+    clinician pages with Newer and Older, not with a total."""
 
-    def __init__(self, object_list, per_page, *, asked_for=None):
-        super().__init__(object_list, per_page)
-        try:
-            asked = min(max(int(asked_for), 1), 10**6)
-        except (TypeError, ValueError):
-            asked = 1
-        self.limit = max(COUNT_LIMIT, asked * per_page)
-
-    @cached_property
-    def count(self):
-        return self.object_list[: self.limit + 1].count()
-
-    @property
-    def exact(self):
-        return self.count <= self.limit
+    def __init__(self, screenings, number: int):
+        start = (number - 1) * PAGE_SIZE
+        rows = list(screenings[start : start + PAGE_SIZE + 1])
+        self.number = number
+        self.object_list = rows[:PAGE_SIZE]
+        self.has_next = len(rows) > PAGE_SIZE
+        self.has_previous = number > 1
+        self.next_page_number = number + 1
+        self.previous_page_number = number - 1
 
     @property
-    def known_pages(self):
-        """With `exact` off: the pages known to exist in full."""
-        return self.limit // self.per_page
+    def past_the_end(self) -> bool:
+        return self.has_previous and not self.object_list
+
+
+def _page_number(value) -> int:
+    """The page asked for in the query string; 1 when it is not a number."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return 1
+    return min(max(number, 1), LAST_PAGE)
 
 
 @login_required
 def screening_list(request):
     filter_form = ScreeningFilterForm(request.GET)
     screenings = selectors.screening_list(user=request.user, **filter_form.filters())
-    asked_for = request.GET.get("page")
-    page = ListPaginator(screenings, PAGE_SIZE, asked_for=asked_for).get_page(asked_for)
+    page = ListPage(screenings, _page_number(request.GET.get("page")))
     show_owner = selectors.can_view_all(request.user)
     names = selectors.condition_names()
     return render(request, "screening/list.html", {
@@ -187,6 +183,7 @@ def screening_summary(request, pk):
     body = caching.summary_body(screening, can_edit=can_edit)
     return render(request, "screening/summary.html", {
         "screening": screening,
+        "head": body.head,
         "body": body.html,
         "missing_count": body.missing_count,
         "step": "final" if screening.is_final else "summary",
