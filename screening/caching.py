@@ -64,6 +64,10 @@ questionnaires = BoundedCache(size=128)
 summary_bodies = BoundedCache(size=500)
 # A row of the screening list is under a kilobyte.
 list_row_cache = BoundedCache(size=5000)
+# Stored PDFs' rows (file name, SHA-256, size), by screening id: a final
+# screening's PDF is stored once and its row can be neither changed nor
+# deleted, so a row once read is the row. A few hundred bytes each.
+stored_pdfs = BoundedCache(size=10000)
 
 
 def clear():
@@ -71,6 +75,7 @@ def clear():
     questionnaires.clear()
     summary_bodies.clear()
     list_row_cache.clear()
+    stored_pdfs.clear()
 
 
 def questionnaire(rulebook: engine.Rulebook, conditions) -> QuestionnaireMarkup:
