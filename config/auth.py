@@ -4,7 +4,10 @@ from functools import cache
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
+from django.core.exceptions import ValidationError
 from django.db import connection
+
+from config import rows
 
 
 class UserBackend(ModelBackend):
@@ -14,15 +17,24 @@ class UserBackend(ModelBackend):
     permissions and everything else are ModelBackend's own."""
 
     def get_user(self, user_id):
-        found = list(get_user_model()._default_manager.raw(_user_sql(), [user_id]))
-        if not found:
+        model = get_user_model()
+        try:
+            user_id = model._meta.pk.to_python(user_id)
+        except ValidationError:
             return None
-        return found[0] if self.user_can_authenticate(found[0]) else None
+        fields, sql = _user_query()
+        row = rows.fetch_one(sql, [user_id])
+        if row is None:
+            return None
+        user = rows.instance(model, fields, row)
+        return user if self.user_can_authenticate(user) else None
 
 
 @cache
-def _user_sql() -> str:
+def _user_query():
+    """Every column of the user model, and the SELECT of one user by id."""
     qn = connection.ops.quote_name
     meta = get_user_model()._meta
-    columns = ", ".join(qn(field.column) for field in meta.concrete_fields)
-    return f"SELECT {columns} FROM {qn(meta.db_table)} WHERE {qn(meta.pk.column)} = %s"
+    fields = meta.concrete_fields
+    columns = ", ".join(qn(field.column) for field in fields)
+    return fields, f"SELECT {columns} FROM {qn(meta.db_table)} WHERE {qn(meta.pk.column)} = %s"

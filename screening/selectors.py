@@ -9,6 +9,7 @@ from django.db import connection
 from django.db.models import QuerySet
 
 from conditions.models import Condition
+from config import rows
 from screening.models import Screening, Status
 
 VIEW_ALL_PERMISSION = "screening.view_all_screenings"
@@ -75,34 +76,28 @@ def screening_detail(pk) -> Screening | None:
     )
 
 
+USER_NAME_FIELDS = ("username", "first_name", "last_name")
+
+
 @cache
-def _page_sql():
-    """SELECT every column of a screening but its stored result (the large
-    value only a summary not rendered before needs), the names of its owner
-    and finaliser, when the screening it amends was created, and whether
-    any screening amends it."""
+def _page_query():
+    """The screening's fields but its stored result (the large value only a
+    summary not rendered before needs), and the SELECT of them with the
+    names of its owner and finaliser, when the screening it amends was
+    created, and whether any screening amends it."""
     qn = connection.ops.quote_name
     screening, user = qn(Screening._meta.db_table), qn(get_user_model()._meta.db_table)
-    columns = ", ".join(
-        f"s.{qn(field.column)}" for field in Screening._meta.concrete_fields if field.name != "result"
-    )
-    names = ", ".join(
-        f"{alias}.{qn(column)} AS {qn(f'{prefix}_{column}')}"
-        for alias, prefix in (("o", "owner"), ("f", "finaliser"))
-        for column in USER_NAME_FIELDS
-    )
-    return (
-        f"SELECT {columns}, {names}, a.{qn('created_at')} AS {qn('amends_created_at')}, "
-        f"EXISTS (SELECT 1 FROM {screening} x WHERE x.{qn('amends_id')} = s.{qn('id')}) AS {qn('has_amendments')} "
+    fields = [field for field in Screening._meta.concrete_fields if field.name != "result"]
+    names = ", ".join(f"{alias}.{qn(column)}" for alias in ("o", "f") for column in USER_NAME_FIELDS)
+    return fields, (
+        f"SELECT {', '.join(f's.{qn(field.column)}' for field in fields)}, {names}, a.{qn('created_at')}, "
+        f"EXISTS (SELECT 1 FROM {screening} x WHERE x.{qn('amends_id')} = s.{qn('id')}) "
         f"FROM {screening} s "
         f"INNER JOIN {user} o ON o.{qn('id')} = s.{qn('owner_id')} "
         f"LEFT OUTER JOIN {user} f ON f.{qn('id')} = s.{qn('finalised_by_id')} "
         f"LEFT OUTER JOIN {screening} a ON a.{qn('id')} = s.{qn('amends_id')} "
         f"WHERE s.{qn('id')} = %s"
     )
-
-
-USER_NAME_FIELDS = ("username", "first_name", "last_name")
 
 
 def screening_page(pk) -> Screening | None:
@@ -112,42 +107,33 @@ def screening_page(pk) -> Screening | None:
     `has_amendments`; or None.
 
     What `Screening.objects.select_related(...).only(...)` with an Exists
-    annotation would give, in hand-written SQL: the ORM takes three times as
-    long to build that query as the database takes to answer it, on the
-    pages every clinician opens most.
+    annotation would give, in hand-written SQL (config.rows): the ORM takes
+    three times as long to build that query as the database takes to answer
+    it, on the pages every clinician opens most.
     """
     low, high = connection.ops.integer_field_range(Screening._meta.pk.get_internal_type())
     if not low <= pk <= high:
         return None  # as the ORM does: no such row can exist
-    found = list(Screening.objects.raw(_page_sql(), [pk]))
-    if not found:
+    fields, sql = _page_query()
+    row = rows.fetch_one(sql, [pk])
+    if row is None:
         return None
-    screening = found[0]
-    db = screening._state.db
+    n = len(fields)
+    screening = rows.instance(Screening, fields, row[:n])
+    owner, finaliser = row[n : n + 3], row[n + 3 : n + 6]
+    amends_created_at, has_amendments = row[n + 6 :]
     user_model = get_user_model()
-    fields = ("id", *USER_NAME_FIELDS)
-    screening.owner = user_model.from_db(
-        db, fields, [screening.owner_id, *(getattr(screening, f"owner_{f}") for f in USER_NAME_FIELDS)],
-    )
+    name_fields = [user_model._meta.pk, *(user_model._meta.get_field(name) for name in USER_NAME_FIELDS)]
+    screening.owner = rows.instance(user_model, name_fields, [screening.owner_id, *owner])
     if screening.finalised_by_id is not None:
-        screening.finalised_by = user_model.from_db(
-            db, fields,
-            [screening.finalised_by_id, *(getattr(screening, f"finaliser_{f}") for f in USER_NAME_FIELDS)],
-        )
+        screening.finalised_by = rows.instance(user_model, name_fields, [screening.finalised_by_id, *finaliser])
     if screening.amends_id is not None:
-        created_at = _from_db(Screening._meta.get_field("created_at"), screening.amends_created_at)
-        screening.amends = Screening.from_db(db, ("id", "created_at"), [screening.amends_id, created_at])
-    screening.has_amendments = bool(screening.has_amendments)
+        screening.amends = rows.instance(
+            Screening, [Screening._meta.pk, Screening._meta.get_field("created_at")],
+            [screening.amends_id, amends_created_at],
+        )
+    screening.has_amendments = bool(has_amendments)
     return screening
-
-
-def _from_db(field, value):
-    """A value of `field` read without the ORM, as the ORM would have
-    converted it (SQLite returns datetimes as text, for example)."""
-    column = field.get_col(field.model._meta.db_table)
-    for converter in connection.ops.get_db_converters(column) + column.get_db_converters(connection):
-        value = converter(value, column, connection)
-    return value
 
 
 def screening_list(*, user, query: str = "", status: str = "") -> QuerySet[Screening]:

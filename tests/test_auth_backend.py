@@ -19,6 +19,12 @@ def test_loads_every_field_as_the_orm_does(clinician):
     assert loaded.groups.filter(name="Clinicians").exists()
 
 
+def test_an_id_of_no_user_finds_none(clinician):
+    for user_id in (clinician.pk + 1000, str(clinician.pk + 1000), "not-a-number", ""):
+        assert UserBackend().get_user(user_id) is None
+    assert UserBackend().get_user(str(clinician.pk)) == clinician
+
+
 def test_a_session_of_a_deactivated_user_is_signed_out(clinician_client, clinician):
     assert clinician_client.get("/screenings/").status_code == 200
     clinician.is_active = False
