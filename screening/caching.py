@@ -18,6 +18,7 @@ import threading
 from collections import OrderedDict
 
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 
@@ -130,14 +131,19 @@ def summary_body_key(screening: Screening, *, can_edit: bool) -> tuple:
 class SummaryBody:
     """The advisory summary's markup (templates/screening/_summary_body.html),
     the top of its page (_summary_head.html: steps, title, the record it
-    amends) and the one figure the page around them needs."""
+    amends), and what the page around them needs: how many answers are
+    missing, and the addresses of the screening's actions."""
 
-    __slots__ = ("head", "html", "missing_count")
+    __slots__ = ("head", "html", "missing_count", "urls")
 
-    def __init__(self, head: str, html: str, missing_count: int):
+    def __init__(self, head: str, html: str, missing_count: int, urls: dict):
         self.head = mark_safe(head)
         self.html = mark_safe(html)
         self.missing_count = missing_count
+        self.urls = urls
+
+
+ACTIONS = ("questionnaire", "finalise", "amend")
 
 
 def summary_body(screening: Screening, *, can_edit: bool) -> SummaryBody:
@@ -159,6 +165,9 @@ def summary_body(screening: Screening, *, can_edit: bool) -> SummaryBody:
     head = render_to_string("screening/_summary_head.html", {
         "screening": full, "step": "final" if full.is_final else "summary",
     })
-    body = SummaryBody(head, render_to_string("screening/_summary_body.html", context), context["missing_count"])
+    urls = {action: reverse(f"screening:{action}", args=[full.pk]) for action in ACTIONS}
+    body = SummaryBody(
+        head, render_to_string("screening/_summary_body.html", context), context["missing_count"], urls,
+    )
     summary_bodies.set(summary_body_key(full, can_edit=can_edit), body)
     return body

@@ -186,6 +186,7 @@ def screening_summary(request, pk):
         "head": body.head,
         "body": body.html,
         "missing_count": body.missing_count,
+        "urls": body.urls,
         "step": "final" if screening.is_final else "summary",
         "can_edit": can_edit,
         "amendments": selectors.amendments_of(screening) if screening.has_amendments else [],
