@@ -29,11 +29,11 @@ def value_from_db(field, value):
 
 def instance(model, fields, values):
     """An instance of `model` as loaded from the database, with only
-    `fields` (the rest deferred), from their `values` as read."""
-    return model.from_db(
-        connection.alias, [field.attname for field in fields],
-        [value_from_db(field, value) for field, value in zip(fields, values, strict=True)],
-    )
+    `fields` (the rest deferred), from their `values` as read, in any order."""
+    read = {field.attname: value_from_db(field, value) for field, value in zip(fields, values, strict=True)}
+    names = [field.attname for field in model._meta.concrete_fields if field.attname in read]
+    # Model.from_db takes the values in the model's own order of fields.
+    return model.from_db(connection.alias, names, [read[name] for name in names])
 
 
 @cache

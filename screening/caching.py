@@ -22,6 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 
+from config import rows as config_rows
 from screening import engine, selectors
 from screening.forms import QuestionnaireMarkup
 from screening.models import Screening
@@ -94,25 +95,31 @@ def _display_name(user):
     return (user.get_full_name() or user.get_username()) if user is not None else ""
 
 
-def list_rows(screenings, *, condition_names: dict, show_owner: bool) -> list[str]:
-    """The rows of the screening list (templates/screening/_list_row.html)
-    for screenings loaded by `selectors.screening_list`. No query. Each row
-    is keyed by its screening's revision and last-saved time, the names of
-    its conditions and owner as they are now, and the time zone."""
+def list_rows(rows: list[selectors.ListRow], *, condition_names: dict, show_owner: bool) -> str:
+    """The rows of the screening list (templates/screening/_list_row.html),
+    one after the other, for rows read by `selectors.screening_list`. No
+    query. Each row is keyed by its screening's revision and last-saved
+    time, the names of its conditions and owner as they are now, and the
+    time zone."""
     zone = timezone.get_current_timezone_name()
-    rows = []
-    for screening in screenings:
-        conditions = ", ".join(condition_names.get(slug, slug) for slug in screening.conditions)
-        owner = _display_name(screening.owner) if show_owner else None
-        key = (screening.pk, screening.revision, screening.updated_at, conditions, owner, zone)
-        row = list_row_cache.get(key)
-        if row is None:
-            row = mark_safe(render_to_string("screening/_list_row.html", {
-                "screening": screening, "conditions": conditions, "owner": owner, "show_owner": show_owner,
-            }))
-            list_row_cache.set(key, row)
-        rows.append(row)
-    return rows
+    conditions_field = Screening._meta.get_field("conditions")
+    markup = []
+    for row in rows:
+        slugs = config_rows.value_from_db(conditions_field, row.conditions)
+        conditions = ", ".join(condition_names.get(slug, slug) for slug in slugs)
+        owner = None
+        if show_owner:  # as _display_name(user) has it
+            owner = f"{row.owner_first_name} {row.owner_last_name}".strip() or row.owner_username
+        key = (row.id, row.revision, row.updated_at, conditions, owner, zone)
+        html = list_row_cache.get(key)
+        if html is None:
+            html = render_to_string("screening/_list_row.html", {
+                "screening": selectors.listed_screening(row), "conditions": conditions, "owner": owner,
+                "show_owner": show_owner,
+            })
+            list_row_cache.set(key, html)
+        markup.append(html)
+    return mark_safe("".join(markup))
 
 
 def summary_body_key(screening: Screening, *, can_edit: bool) -> tuple:

@@ -1,23 +1,41 @@
 """Reads that the screening pages share; each says how many queries it makes."""
 
 from functools import cache
+from typing import NamedTuple
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
-from django.db.models import QuerySet
 
 from conditions.models import Condition
 from config import rows
 from screening.models import Screening, Status
 
 VIEW_ALL_PERMISSION = "screening.view_all_screenings"
-LIST_COLUMNS = (
-    "id", "patient_reference", "conditions", "worst_status", "alert_count", "status",
-    "revision", "created_at", "updated_at", "owner_id",
-)
-OWNER_COLUMNS = ("owner__username", "owner__first_name", "owner__last_name")
+
+
+class ListRow(NamedTuple):
+    """A screening of the list, its columns as the database returned them
+    (JSON and, on SQLite, datetimes still text): see `listed_screening`."""
+
+    id: int
+    patient_reference: str
+    conditions: str
+    worst_status: str
+    alert_count: int
+    status: str
+    revision: int
+    created_at: object
+    updated_at: object
+    owner_id: int
+    owner_username: str
+    owner_first_name: str
+    owner_last_name: str
+
+
+LIST_SCREENING_FIELDS = ListRow._fields[:10]
+LIST_OWNER_FIELDS = ("owner__username", "owner__first_name", "owner__last_name")
 
 
 def can_view_all(user) -> bool:
@@ -136,23 +154,43 @@ def screening_page(pk) -> Screening | None:
     return screening
 
 
-def screening_list(*, user, query: str = "", status: str = "") -> QuerySet[Screening]:
-    """The screenings `user` may see, newest first, optionally narrowed to a
-    patient reference (case-insensitive, any part of it) and a status.
+def screening_list(*, user, query: str = "", status: str = "", start: int = 0, stop: int) -> list[ListRow]:
+    """One query, after `can_view_all`'s: the screenings `user` may see,
+    newest first, optionally narrowed to a patient reference
+    (case-insensitive, any part of it) and a status; rows start to stop.
 
-    Lazy; the rows load only the list's columns, and their owner's name
-    when the user may see every clinician's screenings. Checking the
-    permission costs what `can_view_all` costs.
+    The ORM writes the query and the rows are read without it: a page of
+    screenings as model instances took longer to make than the rest of the
+    list page, and a row whose markup is cached (screening.caching) needs
+    none. `listed_screening` makes one when it is needed.
     """
-    if can_view_all(user):
-        screenings = Screening.objects.select_related("owner").only(*LIST_COLUMNS, *OWNER_COLUMNS)
-    else:
-        screenings = Screening.objects.only(*LIST_COLUMNS).filter(owner=user)
+    screenings = Screening.objects.all() if can_view_all(user) else Screening.objects.filter(owner=user)
     if query:
         screenings = screenings.filter(patient_reference__icontains=query)
     if status in Status.values:
         screenings = screenings.filter(status=status)
-    return screenings.order_by("-created_at", "-id")
+    values = screenings.order_by("-created_at", "-id").values_list(*LIST_SCREENING_FIELDS, *LIST_OWNER_FIELDS)
+    sql, params = values[start:stop].query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [ListRow._make(row) for row in cursor.fetchall()]
+
+
+def listed_screening(row: ListRow) -> Screening:
+    """The screening of a list row (with its owner's name), as the ORM
+    would have loaded it with only the list's columns."""
+    user_model = get_user_model()
+    screening = rows.instance(Screening, _list_fields(), row[: len(LIST_SCREENING_FIELDS)])
+    screening.owner = rows.instance(
+        user_model, [user_model._meta.pk, *(user_model._meta.get_field(name) for name in USER_NAME_FIELDS)],
+        [row.owner_id, row.owner_username, row.owner_first_name, row.owner_last_name],
+    )
+    return screening
+
+
+@cache
+def _list_fields():
+    return [Screening._meta.get_field(name.removesuffix("_id")) for name in LIST_SCREENING_FIELDS]
 
 
 def condition_names() -> dict[str, str]:

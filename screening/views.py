@@ -17,6 +17,7 @@ from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.cache import patch_cache_control
+from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
 from screening import caching, pdf, selectors, services
@@ -67,11 +68,11 @@ class ListPage:
     counted: a COUNT takes longer the more screenings there are, and a
     clinician pages with Newer and Older, not with a total."""
 
-    def __init__(self, screenings, number: int):
+    def __init__(self, *, user, filters: dict, number: int):
         start = (number - 1) * PAGE_SIZE
-        rows = list(screenings[start : start + PAGE_SIZE + 1])
+        rows = selectors.screening_list(user=user, **filters, start=start, stop=start + PAGE_SIZE + 1)
         self.number = number
-        self.object_list = rows[:PAGE_SIZE]
+        self.rows = rows[:PAGE_SIZE]
         self.has_next = len(rows) > PAGE_SIZE
         self.has_previous = number > 1
         self.next_page_number = number + 1
@@ -79,7 +80,14 @@ class ListPage:
 
     @property
     def past_the_end(self) -> bool:
-        return self.has_previous and not self.object_list
+        return self.has_previous and not self.rows
+
+
+def _page_link(filters: dict) -> str:
+    """The start of a link to another page of the list, keeping the search:
+    the page's number goes at the end."""
+    search = {"q": filters["query"], "status": filters["status"]}
+    return "?" + urlencode({**{name: value for name, value in search.items() if value}, "page": ""})
 
 
 def _page_number(value) -> int:
@@ -94,15 +102,16 @@ def _page_number(value) -> int:
 @login_required
 def screening_list(request):
     filter_form = ScreeningFilterForm(request.GET)
-    screenings = selectors.screening_list(user=request.user, **filter_form.filters())
-    page = ListPage(screenings, _page_number(request.GET.get("page")))
+    filters = filter_form.filters()
+    page = ListPage(user=request.user, filters=filters, number=_page_number(request.GET.get("page")))
     show_owner = selectors.can_view_all(request.user)
-    names = selectors.condition_names()
+    rows = caching.list_rows(page.rows, condition_names=selectors.condition_names(), show_owner=show_owner)
     return render(request, "screening/list.html", {
         "page": page,
-        "rows": caching.list_rows(page.object_list, condition_names=names, show_owner=show_owner),
+        "rows": rows,
         "filter_form": filter_form,
-        "filtered": any(filter_form.filters().values()),
+        "filtered": any(filters.values()),
+        "page_link": _page_link(filters),
         "show_owner": show_owner,
     })
 

@@ -329,6 +329,33 @@ class TestSelectors:
             assert loaded.has_amendments is (screening == final)
             assert loaded.result == expected.result  # loaded on access
 
+    def test_the_list_selector_reads_what_the_orm_would(self, clinician, django_assert_num_queries):
+        clinician.first_name, clinician.last_name = "Cleo", "Nician"
+        clinician.save()
+        final_for(clinician, conditions=["trd", "ptsd"], reference="LS-1")
+        draft_for(clinician, reference="LS-2")
+        with django_assert_num_queries(2):  # whether they may read every screening; the rows
+            rows = selectors.screening_list(user=clinician, stop=10)
+        expected = Screening.objects.order_by("-created_at", "-id").select_related("owner")
+        assert [row.patient_reference for row in rows] == ["LS-2", "LS-1"]
+        fields = [f.attname for f in Screening._meta.concrete_fields if f.attname in selectors.ListRow._fields]
+        for row, screening in zip(rows, expected, strict=True):
+            with django_assert_num_queries(0):
+                listed = selectors.listed_screening(row)
+                assert [getattr(listed, f) for f in fields] == [getattr(screening, f) for f in fields]
+                assert listed.owner.get_full_name() == "Cleo Nician"
+                assert listed.get_absolute_url() == screening.get_absolute_url()
+        assert selectors.screening_list(user=clinician, query="ls-1", status="final", stop=10)[0].patient_reference == "LS-1"
+
+    def test_a_search_for_like_wildcards_finds_them_as_typed(self, clinician):
+        for reference in ("A_1", "AB1", "AXX2"):
+            draft_for(clinician, reference=reference)
+
+        def found(query):
+            return sorted(row.patient_reference for row in selectors.screening_list(user=clinician, query=query, stop=10))
+
+        assert found("a_") == ["A_1"] and found("%") == [] and found("a") == ["AB1", "AXX2", "A_1"]
+
     @pytest.mark.parametrize("pk", [0, -1, 10**30])
     def test_the_page_selector_finds_nothing_where_nothing_is(self, pk):
         assert selectors.screening_page(pk) is None

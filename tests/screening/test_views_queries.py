@@ -90,7 +90,7 @@ def test_list_page_queries_are_fixed(screenings, clinician_client, django_assert
         # 1. the session
         # 2. the signed-in user
         # 3. may they view every screening? (their own and their groups' permissions, in one)
-        # 4. one page of screenings and one more row, list columns only (their own: no owner's name to join)
+        # 4. one page of screenings and one row more: the list's columns and their owner's name
         # 5. condition slugs and names
         response = clinician_client.get(reverse("screening:list"), {"q": "Q", "status": "draft"})
     assert response.status_code == 200
@@ -108,7 +108,7 @@ def test_list_page_for_a_reader_of_every_screening_makes_the_same_queries(
     auditor.user_permissions.add(Permission.objects.get(codename="view_all_screenings"))
     client.force_login(auditor)
     with django_assert_num_queries(5):
-        # as above, the page of screenings joining in each owner's name
+        # as above
         response = client.get(reverse("screening:list"))
     assert response.status_code == 200
     assert response.content.decode().count("<td>clinician</td>") == min(25, screenings.count())
