@@ -30,10 +30,20 @@ def value_from_db(field, value):
 def instance(model, fields, values):
     """An instance of `model` as loaded from the database, with only
     `fields` (the rest deferred), from their `values` as read, in any order."""
-    read = {field.attname: value_from_db(field, value) for field, value in zip(fields, values, strict=True)}
-    names = [field.attname for field in model._meta.concrete_fields if field.attname in read]
-    # Model.from_db takes the values in the model's own order of fields.
-    return model.from_db(connection.alias, names, [read[name] for name in names])
+    names, order = _layout(model, tuple(fields))
+    return model.from_db(connection.alias, names, [value_from_db(fields[i], values[i]) for i in order])
+
+
+@cache
+def _layout(model, fields):
+    """The attribute names of `fields` and their positions, in the model's
+    own order of fields, which Model.from_db takes its values in."""
+    position = {field.attname: i for i, field in enumerate(fields)}
+    if len(position) != len(fields) or any(field.model._meta.concrete_model is not model._meta.concrete_model
+                                            for field in fields):
+        raise ValueError(f"Not distinct fields of {model.__name__}: {fields}")
+    names = [field.attname for field in model._meta.concrete_fields if field.attname in position]
+    return names, [position[name] for name in names]
 
 
 @cache

@@ -104,7 +104,7 @@ def _page_query():
     created, and whether any screening amends it."""
     qn = connection.ops.quote_name
     screening, user = qn(Screening._meta.db_table), qn(get_user_model()._meta.db_table)
-    fields = [field for field in Screening._meta.concrete_fields if field.name != "result"]
+    fields = tuple(field for field in Screening._meta.concrete_fields if field.name != "result")
     names = ", ".join(f"{alias}.{qn(column)}" for alias in ("o", "f") for column in USER_NAME_FIELDS)
     return fields, (
         f"SELECT {', '.join(f's.{qn(field.column)}' for field in fields)}, {names}, a.{qn('created_at')}, "
@@ -140,15 +140,13 @@ def screening_page(pk) -> Screening | None:
     owner, finaliser = row[n : n + 3], row[n + 3 : n + 6]
     amends_created_at, has_amendments = row[n + 6 :]
     user_model = get_user_model()
-    name_fields = [user_model._meta.pk, *(user_model._meta.get_field(name) for name in USER_NAME_FIELDS)]
-    screening.owner = rows.instance(user_model, name_fields, [screening.owner_id, *owner])
+    screening.owner = rows.instance(user_model, _user_name_fields(), [screening.owner_id, *owner])
     if screening.finalised_by_id is not None:
-        screening.finalised_by = rows.instance(user_model, name_fields, [screening.finalised_by_id, *finaliser])
-    if screening.amends_id is not None:
-        screening.amends = rows.instance(
-            Screening, [Screening._meta.pk, Screening._meta.get_field("created_at")],
-            [screening.amends_id, amends_created_at],
+        screening.finalised_by = rows.instance(
+            user_model, _user_name_fields(), [screening.finalised_by_id, *finaliser]
         )
+    if screening.amends_id is not None:
+        screening.amends = rows.instance(Screening, _amended_fields(), [screening.amends_id, amends_created_at])
     screening.has_amendments = bool(has_amendments)
     return screening
 
@@ -202,10 +200,9 @@ def _list_sql(every_owner: bool, search: bool, status: bool) -> str:
 def listed_screening(row: ListRow) -> Screening:
     """The screening of a list row (with its owner's name), as the ORM
     would have loaded it with only the list's columns."""
-    user_model = get_user_model()
     screening = rows.instance(Screening, _list_fields(), row[: len(LIST_SCREENING_FIELDS)])
     screening.owner = rows.instance(
-        user_model, [user_model._meta.pk, *(user_model._meta.get_field(name) for name in USER_NAME_FIELDS)],
+        get_user_model(), _user_name_fields(),
         [row.owner_id, row.owner_username, row.owner_first_name, row.owner_last_name],
     )
     return screening
@@ -213,7 +210,19 @@ def listed_screening(row: ListRow) -> Screening:
 
 @cache
 def _list_fields():
-    return [Screening._meta.get_field(name.removesuffix("_id")) for name in LIST_SCREENING_FIELDS]
+    return tuple(Screening._meta.get_field(name.removesuffix("_id")) for name in LIST_SCREENING_FIELDS)
+
+
+@cache
+def _user_name_fields():
+    """A user's id and the fields of their name (USER_NAME_FIELDS)."""
+    meta = get_user_model()._meta
+    return (meta.pk, *(meta.get_field(name) for name in USER_NAME_FIELDS))
+
+
+@cache
+def _amended_fields():
+    return (Screening._meta.pk, Screening._meta.get_field("created_at"))
 
 
 def condition_names() -> dict[str, str]:

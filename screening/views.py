@@ -196,10 +196,9 @@ def screening_summary(request, pk):
         "body": body.html,
         "missing_count": body.missing_count,
         "urls": body.urls,
-        "step": "final" if screening.is_final else "summary",
         "can_edit": can_edit,
         "amendments": selectors.amendments_of(screening) if screening.has_amendments else [],
-        "finalise_form": FinaliseForm(),
+        "finalise_form": FinaliseForm() if can_edit and not screening.is_final else None,
     })
 
 
