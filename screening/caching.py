@@ -92,7 +92,13 @@ def questionnaire(rulebook: engine.Rulebook, conditions) -> QuestionnaireMarkup:
 
 
 def _display_name(user):
-    return (user.get_full_name() or user.get_username()) if user is not None else ""
+    return _name(user.first_name, user.last_name, user.get_username()) if user is not None else ""
+
+
+def _name(first_name: str, last_name: str, username: str) -> str:
+    """A user's name as shown: their full name, else their username
+    (User.get_full_name() or get_username())."""
+    return f"{first_name} {last_name}".strip() or username
 
 
 def list_rows(rows: list[selectors.ListRow], *, condition_names: dict, show_owner: bool) -> str:
@@ -107,9 +113,7 @@ def list_rows(rows: list[selectors.ListRow], *, condition_names: dict, show_owne
     for row in rows:
         slugs = config_rows.value_from_db(conditions_field, row.conditions)
         conditions = ", ".join(condition_names.get(slug, slug) for slug in slugs)
-        owner = None
-        if show_owner:  # as _display_name(user) has it
-            owner = f"{row.owner_first_name} {row.owner_last_name}".strip() or row.owner_username
+        owner = _name(row.owner_first_name, row.owner_last_name, row.owner_username) if show_owner else None
         key = (row.id, row.revision, row.updated_at, conditions, owner, zone)
         html = list_row_cache.get(key)
         if html is None:
