@@ -19,6 +19,13 @@ def fetch_one(sql: str, params) -> tuple | None:
         return cursor.fetchone()
 
 
+def fetch_all(sql: str, params=()) -> list[tuple]:
+    """Every row `sql` returns."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
 def value_from_db(field, value):
     """`value`, read from `field`'s column, as the ORM would convert it."""
     converters, column = _converters(field)

@@ -54,9 +54,7 @@ def can_view_all(user) -> bool:
     cached = getattr(user, "_ketascreen_view_all", None)
     if cached is None:
         app_label, codename = VIEW_ALL_PERMISSION.split(".")
-        with connection.cursor() as cursor:
-            cursor.execute(_permission_sql(), [app_label, codename, user.pk, user.pk])
-            cached = cursor.fetchone() is not None
+        cached = rows.fetch_one(_permission_sql(), [app_label, codename, user.pk, user.pk]) is not None
         user._ketascreen_view_all = cached
     return cached
 
@@ -168,9 +166,8 @@ def screening_list(*, user, query: str = "", status: str = "", start: int = 0, s
         params.append(f"%{connection.ops.prep_for_like_query(query)}%")
     if status:
         params.append(status)
-    with connection.cursor() as cursor:
-        cursor.execute(_list_sql(every_owner, bool(query), bool(status)), [*params, stop - start, start])
-        return [ListRow._make(row) for row in cursor.fetchall()]
+    found = rows.fetch_all(_list_sql(every_owner, bool(query), bool(status)), [*params, stop - start, start])
+    return [ListRow._make(row) for row in found]
 
 
 @cache
@@ -229,9 +226,7 @@ def condition_names() -> dict[str, str]:
     """One query: slug -> name of every condition, active or not, for lists
     that show the conditions of past screenings. Hand-written SQL, as for
     the other reads every list page makes."""
-    with connection.cursor() as cursor:
-        cursor.execute(_condition_names_sql())
-        return dict(cursor.fetchall())
+    return dict(rows.fetch_all(_condition_names_sql()))
 
 
 @cache

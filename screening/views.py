@@ -74,9 +74,18 @@ class ListPage:
         self.number = number
         self.rows = rows[:PAGE_SIZE]
         self.has_next = len(rows) > PAGE_SIZE
-        self.has_previous = number > 1
-        self.next_page_number = number + 1
-        self.previous_page_number = number - 1
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def next_page_number(self) -> int:
+        return self.number + 1
+
+    @property
+    def previous_page_number(self) -> int:
+        return self.number - 1
 
     @property
     def past_the_end(self) -> bool:
