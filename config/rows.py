@@ -1,10 +1,10 @@
 """Model instances from hand-written SQL, converted as the ORM converts them.
 
-The reads every signed-in page makes (its user, its screening) are written
-in SQL by hand: building them through the ORM takes longer than the
-database takes to answer. This is the one place that turns such a row back
-into what the ORM would have returned (SQLite, for one, returns datetimes
-and JSON as text).
+The reads every signed-in page makes (its session and user, its screening)
+are written in SQL by hand: building them through the ORM takes longer than
+the database takes to answer. This is the one place that turns such a row
+back into what the ORM would have returned (SQLite, for one, returns
+datetimes and JSON as text).
 """
 
 from functools import cache
@@ -34,23 +34,36 @@ def value_from_db(field, value):
     return value
 
 
-def instance(model, fields, values):
-    """An instance of `model` as loaded from the database, with only
-    `fields` (the rest deferred), from their `values` as read, in any order."""
-    names, order = _layout(model, tuple(fields))
-    return model.from_db(connection.alias, names, [value_from_db(fields[i], values[i]) for i in order])
+class Shape:
+    """Rows of some `fields` of `model`, in that order, made into instances
+    as the ORM loads them (the model's other fields deferred). Worked out
+    once per query: making an instance is then a loop over its values."""
 
+    def __init__(self, model, fields):
+        fields = tuple(fields)
+        position = {field.attname: i for i, field in enumerate(fields)}
+        concrete = model._meta.concrete_model
+        if len(position) != len(fields) or any(f.model._meta.concrete_model is not concrete for f in fields):
+            raise ValueError(f"Not distinct fields of {model.__name__}: {fields}")
+        self.model = model
+        self.fields = fields
+        # Model.from_db takes the values in the model's own order of fields.
+        in_order = [field for field in model._meta.concrete_fields if field.attname in position]
+        self._names = [field.attname for field in in_order]
+        self._readers = [(position[field.attname], *_converters(field)) for field in in_order]
 
-@cache
-def _layout(model, fields):
-    """The attribute names of `fields` and their positions, in the model's
-    own order of fields, which Model.from_db takes its values in."""
-    position = {field.attname: i for i, field in enumerate(fields)}
-    if len(position) != len(fields) or any(field.model._meta.concrete_model is not model._meta.concrete_model
-                                            for field in fields):
-        raise ValueError(f"Not distinct fields of {model.__name__}: {fields}")
-    names = [field.attname for field in model._meta.concrete_fields if field.attname in position]
-    return names, [position[name] for name in names]
+    def __len__(self):
+        return len(self.fields)
+
+    def instance(self, values):
+        """An instance from `values`, one per field, as read."""
+        loaded = []
+        for i, converters, column in self._readers:
+            value = values[i]
+            for converter in converters:
+                value = converter(value, column, connection)
+            loaded.append(value)
+        return self.model.from_db(connection.alias, self._names, loaded)
 
 
 @cache

@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "simple_history",
     "axes",
+    "accounts",
     "conditions",
     "screening",
 ]
@@ -64,7 +65,8 @@ MIDDLEWARE = [
     "config.middleware.idle_session_expiry",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Django's, with the user read together with the session (config.auth).
+    "config.auth.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "config.middleware.content_security_policy",
@@ -133,6 +135,10 @@ AXES_LOCKOUT_CALLABLE = "config.views.locked_out"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 AXES_IPWARE_PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0")) or None
+
+# Sessions live in the database (accounts.Session), each read with its user
+# in one query (accounts.sessions).
+SESSION_ENGINE = "accounts.sessions"
 
 # Sessions end after 30 idle minutes: requests move the expiry on (at most
 # once a minute, see config.middleware.idle_session_expiry).

@@ -96,15 +96,15 @@ USER_NAME_FIELDS = ("username", "first_name", "last_name")
 
 @cache
 def _page_query():
-    """The screening's fields but its stored result (the large value only a
-    summary not rendered before needs), and the SELECT of them with the
+    """The shape of the screening's fields but its stored result (the large
+    value only a summary not rendered before needs), and the SELECT of them with the
     names of its owner and finaliser, when the screening it amends was
     created, and whether any screening amends it."""
     qn = connection.ops.quote_name
     screening, user = qn(Screening._meta.db_table), qn(get_user_model()._meta.db_table)
     fields = tuple(field for field in Screening._meta.concrete_fields if field.name != "result")
     names = ", ".join(f"{alias}.{qn(column)}" for alias in ("o", "f") for column in USER_NAME_FIELDS)
-    return fields, (
+    return rows.Shape(Screening, fields), (
         f"SELECT {', '.join(f's.{qn(field.column)}' for field in fields)}, {names}, a.{qn('created_at')}, "
         f"EXISTS (SELECT 1 FROM {screening} x WHERE x.{qn('amends_id')} = s.{qn('id')}) "
         f"FROM {screening} s "
@@ -129,22 +129,19 @@ def screening_page(pk) -> Screening | None:
     low, high = connection.ops.integer_field_range(Screening._meta.pk.get_internal_type())
     if not low <= pk <= high:
         return None  # as the ORM does: no such row can exist
-    fields, sql = _page_query()
+    shape, sql = _page_query()
     row = rows.fetch_one(sql, [pk])
     if row is None:
         return None
-    n = len(fields)
-    screening = rows.instance(Screening, fields, row[:n])
+    n = len(shape)
+    screening = shape.instance(row)
     owner, finaliser = row[n : n + 3], row[n + 3 : n + 6]
     amends_created_at, has_amendments = row[n + 6 :]
-    user_model = get_user_model()
-    screening.owner = rows.instance(user_model, _user_name_fields(), [screening.owner_id, *owner])
+    screening.owner = _user_name_shape().instance([screening.owner_id, *owner])
     if screening.finalised_by_id is not None:
-        screening.finalised_by = rows.instance(
-            user_model, _user_name_fields(), [screening.finalised_by_id, *finaliser]
-        )
+        screening.finalised_by = _user_name_shape().instance([screening.finalised_by_id, *finaliser])
     if screening.amends_id is not None:
-        screening.amends = rows.instance(Screening, _amended_fields(), [screening.amends_id, amends_created_at])
+        screening.amends = _amended_shape().instance([screening.amends_id, amends_created_at])
     screening.has_amendments = bool(has_amendments)
     return screening
 
@@ -197,29 +194,29 @@ def _list_sql(every_owner: bool, search: bool, status: bool) -> str:
 def listed_screening(row: ListRow) -> Screening:
     """The screening of a list row (with its owner's name), as the ORM
     would have loaded it with only the list's columns."""
-    screening = rows.instance(Screening, _list_fields(), row[: len(LIST_SCREENING_FIELDS)])
-    screening.owner = rows.instance(
-        get_user_model(), _user_name_fields(),
-        [row.owner_id, row.owner_username, row.owner_first_name, row.owner_last_name],
+    screening = _list_shape().instance(row)
+    screening.owner = _user_name_shape().instance(
+        [row.owner_id, row.owner_username, row.owner_first_name, row.owner_last_name]
     )
     return screening
 
 
 @cache
-def _list_fields():
-    return tuple(Screening._meta.get_field(name.removesuffix("_id")) for name in LIST_SCREENING_FIELDS)
+def _list_shape():
+    fields = (Screening._meta.get_field(name.removesuffix("_id")) for name in LIST_SCREENING_FIELDS)
+    return rows.Shape(Screening, fields)
 
 
 @cache
-def _user_name_fields():
+def _user_name_shape():
     """A user's id and the fields of their name (USER_NAME_FIELDS)."""
     meta = get_user_model()._meta
-    return (meta.pk, *(meta.get_field(name) for name in USER_NAME_FIELDS))
+    return rows.Shape(get_user_model(), (meta.pk, *(meta.get_field(name) for name in USER_NAME_FIELDS)))
 
 
 @cache
-def _amended_fields():
-    return (Screening._meta.pk, Screening._meta.get_field("created_at"))
+def _amended_shape():
+    return rows.Shape(Screening, (Screening._meta.pk, Screening._meta.get_field("created_at")))
 
 
 def condition_names() -> dict[str, str]:

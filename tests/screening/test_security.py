@@ -3,10 +3,10 @@
 from datetime import timedelta
 
 import pytest
-from django.contrib.sessions.models import Session
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from accounts.models import Session
 from conditions.models import Criterion
 from screening import services
 from screening.models import AuditAction, AuditEvent, Screening

@@ -86,12 +86,11 @@ def screenings(request, criteria_factor, clinician):
 
 
 def test_list_page_queries_are_fixed(screenings, clinician_client, django_assert_num_queries):
-    with django_assert_num_queries(5):
-        # 1. the session
-        # 2. the signed-in user
-        # 3. may they view every screening? (their own and their groups' permissions, in one)
-        # 4. one page of screenings and one row more: the list's columns and their owner's name
-        # 5. condition slugs and names
+    with django_assert_num_queries(4):
+        # 1. the session, and the signed-in user with it
+        # 2. may they view every screening? (their own and their groups' permissions, in one)
+        # 3. one page of screenings and one row more: the list's columns and their owner's name
+        # 4. condition slugs and names
         response = clinician_client.get(reverse("screening:list"), {"q": "Q", "status": "draft"})
     assert response.status_code == 200
     assert response.content.decode().count('class="badge text-bg-info ks-status-badge"') == min(
@@ -107,7 +106,7 @@ def test_list_page_for_a_reader_of_every_screening_makes_the_same_queries(
     auditor = django_user_model.objects.create_user("auditor")
     auditor.user_permissions.add(Permission.objects.get(codename="view_all_screenings"))
     client.force_login(auditor)
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(4):
         # as above
         response = client.get(reverse("screening:list"))
     assert response.status_code == 200
@@ -116,11 +115,10 @@ def test_list_page_for_a_reader_of_every_screening_makes_the_same_queries(
 
 def test_questionnaire_page_queries_are_fixed(screenings, clinician_client, django_assert_num_queries):
     screening = screenings.first()
-    with django_assert_num_queries(4):
-        # 1. the session
-        # 2. the signed-in user
-        # 3. the screening with its owner's and finaliser's names, without its stored result
-        # 4. the knowledge-base revision (the cached rulebook is current)
+    with django_assert_num_queries(3):
+        # 1. the session, and the signed-in user with it
+        # 2. the screening with its owner's and finaliser's names, without its stored result
+        # 3. the knowledge-base revision (the cached rulebook is current)
         response = clinician_client.get(reverse("screening:questionnaire", args=[screening.pk]))
     assert response.status_code == 200
     assert 'name="phq9_total"' in response.content.decode()
@@ -128,15 +126,14 @@ def test_questionnaire_page_queries_are_fixed(screenings, clinician_client, djan
 
 def test_summary_page_queries_are_fixed(screenings, clinician_client, django_assert_num_queries):
     screening = screenings.first()
-    with django_assert_num_queries(5):
-        # 1. the session
-        # 2. the signed-in user
-        # 3. the screening with its owner's and finaliser's names, without its stored result
-        # 4. INSERT the audit event "summary viewed"
-        # 5. its stored result and rulebook snapshot, to render the summary of this revision
-        first = clinician_client.get(reverse("screening:summary", args=[screening.pk]))
     with django_assert_num_queries(4):
-        # 1.-4. as above; this revision's summary is rendered already
+        # 1. the session, and the signed-in user with it
+        # 2. the screening with its owner's and finaliser's names, without its stored result
+        # 3. INSERT the audit event "summary viewed"
+        # 4. its stored result and rulebook snapshot, to render the summary of this revision
+        first = clinician_client.get(reverse("screening:summary", args=[screening.pk]))
+    with django_assert_num_queries(3):
+        # 1.-3. as above; this revision's summary is rendered already
         again = clinician_client.get(reverse("screening:summary", args=[screening.pk]))
     assert first.status_code == again.status_code == 200
     assert "Active suicidal thoughts reported" in again.content.decode()
@@ -148,18 +145,17 @@ def test_final_summary_page_adds_one_query_for_its_amendments(
 ):
     screening = services.screening_finalise(screening=screenings.first(), user=clinician)
     clinician_client.get(reverse("screening:summary", args=[screening.pk]))
-    with django_assert_num_queries(4):
-        # 1. the session
-        # 2. the signed-in user
-        # 3. the screening with its owner's and finaliser's names, and whether anything amends it
-        # 4. INSERT the audit event "summary viewed"
+    with django_assert_num_queries(3):
+        # 1. the session, and the signed-in user with it
+        # 2. the screening with its owner's and finaliser's names, and whether anything amends it
+        # 3. INSERT the audit event "summary viewed"
         response = clinician_client.get(reverse("screening:summary", args=[screening.pk]))
     assert response.status_code == 200
     assert "Amend" in response.content.decode()
     services.screening_amend(screening=screening, user=clinician)
-    with django_assert_num_queries(5):
-        # 1.-4. as above
-        # 5. the screenings that amend it
+    with django_assert_num_queries(4):
+        # 1.-3. as above
+        # 4. the screenings that amend it
         response = clinician_client.get(reverse("screening:summary", args=[screening.pk]))
     assert "This final screening has been amended" in response.content.decode()
 
@@ -175,30 +171,28 @@ def test_saving_answers_makes_a_fixed_number_of_queries(screenings, clinician_cl
             form[question.code] = "yes" if value else "no"
         elif value is not None:
             form[question.code] = value
-    with django_assert_num_queries(12):
-        # 1. the session
-        # 2. the signed-in user
-        # 3. the screening with its owner's and finaliser's names, without its stored result
-        # 4. the knowledge-base revision (the cached rulebook is current)
-        # 5. SAVEPOINT: the view's transaction (a BEGIN outside a test), so the answers
+    with django_assert_num_queries(11):
+        # 1. the session, and the signed-in user with it
+        # 2. the screening with its owner's and finaliser's names, without its stored result
+        # 3. the knowledge-base revision (the cached rulebook is current)
+        # 4. SAVEPOINT: the view's transaction (a BEGIN outside a test), so the answers
         #    and their audit event are saved together or not at all
-        # 6. SAVEPOINT: the service's own
-        # 7. the screening locked FOR UPDATE, to refuse a final one or a stale form
-        # 8. the id of the rulebook's stored snapshot
-        # 9. UPDATE the screening: answers, fresh result, snapshot, revision
-        # 10. RELEASE the service's SAVEPOINT
-        # 11. INSERT the audit event "answers saved"
-        # 12. RELEASE the view's SAVEPOINT (a COMMIT outside a test)
+        # 5. SAVEPOINT: the service's own
+        # 6. the screening locked FOR UPDATE, to refuse a final one or a stale form
+        # 7. the id of the rulebook's stored snapshot
+        # 8. UPDATE the screening: answers, fresh result, snapshot, revision
+        # 9. RELEASE the service's SAVEPOINT
+        # 10. INSERT the audit event "answers saved"
+        # 11. RELEASE the view's SAVEPOINT (a COMMIT outside a test)
         response = clinician_client.post(reverse("screening:questionnaire", args=[screening.pk]), form)
     assert response.status_code == 302, response.content.decode()[:2000]
     assert Screening.objects.get(pk=screening.pk).answers["age"] == 71
 
 
 def test_new_screening_page_queries_are_fixed(screenings, clinician_client, django_assert_num_queries):
-    with django_assert_num_queries(3):
-        # 1. the session
-        # 2. the signed-in user
-        # 3. the knowledge-base revision (the conditions come from the cached rulebook)
+    with django_assert_num_queries(2):
+        # 1. the session, and the signed-in user with it
+        # 2. the knowledge-base revision (the conditions come from the cached rulebook)
         response = clinician_client.get(reverse("screening:new"))
     assert response.status_code == 200
     assert 'value="trd"' in response.content.decode()
@@ -206,17 +200,16 @@ def test_new_screening_page_queries_are_fixed(screenings, clinician_client, djan
 
 def test_finalising_makes_a_fixed_number_of_queries(screenings, clinician_client, django_assert_num_queries):
     screening = screenings.first()
-    with django_assert_num_queries(10):
-        # 1. the session
-        # 2. the signed-in user
-        # 3. the screening with its owner's and finaliser's names, without its stored result
-        # 4. SAVEPOINT: the view's transaction (a BEGIN outside a test)
-        # 5. SAVEPOINT: the service's own
-        # 6. the screening's status and revision, locked FOR UPDATE (its answers and result unread)
-        # 7. UPDATE status, finalised at and by, revision
-        # 8. RELEASE the service's SAVEPOINT
-        # 9. INSERT the audit event "finalised"
-        # 10. RELEASE the view's SAVEPOINT (a COMMIT outside a test)
+    with django_assert_num_queries(9):
+        # 1. the session, and the signed-in user with it
+        # 2. the screening with its owner's and finaliser's names, without its stored result
+        # 3. SAVEPOINT: the view's transaction (a BEGIN outside a test)
+        # 4. SAVEPOINT: the service's own
+        # 5. the screening's status and revision, locked FOR UPDATE (its answers and result unread)
+        # 6. UPDATE status, finalised at and by, revision
+        # 7. RELEASE the service's SAVEPOINT
+        # 8. INSERT the audit event "finalised"
+        # 9. RELEASE the view's SAVEPOINT (a COMMIT outside a test)
         response = clinician_client.post(reverse("screening:finalise", args=[screening.pk]), {"confirm": "on"})
     assert response.status_code == 302
     final = Screening.objects.get(pk=screening.pk)
@@ -226,19 +219,18 @@ def test_finalising_makes_a_fixed_number_of_queries(screenings, clinician_client
 
 def test_amending_makes_a_fixed_number_of_queries(screenings, clinician, clinician_client, django_assert_num_queries):
     final = services.screening_finalise(screening=screenings.first(), user=clinician)
-    with django_assert_num_queries(14):
-        # 1. the session
-        # 2. the signed-in user
-        # 3. the final screening with its owner's and finaliser's names, without its stored result
-        # 4. SAVEPOINT: the view's transaction (a BEGIN outside a test)
-        # 5. the knowledge-base revision (the amendment follows the current rulebook)
-        # 6. SAVEPOINT: creating the amendment
-        # 7. the id of the rulebook's stored snapshot
-        # 8-9. model validation: the owner and the amended screening exist
-        # 10. INSERT the amendment
-        # 11. RELEASE SAVEPOINT
-        # 12-13. INSERT the audit events "amended" and "screening created"
-        # 14. RELEASE the view's SAVEPOINT (a COMMIT outside a test)
+    with django_assert_num_queries(13):
+        # 1. the session, and the signed-in user with it
+        # 2. the final screening with its owner's and finaliser's names, without its stored result
+        # 3. SAVEPOINT: the view's transaction (a BEGIN outside a test)
+        # 4. the knowledge-base revision (the amendment follows the current rulebook)
+        # 5. SAVEPOINT: creating the amendment
+        # 6. the id of the rulebook's stored snapshot
+        # 7-8. model validation: the owner and the amended screening exist
+        # 9. INSERT the amendment
+        # 10. RELEASE SAVEPOINT
+        # 11-12. INSERT the audit events "amended" and "screening created"
+        # 13. RELEASE the view's SAVEPOINT (a COMMIT outside a test)
         response = clinician_client.post(reverse("screening:amend", args=[final.pk]))
     amendment = Screening.objects.get(amends=final)
     assert response.status_code == 302 and response["Location"].endswith(f"/{amendment.pk}/questionnaire/")
