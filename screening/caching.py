@@ -9,14 +9,18 @@ So several gunicorn workers or hosts, each with its own copy, always agree
 with the database; a deploy starts with empty caches, so changed templates
 show at once. Entries are evicted least recently used first.
 
-The caches hold markup only. Access checks, audit events and whatever a
-page shows per request (the signed-in user, messages, the CSRF token,
-buttons that depend on who is looking) stay outside them.
+The caches hold markup only. Access checks and audit events run on every
+request, outside them. A whole page (`page`) is keyed by everything it
+shows, the viewer included, and is never kept with messages in it; each
+response gets its own CSRF token, filled into the page's hole for it.
 """
 
+import secrets
 import threading
 from collections import OrderedDict
 
+from django.contrib.messages import get_messages
+from django.middleware.csrf import get_token
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -66,6 +70,9 @@ questionnaires = BoundedCache(size=128)
 summary_bodies = BoundedCache(size=500)
 # A row of the screening list is under a kilobyte.
 list_row_cache = BoundedCache(size=5000)
+# Whole pages, each for one revision of what it shows and one viewer. A
+# summary page is 10 to 60 kilobytes: at most about 18 MB per process.
+pages = BoundedCache(size=300)
 # Stored PDFs' rows (file name, SHA-256, size), by screening id: a final
 # screening's PDF is stored once and its row can be neither changed nor
 # deleted, so a row once read is the row. A few hundred bytes each.
@@ -76,6 +83,7 @@ def clear():
     """Empty every cache of this module (tests; never needed for correctness)."""
     questionnaires.clear()
     summary_bodies.clear()
+    pages.clear()
     list_row_cache.clear()
     stored_pdfs.clear()
 
@@ -182,3 +190,41 @@ def summary_body(screening: Screening, *, can_edit: bool) -> SummaryBody:
     )
     summary_bodies.set(summary_body_key(full, can_edit=can_edit), body)
     return body
+
+
+# Stands in for the CSRF token in a kept page: random, so that nothing else
+# in a page can be mistaken for it.
+_CSRF_HOLE = f"csrf-token-{secrets.token_hex(16)}"
+
+
+def page(request, key: tuple, template_name: str, context) -> str:
+    """`template_name` rendered for `request` with the dict `context()`
+    returns, reusing the markup rendered before under `key`, which must
+    name everything the page shows but its CSRF token: the viewer too.
+
+    Each response gets a token of its own, masked afresh as Django masks
+    one for every response; the page keeps only the hole it goes in. A
+    request with messages to show gets its page rendered afresh, and not
+    kept: showing messages uses them up.
+    """
+    if get_messages(request):
+        return render_to_string(template_name, context(), request)
+    html = pages.get(key)
+    if html is None:
+        html = render_to_string(template_name, {**context(), "csrf_token": _CSRF_HOLE}, request)
+        pages.set(key, html)
+    if _CSRF_HOLE in html:
+        html = html.replace(_CSRF_HOLE, get_token(request))
+    return html
+
+
+def summary_page_key(request, screening: Screening, *, can_edit: bool, amendments) -> tuple:
+    """Everything the summary page shows: its body (`summary_body_key`),
+    what the viewer may do with it, who the viewer is as the navigation
+    bar shows them, and the screenings that amend it."""
+    user = request.user
+    return (
+        "summary", summary_body_key(screening, can_edit=can_edit), can_edit,
+        user.pk, _display_name(user), user.is_staff,
+        tuple((amendment.pk, amendment.status, amendment.created_at) for amendment in amendments),
+    )

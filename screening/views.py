@@ -5,9 +5,10 @@ Each change and each summary view is audited (screening.audit) here, where
 the request is known, in the same transaction as the change.
 
 The pages reuse markup that cannot change (screening.caching): the
-questionnaire's layout per rulebook version and conditions, and a summary's
-body per screening revision. Access checks and audit events run on every
-request, cached or not.
+questionnaire's layout per rulebook version and conditions, a summary's
+body per screening revision, and the whole summary page per revision and
+viewer, with a CSRF token of its own in each response. Access checks and
+audit events run on every request, cached or not.
 """
 
 from django.contrib import messages
@@ -196,19 +197,24 @@ def screening_summary(request, pk):
     screening = _screening_for(request, pk, load=selectors.screening_page)
     audit(AuditAction.VIEWED, request=request, screening=screening)
     can_edit = screening.owner_id == request.user.pk
-    # The body is the same for every view of this revision; the page around
-    # it (who is signed in, messages, buttons, amendments) is not.
-    body = caching.summary_body(screening, can_edit=can_edit)
-    return render(request, "screening/summary.html", {
-        "screening": screening,
-        "head": body.head,
-        "body": body.html,
-        "missing_count": body.missing_count,
-        "urls": body.urls,
-        "can_edit": can_edit,
-        "amendments": selectors.amendments_of(screening) if screening.has_amendments else [],
-        "finalise_form": FinaliseForm() if can_edit and not screening.is_final else None,
-    })
+    amendments = selectors.amendments_of(screening) if screening.has_amendments else []
+
+    def context():
+        # The body is the same for every viewer of this revision.
+        body = caching.summary_body(screening, can_edit=can_edit)
+        return {
+            "screening": screening,
+            "head": body.head,
+            "body": body.html,
+            "missing_count": body.missing_count,
+            "urls": body.urls,
+            "can_edit": can_edit,
+            "amendments": amendments,
+            "finalise_form": FinaliseForm() if can_edit and not screening.is_final else None,
+        }
+
+    key = caching.summary_page_key(request, screening, can_edit=can_edit, amendments=amendments)
+    return HttpResponse(caching.page(request, key, "screening/summary.html", context))
 
 
 @login_required

@@ -128,6 +128,10 @@ def page(client, name, screening):
     return response.status_code, response.content.decode()
 
 
+def csrf_token(html):
+    return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
+
+
 def views_audited(screening):
     return AuditEvent.objects.filter(screening=screening, action=AuditAction.VIEWED).count()
 
@@ -225,6 +229,7 @@ class TestPages:
             assert 'data-testid="signed-in-user">Signed in as Ann Audit' in auditors
             assert page(other_client, "screening:summary", final)[0] == 404
         assert len(caching.summary_bodies) == 1  # one body, shared by owner and auditor
+        assert len(caching.pages) == 2  # a page for each
         assert views_audited(final) == 4  # each view audited, cached or not; the refusals not
 
     def test_a_final_summary_lists_an_amendment_made_after_it_was_cached(self, clinician_client, clinician):
@@ -246,6 +251,47 @@ class TestPages:
         clinician.save()
         _, after = page(clinician_client, "screening:summary", final)
         assert "<dd class=\"col-sm-8\">Cleo Nician</dd>" in after
+
+    def test_each_response_of_a_kept_summary_page_has_its_own_token_which_a_form_accepts(self, clinician):
+        client = Client(enforce_csrf_checks=True)
+        client.force_login(clinician)
+        draft = draft_for(clinician, answers=TRD_ELIGIBLE)
+        tokens = []
+        for _ in range(3):  # rendered, then from the cache twice
+            _, html = page(client, "screening:summary", draft)
+            tokens.append(re.findall(r'name="csrfmiddlewaretoken" value="([^"]+)"', html))
+        assert all(len(found) == 2 for found in tokens)  # signing out, finalising
+        assert len({token for found in tokens for token in found}) == 3  # one per response, masked afresh
+        assert len(caching.pages) == 1
+        response = client.post(reverse("screening:finalise", args=[draft.pk]),
+                               {"confirm": "on", "csrfmiddlewaretoken": tokens[-1][1]})
+        assert response.status_code == 302
+        assert Screening.objects.get(pk=draft.pk).status == "final"
+
+    def test_a_message_shows_once_on_a_kept_summary_page(self, clinician_client, clinician):
+        draft = draft_for(clinician, answers=TRD_ELIGIBLE)
+        _, before = page(clinician_client, "screening:summary", draft)
+        response = clinician_client.post(reverse("screening:finalise", args=[draft.pk]), {"confirm": "on"}, follow=True)
+        assert "Screening finalised." in response.content.decode()
+        _, again = page(clinician_client, "screening:summary", draft)
+        assert "Screening finalised." not in again and "Final: finalised" in again
+        clinician_client.post(reverse("screening:finalise", args=[draft.pk]), {"confirm": "on"})
+        _, with_message = page(clinician_client, "screening:summary", draft)  # kept, but with a message now
+        assert "This screening is already final." in with_message
+        _, after = page(clinician_client, "screening:summary", draft)
+        assert "This screening is already final." not in after
+        assert after == again.replace(csrf_token(again), csrf_token(after))
+
+    def test_a_kept_summary_page_follows_its_viewers_name_and_role(self, clinician_client, clinician):
+        final = final_for(clinician)
+        _, before = page(clinician_client, "screening:summary", final)
+        assert 'data-testid="signed-in-user">Signed in as clinician<' in before
+        assert 'href="/admin/"' not in before
+        clinician.first_name, clinician.is_staff = "Cleo", True
+        clinician.save()
+        _, after = page(clinician_client, "screening:summary", final)
+        assert 'data-testid="signed-in-user">Signed in as Cleo<' in after
+        assert 'href="/admin/"' in after
 
     def test_the_list_follows_saves_and_renamed_conditions(self, clinician_client, clinician):
         draft = draft_for(clinician, answers={"age": 45}, reference="L-1")
