@@ -77,6 +77,9 @@ pages = BoundedCache(size=300)
 # screening's PDF is stored once and its row can be neither changed nor
 # deleted, so a row once read is the row. A few hundred bytes each.
 stored_pdfs = BoundedCache(size=10000)
+# Stored rulebook snapshots' ids, by rulebook version: a snapshot is stored
+# once per version and never changed or deleted (screening.rulebook).
+snapshot_ids = BoundedCache(size=64)
 
 
 def clear():
@@ -86,6 +89,7 @@ def clear():
     pages.clear()
     list_row_cache.clear()
     stored_pdfs.clear()
+    snapshot_ids.clear()
 
 
 def questionnaire(rulebook: engine.Rulebook, conditions) -> QuestionnaireMarkup:

@@ -19,6 +19,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.choices import BaseChoiceIterator
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
@@ -142,8 +143,25 @@ def _number_attrs(question, step):
     return attrs
 
 
+class FixedChoices(BaseChoiceIterator):
+    """(value, label) pairs of strings, as Django's choices are once
+    normalised. Django leaves an iterator of choices as it is, where it
+    would normalise a list again for every field and widget made: for the
+    forty questions of a questionnaire that took longer than validating
+    their answers."""
+
+    def __init__(self, pairs):
+        self.pairs = tuple(pairs)
+
+    def __iter__(self):
+        return iter(self.pairs)
+
+
+YES_NO = FixedChoices([("yes", "Yes"), ("no", "No")])
+
+
 def _choices(question):
-    return [(choice.value, choice.label) for choice in question.choices]
+    return FixedChoices((choice.value, choice.label) for choice in question.choices)
 
 
 def _yes_no(value):
@@ -154,7 +172,7 @@ def _yes_no(value):
 # "Show summary" asks for exactly the questions enable-when leaves enabled.
 FIELD_FOR_KIND = {
     engine.BOOLEAN: lambda q: BooleanAnswerField(
-        choices=[("yes", "Yes"), ("no", "No")], coerce=_yes_no, empty_value=None,
+        choices=YES_NO, coerce=_yes_no, empty_value=None,
         widget=forms.RadioSelect, error_messages=NOT_A_CHOICE,
     ),
     engine.INTEGER: lambda q: IntegerAnswerField(

@@ -9,10 +9,13 @@ in the admin shows on the next new questionnaire in every server process.
 """
 
 import threading
+from functools import cache, partial
 
+from django.db import DEFAULT_DB_ALIAS, connection, transaction
 from django.db.models import F, Prefetch
 
 from conditions.models import Condition, Criterion, Question, Reference, Section
+from config import rows
 from screening import engine
 from screening.models import KnowledgeBaseRevision, RulebookSnapshot
 
@@ -107,9 +110,21 @@ _cached = {"revision": None, "rulebook": None}
 
 
 def knowledge_base_revision() -> int:
-    """One query: the counter every knowledge-base change bumps."""
-    row = KnowledgeBaseRevision.objects.filter(pk=1).values_list("revision", flat=True).first()
-    return row or 0
+    """One query: the counter every knowledge-base change bumps. In SQL by
+    hand: every questionnaire asks, and the ORM takes longer to build the
+    query than the database takes to answer it."""
+    row = rows.fetch_one(_revision_sql(), [1])
+    return row[0] if row else 0
+
+
+@cache
+def _revision_sql():
+    qn = connection.ops.quote_name
+    meta = KnowledgeBaseRevision._meta
+    return (
+        f"SELECT {qn(meta.get_field('revision').column)} FROM {qn(meta.db_table)} "
+        f"WHERE {qn(meta.pk.column)} = %s"
+    )
 
 
 def bump_knowledge_base_revision():
@@ -145,11 +160,19 @@ def clear_cache():
 
 
 def snapshot_for(rulebook: engine.Rulebook) -> RulebookSnapshot:
-    """The stored snapshot of this rulebook version, created once. 1 query when
-    it exists, which leaves the (large) content unread until it is needed."""
+    """The stored snapshot of this rulebook version, created once, with its
+    (large) content left unread until it is needed. 1 query when it exists;
+    none once this process has seen it committed (screening.caching)."""
+    from screening import caching
+
+    snapshot_id = caching.snapshot_ids.get(rulebook.version)
+    if snapshot_id is not None:
+        return RulebookSnapshot.from_db(DEFAULT_DB_ALIAS, ["id", "version"], [snapshot_id, rulebook.version])
     snapshot = RulebookSnapshot.objects.only("id", "version").filter(version=rulebook.version).first()
     if snapshot is None:
         snapshot, _ = RulebookSnapshot.objects.get_or_create(
             version=rulebook.version, defaults={"content": rulebook.to_json()}
         )
+    # Kept once committed: a snapshot made in a transaction that rolls back never existed.
+    transaction.on_commit(partial(caching.snapshot_ids.set, rulebook.version, snapshot.pk))
     return snapshot
