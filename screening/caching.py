@@ -70,8 +70,8 @@ questionnaires = BoundedCache(size=128)
 summary_bodies = BoundedCache(size=500)
 # A row of the screening list is under a kilobyte.
 list_row_cache = BoundedCache(size=5000)
-# Whole pages, each for one revision of what it shows and one viewer. A
-# summary page is 10 to 60 kilobytes: at most about 18 MB per process.
+# Whole pages, each for one state of what it shows and one viewer. A
+# page is 10 to 60 kilobytes: at most about 18 MB per process.
 pages = BoundedCache(size=300)
 # Stored PDFs' rows (file name, SHA-256, size), by screening id: a final
 # screening's PDF is stored once and its row can be neither changed nor
@@ -222,13 +222,24 @@ def page(request, key: tuple, template_name: str, context) -> str:
     return html
 
 
+def _viewer(request) -> tuple:
+    """The signed-in user as every page shows them (base.html's navigation bar)."""
+    user = request.user
+    return user.pk, _display_name(user), user.is_staff
+
+
 def summary_page_key(request, screening: Screening, *, can_edit: bool, amendments) -> tuple:
     """Everything the summary page shows: its body (`summary_body_key`),
-    what the viewer may do with it, who the viewer is as the navigation
-    bar shows them, and the screenings that amend it."""
-    user = request.user
+    what the viewer may do with it, who the viewer is, and the screenings
+    that amend it."""
     return (
-        "summary", summary_body_key(screening, can_edit=can_edit), can_edit,
-        user.pk, _display_name(user), user.is_staff,
+        "summary", summary_body_key(screening, can_edit=can_edit), can_edit, _viewer(request),
         tuple((amendment.pk, amendment.status, amendment.created_at) for amendment in amendments),
     )
+
+
+def list_page_key(request, *, search: tuple, number: int, has_next: bool, show_owner: bool, rows: str) -> tuple:
+    """Everything a page of the screening list shows: who the viewer is,
+    the search as typed, which page, whether older ones follow, and its
+    rows' markup (`list_rows`), which is made of everything they show."""
+    return ("list", _viewer(request), search, number, has_next, show_owner, rows)

@@ -6,8 +6,8 @@ the request is known, in the same transaction as the change.
 
 The pages reuse markup that cannot change (screening.caching): the
 questionnaire's layout per rulebook version and conditions, a summary's
-body per screening revision, and the whole summary page per revision and
-viewer, with a CSRF token of its own in each response. Access checks and
+body per screening revision, and whole summary and list pages per state
+and viewer, with a CSRF token of its own in each response. Access checks and
 audit events run on every request, cached or not.
 """
 
@@ -116,14 +116,18 @@ def screening_list(request):
     page = ListPage(user=request.user, filters=filters, number=_page_number(request.GET.get("page")))
     show_owner = selectors.can_view_all(request.user)
     rows = caching.list_rows(page.rows, condition_names=selectors.condition_names(), show_owner=show_owner)
-    return render(request, "screening/list.html", {
+    key = caching.list_page_key(
+        request, search=(filter_form["q"].value(), filter_form["status"].value()), number=page.number,
+        has_next=page.has_next, show_owner=show_owner, rows=rows,
+    )
+    return HttpResponse(caching.page(request, key, "screening/list.html", lambda: {
         "page": page,
         "rows": rows,
         "filter_form": filter_form,
         "filtered": any(filters.values()),
         "page_link": _page_link(filters),
         "show_owner": show_owner,
-    })
+    }))
 
 
 @login_required

@@ -313,6 +313,21 @@ class TestPages:
             assert '<th scope="col">Clinician</th>' not in owners and "<td>clinician</td>" not in owners
             assert '<th scope="col">Clinician</th>' in auditors and "<td>clinician</td>" in auditors
 
+    def test_a_kept_list_page_shows_the_search_as_typed_and_its_own_viewer(
+        self, clinician_client, auditor_client, clinician
+    ):
+        draft_for(clinician, reference="L-3")
+        for typed in ("L-3", " L-3", "l-3 "):  # the same rows each time, from one kept row markup
+            html = clinician_client.get(reverse("screening:list"), {"q": typed}).content.decode()
+            assert f'name="q" id="id_q" class="form-control" maxlength="64" value="{typed}"' in html
+            assert "L-3" in html and csrf_token(html)
+        auditors = auditor_client.get(reverse("screening:list"), {"q": "L-3"}).content.decode()
+        assert 'data-testid="signed-in-user">Signed in as Ann Audit<' in auditors
+        owners = clinician_client.get(reverse("screening:list"), {"q": "L-3"}).content.decode()
+        assert 'data-testid="signed-in-user">Signed in as clinician<' in owners
+        assert csrf_token(owners) != csrf_token(html)
+        assert len(caching.pages) == 4
+
     def test_a_long_list_pages_on_without_counting(self, clinician_client, clinician):
         first = draft_for(clinician, reference="P-000")
         Screening.objects.bulk_create(
