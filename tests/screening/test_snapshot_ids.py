@@ -38,8 +38,9 @@ def test_a_snapshot_made_in_a_rolled_back_transaction_is_not_kept():
     RulebookSnapshot.objects.all().delete()
     caching.snapshot_ids.clear()
     with pytest.raises(RuntimeError), transaction.atomic():
-        rolled_back = snapshot_for(rulebook)
+        snapshot_for(rulebook)
         raise RuntimeError("roll back")
-    assert len(caching.snapshot_ids) == 0
-    stored = snapshot_for(rulebook)
-    assert RulebookSnapshot.objects.filter(pk=stored.pk).exists() and stored.pk != rolled_back.pk
+    assert len(caching.snapshot_ids) == 0 and not RulebookSnapshot.objects.exists()
+    stored = snapshot_for(rulebook)  # stored again, for good
+    assert RulebookSnapshot.objects.filter(pk=stored.pk, version=rulebook.version).exists()
+    assert caching.snapshot_ids.get(rulebook.version) == stored.pk
