@@ -1,5 +1,12 @@
 """Writes that touch screenings: each one validated, evaluated and saved in a
-single transaction, so a failure never leaves a half-saved record."""
+single transaction, so a failure never leaves a half-saved record.
+
+Called inside a transaction of the caller's (a view's, with its audit
+event), a service makes no savepoint of its own: a savepoint and its
+release were two of a save's round trips to the database, and no caller
+carries on in a transaction after a service has failed in it. One that
+wants to must wrap the call in an atomic block of its own.
+"""
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -32,7 +39,7 @@ def validated(rulebook: engine.Rulebook, conditions, answers) -> engine.Validati
     return validation
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def screening_create(
     *, owner, patient_reference: str, year_of_birth: int | None, conditions, answers=None,
     amends: Screening | None = None, rulebook: engine.Rulebook | None = None,
@@ -50,7 +57,7 @@ def screening_create(
     return screening
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def screening_save_answers(
     *, screening: Screening, answers, expected_revision: int | None = None,
     rulebook: engine.Rulebook | None = None,
@@ -82,7 +89,7 @@ def screening_save_answers(
     return locked
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def screening_finalise(*, screening: Screening, user) -> Screening:
     """Lock a draft for good: it then renders from its own snapshot forever."""
     # Only what finalising reads or writes: the stored answers, result and snapshot stay unread.

@@ -171,19 +171,18 @@ def test_saving_answers_makes_a_fixed_number_of_queries(screenings, clinician_cl
             form[question.code] = "yes" if value else "no"
         elif value is not None:
             form[question.code] = value
-    with django_assert_num_queries(11):
+    with django_assert_num_queries(9):
         # 1. the session, and the signed-in user with it
         # 2. the screening with its owner's and finaliser's names, without its stored result
         # 3. the knowledge-base revision (the cached rulebook is current)
         # 4. SAVEPOINT: the view's transaction (a BEGIN outside a test), so the answers
-        #    and their audit event are saved together or not at all
-        # 5. SAVEPOINT: the service's own
-        # 6. the screening locked FOR UPDATE, to refuse a final one or a stale form
-        # 7. the id of the rulebook's stored snapshot
-        # 8. UPDATE the screening: answers, fresh result, snapshot, revision
-        # 9. RELEASE the service's SAVEPOINT
-        # 10. INSERT the audit event "answers saved"
-        # 11. RELEASE the view's SAVEPOINT (a COMMIT outside a test)
+        #    and their audit event are saved together or not at all; the service makes
+        #    no savepoint of its own
+        # 5. the screening locked FOR UPDATE, to refuse a final one or a stale form
+        # 6. the id of the rulebook's stored snapshot (none once a process has seen it committed)
+        # 7. UPDATE the screening: answers, fresh result, snapshot, revision
+        # 8. INSERT the audit event "answers saved"
+        # 9. RELEASE the view's SAVEPOINT (a COMMIT outside a test)
         response = clinician_client.post(reverse("screening:questionnaire", args=[screening.pk]), form)
     assert response.status_code == 302, response.content.decode()[:2000]
     assert Screening.objects.get(pk=screening.pk).answers["age"] == 71
@@ -200,16 +199,14 @@ def test_new_screening_page_queries_are_fixed(screenings, clinician_client, djan
 
 def test_finalising_makes_a_fixed_number_of_queries(screenings, clinician_client, django_assert_num_queries):
     screening = screenings.first()
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(7):
         # 1. the session, and the signed-in user with it
         # 2. the screening with its owner's and finaliser's names, without its stored result
         # 3. SAVEPOINT: the view's transaction (a BEGIN outside a test)
-        # 4. SAVEPOINT: the service's own
-        # 5. the screening's status and revision, locked FOR UPDATE (its answers and result unread)
-        # 6. UPDATE status, finalised at and by, revision
-        # 7. RELEASE the service's SAVEPOINT
-        # 8. INSERT the audit event "finalised"
-        # 9. RELEASE the view's SAVEPOINT (a COMMIT outside a test)
+        # 4. the screening's status and revision, locked FOR UPDATE (its answers and result unread)
+        # 5. UPDATE status, finalised at and by, revision
+        # 6. INSERT the audit event "finalised"
+        # 7. RELEASE the view's SAVEPOINT (a COMMIT outside a test)
         response = clinician_client.post(reverse("screening:finalise", args=[screening.pk]), {"confirm": "on"})
     assert response.status_code == 302
     final = Screening.objects.get(pk=screening.pk)
@@ -219,18 +216,16 @@ def test_finalising_makes_a_fixed_number_of_queries(screenings, clinician_client
 
 def test_amending_makes_a_fixed_number_of_queries(screenings, clinician, clinician_client, django_assert_num_queries):
     final = services.screening_finalise(screening=screenings.first(), user=clinician)
-    with django_assert_num_queries(13):
+    with django_assert_num_queries(11):
         # 1. the session, and the signed-in user with it
         # 2. the final screening with its owner's and finaliser's names, without its stored result
         # 3. SAVEPOINT: the view's transaction (a BEGIN outside a test)
         # 4. the knowledge-base revision (the amendment follows the current rulebook)
-        # 5. SAVEPOINT: creating the amendment
-        # 6. the id of the rulebook's stored snapshot
-        # 7-8. model validation: the owner and the amended screening exist
-        # 9. INSERT the amendment
-        # 10. RELEASE SAVEPOINT
-        # 11-12. INSERT the audit events "amended" and "screening created"
-        # 13. RELEASE the view's SAVEPOINT (a COMMIT outside a test)
+        # 5. the id of the rulebook's stored snapshot
+        # 6-7. model validation: the owner and the amended screening exist
+        # 8. INSERT the amendment
+        # 9-10. INSERT the audit events "amended" and "screening created"
+        # 11. RELEASE the view's SAVEPOINT (a COMMIT outside a test)
         response = clinician_client.post(reverse("screening:amend", args=[final.pk]))
     amendment = Screening.objects.get(amends=final)
     assert response.status_code == 302 and response["Location"].endswith(f"/{amendment.pk}/questionnaire/")

@@ -6,6 +6,7 @@ import sys
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
 from screening.batch import dumps, screen_record
 from screening.rulebook import current_rulebook
@@ -89,11 +90,14 @@ class Command(BaseCommand):
 
     def _save(self, owner, record, validation, result, rulebook):
         try:
-            screening = screening_create(
-                owner=owner, patient_reference=record["patient"],
-                year_of_birth=record.get("year_of_birth"), conditions=validation.conditions,
-                answers=validation.answers, rulebook=rulebook,
-            )
+            # An atomic block of its own: a refused record leaves any
+            # transaction around this command usable for the next one.
+            with transaction.atomic():
+                screening = screening_create(
+                    owner=owner, patient_reference=record["patient"],
+                    year_of_birth=record.get("year_of_birth"), conditions=validation.conditions,
+                    answers=validation.answers, rulebook=rulebook,
+                )
         except ValidationError as error:
             messages = [f"{field}: {m}" for field, ms in error.message_dict.items() for m in ms]
             return {"patient": record["patient"], "rulebook_version": rulebook.version, "errors": messages}
