@@ -13,6 +13,7 @@ from functools import cache
 
 from django.contrib.auth import SESSION_KEY, get_user_model
 from django.contrib.sessions.backends import db
+from django.contrib.sessions.backends.base import VALID_KEY_CHARS
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.utils import timezone
@@ -32,6 +33,12 @@ class SessionStore(db.SessionStore):
 
         return Session
 
+    def _validate_session_key(self, key):
+        """Only a key this store could have made (32 lowercase letters and
+        digits) is looked up: a tampered cookie, one with a NUL byte say,
+        is a session nobody has signed in to, never a database error."""
+        return bool(key) and 8 <= len(key) <= 40 and set(key) <= _KEY_CHARS
+
     def create_model_instance(self, data):
         """The row to save: the session, and the user signed in to it."""
         session = super().create_model_instance(data)
@@ -50,6 +57,9 @@ class SessionStore(db.SessionStore):
         if user_row[0] is not None:
             self.user_row = tuple(user_row)
         return self.decode(session_data)
+
+
+_KEY_CHARS = frozenset(VALID_KEY_CHARS)
 
 
 def _user_id(value):

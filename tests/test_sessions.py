@@ -79,3 +79,10 @@ def test_a_session_nobody_signed_in_to_has_no_user(client, clinician):
     row = Session.objects.get(session_key=session.session_key)
     assert row.user_id is None and SESSION_KEY not in row.get_decoded()
     assert client.get("/screenings/").status_code == 302
+
+
+@pytest.mark.parametrize("key", ["abcdefgh\x00ijklmnop", "a" * 41, "ABCDEFGHIJKLMNOP", "abcdéfghijklmnop", "abc"])
+def test_a_tampered_session_cookie_is_nobody_signed_in(client, key):
+    client.cookies["sessionid"] = key
+    response = client.get("/screenings/")
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
