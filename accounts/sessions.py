@@ -14,7 +14,6 @@ from functools import cache
 from django.contrib.auth import SESSION_KEY, get_user_model
 from django.contrib.sessions.backends import db
 from django.contrib.sessions.backends.base import VALID_KEY_CHARS
-from django.core.exceptions import ValidationError
 from django.db import connection
 from django.utils import timezone
 
@@ -37,12 +36,12 @@ class SessionStore(db.SessionStore):
         """Only a key this store could have made (32 lowercase letters and
         digits) is looked up: a tampered cookie, one with a NUL byte say,
         is a session nobody has signed in to, never a database error."""
-        return bool(key) and 8 <= len(key) <= 40 and set(key) <= _KEY_CHARS
+        return bool(key) and 8 <= len(key) <= _key_length() and set(key) <= _KEY_CHARS
 
     def create_model_instance(self, data):
         """The row to save: the session, and the user signed in to it."""
         session = super().create_model_instance(data)
-        session.user_id = _user_id(data.get(SESSION_KEY))
+        session.user_id = auth.user_pk(data.get(SESSION_KEY))
         return session
 
     def load(self):
@@ -62,14 +61,12 @@ class SessionStore(db.SessionStore):
 _KEY_CHARS = frozenset(VALID_KEY_CHARS)
 
 
-def _user_id(value):
-    """The signed-in user's id from session data, or None."""
-    if value is None:
-        return None
-    try:
-        return get_user_model()._meta.pk.to_python(value)
-    except ValidationError:
-        return None
+@cache
+def _key_length():
+    """The longest key the session table holds."""
+    from accounts.models import Session
+
+    return Session._meta.get_field("session_key").max_length
 
 
 @cache

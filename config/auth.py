@@ -31,10 +31,8 @@ class UserBackend(ModelBackend):
     ModelBackend's own."""
 
     def get_user(self, user_id):
-        model = get_user_model()
-        try:
-            user_id = model._meta.pk.to_python(user_id)
-        except ValidationError:
+        user_id = user_pk(user_id)
+        if user_id is None:
             return None
         row = _row_read_with_session(user_id)
         if row is None:
@@ -43,6 +41,17 @@ class UserBackend(ModelBackend):
             return None
         user = _user_shape().instance(row)
         return user if self.user_can_authenticate(user) else None
+
+
+def user_pk(value):
+    """`value` (a user id as a session keeps it, as text) as the user
+    model's primary key, or None when it cannot be one."""
+    if value is None:
+        return None
+    try:
+        return get_user_model()._meta.pk.to_python(value)
+    except ValidationError:
+        return None
 
 
 def _row_read_with_session(user_id):

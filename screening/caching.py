@@ -18,8 +18,10 @@ response gets its own CSRF token, filled into the page's hole for it.
 import secrets
 import threading
 from collections import OrderedDict
+from functools import partial
 
 from django.contrib.messages import get_messages
+from django.db import transaction
 from django.middleware.csrf import get_token
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -54,6 +56,12 @@ class BoundedCache:
             self._entries.move_to_end(key)
             while len(self._entries) > self.size:
                 self._entries.popitem(last=False)
+
+    def set_once_committed(self, key, value):
+        """`set` once the current transaction commits (at once outside
+        one): a row read or written in a transaction that rolls back never
+        existed, so it must never be kept."""
+        transaction.on_commit(partial(self.set, key, value))
 
     def clear(self):
         with self._lock:

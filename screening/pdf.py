@@ -27,7 +27,7 @@ from urllib.parse import quote
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -122,8 +122,7 @@ def stored_pdf(screening: Screening) -> StoredPdf:
         return stored
     stored = StoredPdf.objects.filter(screening=screening).first()
     if stored is not None:
-        if not connection.in_atomic_block:  # committed, so it is the row for good
-            caching.stored_pdfs.set(screening.pk, stored)
+        caching.stored_pdfs.set_once_committed(screening.pk, stored)
         return stored
     with transaction.atomic():
         # NO KEY UPDATE: waits for another first download, yet lets rows

@@ -9,9 +9,9 @@ in the admin shows on the next new questionnaire in every server process.
 """
 
 import threading
-from functools import cache, partial
+from functools import cache
 
-from django.db import DEFAULT_DB_ALIAS, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection
 from django.db.models import F, Prefetch
 
 from conditions.models import Condition, Criterion, Question, Reference, Section
@@ -173,6 +173,5 @@ def snapshot_for(rulebook: engine.Rulebook) -> RulebookSnapshot:
         snapshot, _ = RulebookSnapshot.objects.get_or_create(
             version=rulebook.version, defaults={"content": rulebook.to_json()}
         )
-    # Kept once committed: a snapshot made in a transaction that rolls back never existed.
-    transaction.on_commit(partial(caching.snapshot_ids.set, rulebook.version, snapshot.pk))
+    caching.snapshot_ids.set_once_committed(rulebook.version, snapshot.pk)
     return snapshot
