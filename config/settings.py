@@ -5,6 +5,7 @@ SQLite file in the project folder. Production sets DEBUG=false, SECRET_KEY,
 ALLOWED_HOSTS and DATABASE_URL (see README.md).
 """
 
+import hashlib
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -53,7 +54,6 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "simple_history",
     "axes",
-    "accounts",
     "conditions",
     "screening",
 ]
@@ -65,8 +65,7 @@ MIDDLEWARE = [
     "config.middleware.idle_session_expiry",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    # Django's, with the user read together with the session (config.auth).
-    "config.auth.AuthenticationMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "config.middleware.content_security_policy",
@@ -113,12 +112,44 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     if env_bool("DATABASE_PREPARED_STATEMENTS", True):
         DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
 
+
+def release_digest():
+    """A short digest of the code and templates this process runs: cache
+    keys start with it, so a deploy never reads markup an older release
+    rendered, whichever cache the hosts share."""
+    digest = hashlib.sha256()
+    for folder in ("config", "conditions", "screening", "templates"):
+        for path in sorted((BASE_DIR / folder).rglob("*")):
+            if path.suffix in {".py", ".html"}:
+                digest.update(path.relative_to(BASE_DIR).as_posix().encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+# The cache: what never changes once written (a rulebook by version, a
+# summary by screening revision) and sessions. Local memory per process by
+# default; REDIS_URL (e.g. redis://127.0.0.1:6379/0) shares one Redis
+# between every process and host.
+RELEASE = os.environ.get("RELEASE") or release_digest()
+REDIS_URL = os.environ.get("REDIS_URL", "")
+CACHES = {
+    "default": {
+        "BACKEND": (
+            "django.core.cache.backends.redis.RedisCache" if REDIS_URL
+            else "django.core.cache.backends.locmem.LocMemCache"
+        ),
+        "LOCATION": REDIS_URL or "ketascreen",
+        "KEY_PREFIX": f"ketascreen-{RELEASE}",
+        "TIMEOUT": int(os.environ.get("CACHE_TIMEOUT_SECONDS", str(24 * 60 * 60))),
+    }
+}
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [
     # django-axes first: it refuses sign-ins while a username is locked out.
     "axes.backends.AxesStandaloneBackend",
-    "config.auth.UserBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 PASSWORD_HASHERS = [
@@ -136,9 +167,10 @@ AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 AXES_IPWARE_PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0")) or None
 
-# Sessions live in the database (accounts.Session), each read with its user
-# in one query (accounts.sessions).
-SESSION_ENGINE = "accounts.sessions"
+# Sessions live in the database and are read through the cache: a signed-in
+# request reads its session from the cache, and only a miss reaches the
+# database. Any number of app servers share them (with REDIS_URL set).
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
 # Sessions end after 30 idle minutes: requests move the expiry on (at most
 # once a minute, see config.middleware.idle_session_expiry).

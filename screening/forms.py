@@ -6,22 +6,17 @@ field per question of the rulebook (field name = question code) through
 form and the `screen` command refuse the same values with the same words.
 """
 
-import html
 import json
-import re
 
 from crispy_forms.bootstrap import AppendedText, InlineRadios
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Div, Field, Fieldset, Layout
-from crispy_forms.utils import render_crispy_form
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator
 from django.template.loader import render_to_string
 from django.utils import timezone
-from django.utils.choices import BaseChoiceIterator
 from django.utils.html import escape
-from django.utils.safestring import SafeString, mark_safe
 
 from screening import engine
 from screening.models import Status, patient_reference_validator
@@ -143,25 +138,11 @@ def _number_attrs(question, step):
     return attrs
 
 
-class FixedChoices(BaseChoiceIterator):
-    """(value, label) pairs of strings, as Django's choices are once
-    normalised. Django leaves an iterator of choices as it is, where it
-    would normalise a list again for every field and widget made: for the
-    forty questions of a questionnaire that took longer than validating
-    their answers."""
-
-    def __init__(self, pairs):
-        self.pairs = tuple(pairs)
-
-    def __iter__(self):
-        return iter(self.pairs)
-
-
-YES_NO = FixedChoices([("yes", "Yes"), ("no", "No")])
+YES_NO = [("yes", "Yes"), ("no", "No")]
 
 
 def _choices(question):
-    return FixedChoices((choice.value, choice.label) for choice in question.choices)
+    return [(choice.value, choice.label) for choice in question.choices]
 
 
 def _yes_no(value):
@@ -322,140 +303,6 @@ class QuestionnaireForm(forms.Form):
             field, css_id=f"question-{question.code}", css_class="ks-question",
             hidden=enabled is not True, **attrs,
         )
-
-
-class QuestionnaireMarkup:
-    """The markup of an unbound questionnaire for one rulebook and set of
-    conditions, laid out by crispy-forms once and filled in per screening.
-
-    Laying out a questionnaire of forty questions through crispy-forms'
-    templates takes tens of milliseconds, yet for an unbound form (a page
-    showing saved answers) only a few spots depend on the screening: the
-    revision's value, each number's value, each radio's and checkbox's
-    `checked`, and the `hidden` of each question and section that
-    enable-when hides. So the form is rendered once with nothing answered
-    and everything shown, and cut at exactly those spots; `render()` joins
-    the pieces with one screening's values. The result is the markup
-    `{% crispy form %}` gives for that screening's unbound QuestionnaireForm
-    (tests compare the two, byte for byte, on many sets of answers). A form
-    with errors changes far more than that, and is laid out by crispy-forms.
-    Knows nothing of the database: key it by the rulebook's version
-    (screening.caching).
-    """
-
-    # Kinds of spot: (kind, question code or section key, choice value).
-    REVISION, VALUE, CHECKED, QUESTION_HIDDEN, SECTION_HIDDEN = range(5)
-
-    def __init__(self, rulebook: engine.Rulebook, conditions):
-        self.rulebook = rulebook
-        self.conditions = list(conditions)
-        form = _EverythingShown(rulebook=rulebook, conditions=self.conditions)
-        # Radios with no answer check a choice whose value is "", if there
-        # is one; an initial value matching no choice leaves every one unchecked.
-        form.initial.update({
-            q.code: _NO_CHOICE for q in form.questions if q.kind in (engine.BOOLEAN, engine.CHOICE)
-        })
-        self.questions = form.questions
-        self.sections = {}
-        for question in self.questions:
-            self.sections.setdefault(question.section, []).append(question.code)
-        self.multiple = {q.code for q in self.questions if q.kind == engine.MULTI_CHOICE}
-        self.choosing = [
-            q.code for q in self.questions if q.kind in (engine.BOOLEAN, engine.CHOICE, engine.MULTI_CHOICE)
-        ]
-        self.pieces = self._cut(str(render_crispy_form(form)))
-
-    def _cut(self, markup):
-        """The markup as a list of strings and spots, in order. A spot is
-        where an attribute goes: `value="..."` right after an input's name,
-        as Django writes it; `checked` and `hidden` last in their tag, as
-        Django and crispy-forms write boolean attributes."""
-        codes = {q.code for q in self.questions}
-        spots = []  # (offset, kind, code or key, choice value)
-        for tag in re.finditer(r"<input\b[^>]*>", markup):
-            attrs = dict(re.findall(r'\s([\w-]+)="([^"]*)"', tag.group(0)))
-            name = attrs.get("name")
-            if name == "revision" or name in codes and attrs.get("type") not in ("radio", "checkbox"):
-                after_name = tag.start() + tag.group(0).index(f'name="{name}"') + len(f'name="{name}"')
-                spots.append((after_name, self.REVISION if name == "revision" else self.VALUE, name, None))
-            elif name in codes:
-                spots.append((tag.end() - 1, self.CHECKED, name, html.unescape(attrs["value"])))
-        for question in self.questions:
-            tag = re.search(rf'<div id="question-{re.escape(question.code)}"[^>]*>', markup)
-            spots.append((tag.end() - 1, self.QUESTION_HIDDEN, question.code, None))
-        for key in self.sections:
-            tag = re.search(rf'<fieldset\b[^>]*data-section="{re.escape(escape(key))}"[^>]*>', markup)
-            spots.append((tag.end() - 1, self.SECTION_HIDDEN, key, None))
-        for offset, *_ in spots:
-            tag = markup[markup.rindex("<", 0, offset):markup.index(">", offset) + 1]
-            if re.search(r"\s(checked|hidden)(?=[\s>])", re.sub(r'"[^"]*"', '""', tag)):
-                raise ValueError(f"expected no checked or hidden yet in {tag}")
-        spots.sort(key=lambda spot: spot[0])
-        pieces, start = [], 0
-        for offset, *spot in spots:
-            pieces.append(markup[start:offset])
-            pieces.append(tuple(spot))
-            start = offset
-        pieces.append(markup[start:])
-        return pieces
-
-    def render(self, *, answers: dict, revision) -> SafeString:
-        """The markup for these saved answers and this revision."""
-        initial = initial_from_answers(answers)
-        enabled = {
-            q.code: state for q, state in engine.enabled_questions(self.rulebook, self.conditions, answers)
-        }
-        chosen = {code: _chosen_values(initial.get(code), code in self.multiple) for code in self.choosing}
-        radio_checked = set()  # a radio group checks its first option that matches, as Django does
-        out = []
-        for piece in self.pieces:
-            if type(piece) is str:
-                out.append(piece)
-                continue
-            kind, code, choice = piece
-            if kind == self.CHECKED:
-                if code in radio_checked or choice not in chosen[code]:
-                    continue
-                if code not in self.multiple:
-                    radio_checked.add(code)
-                out.append(" checked")
-            elif kind == self.VALUE or kind == self.REVISION:
-                value = _input_value(revision if kind == self.REVISION else initial.get(code))
-                if value is not None:
-                    out.append(f' value="{escape(value)}"')
-            elif kind == self.QUESTION_HIDDEN:
-                if enabled[code] is not True:
-                    out.append(" hidden")
-            elif not any(enabled[c] for c in self.sections[code]):
-                out.append(" hidden")
-        return mark_safe("".join(out))
-
-
-_NO_CHOICE = object()
-
-
-class _EverythingShown(QuestionnaireForm):
-    """Unanswered, with every question and section shown: what
-    QuestionnaireMarkup cuts."""
-
-    def enabled(self, answers=None):
-        return {q.code: True for q in self.questions}
-
-
-def _input_value(value):
-    """What Django's Input widget puts in `value`: None leaves the attribute out."""
-    if value is None or value == "":
-        return None
-    return str(value)
-
-
-def _chosen_values(value, multiple):
-    """The values Django's choice widgets show as chosen for an initial value."""
-    if value is None and multiple:
-        return []
-    if not isinstance(value, list | tuple):
-        value = [value]
-    return [str(v) if v is not None else "" for v in value]
 
 
 class FinaliseForm(forms.Form):

@@ -1,6 +1,6 @@
 """Screening records and the rulebook snapshots they were evaluated against."""
 
-from functools import lru_cache
+import uuid
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -17,13 +17,14 @@ patient_reference_validator = RegexValidator(
 
 
 class KnowledgeBaseRevision(models.Model):
-    """A single row whose counter moves with every knowledge-base change.
-
-    Server processes compare it with the revision of their cached rulebook
-    (see screening.rulebook), so a cache is never stale across processes.
+    """A single row whose counter moves, and whose token is replaced, with
+    every knowledge-base change. The cached rulebook is keyed by the token
+    (see screening.rulebook), so no process can read a stale one: a token
+    names one state of the knowledge base, in any database, for ever.
     """
 
     revision = models.PositiveBigIntegerField(default=0)
+    token = models.UUIDField(default=uuid.uuid4)
 
     def __str__(self):
         return f"knowledge base revision {self.revision}"
@@ -41,12 +42,7 @@ class RulebookSnapshot(models.Model):
         return self.version
 
     def rulebook(self) -> engine.Rulebook:
-        return _parse_rulebook(self.version, self.content)
-
-
-@lru_cache(maxsize=32)
-def _parse_rulebook(version, content):
-    return engine.Rulebook.from_json(content)
+        return engine.Rulebook.from_json(self.content)
 
 
 class Status(models.TextChoices):

@@ -31,7 +31,7 @@ from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from screening import caching, selectors
+from screening import selectors
 from screening.models import Screening, StoredPdf
 from screening.summary import summary_context
 
@@ -109,20 +109,15 @@ def render_pdf(screening: Screening) -> bytes:
 def stored_pdf(screening: Screening) -> StoredPdf:
     """The stored PDF of a final screening, rendered and stored on first use.
 
-    No query when this process has read its row before; 1 when it is
-    stored already. Two first downloads at once store one file: on
+    1 query when it is stored already. Two first downloads at once store one file: on
     PostgreSQL the second waits on the screening's row lock and then finds
     the first one's PDF; without row locks (SQLite) the unique screening
     column refuses the second row, and its file is removed again.
     """
     if not screening.is_final:
         raise ValueError("Only a final screening's PDF is stored; a draft's is rendered on request.")
-    stored = caching.stored_pdfs.get(screening.pk)
-    if stored is not None:
-        return stored
     stored = StoredPdf.objects.filter(screening=screening).first()
     if stored is not None:
-        caching.stored_pdfs.set_once_committed(screening.pk, stored)
         return stored
     with transaction.atomic():
         # NO KEY UPDATE: waits for another first download, yet lets rows

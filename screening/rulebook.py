@@ -1,21 +1,19 @@
 """The rulebook: the knowledge base as an engine snapshot, built and cached.
 
 `build_rulebook()` reads the database in a fixed number of queries.
-`current_rulebook()` returns a cached rulebook and rebuilds it only when the
-knowledge base has changed since: every save or delete of a knowledge-base
-row (and every change to their many-to-many links) bumps a revision counter
-in the database, which each process checks with one small query. So an edit
-in the admin shows on the next new questionnaire in every server process.
+`current_rulebook()` returns it from Django's cache, keyed by a token that
+every save or delete of a knowledge-base row (and every change to their
+many-to-many links) replaces in the database. Each request reads the token
+with one small query, so an edit in the admin shows on the next new
+questionnaire in every server process, and no key can ever name old content.
 """
 
-import threading
-from functools import cache
+import uuid
 
-from django.db import DEFAULT_DB_ALIAS, connection
+from django.core.cache import cache
 from django.db.models import F, Prefetch
 
 from conditions.models import Condition, Criterion, Question, Reference, Section
-from config import rows
 from screening import engine
 from screening.models import KnowledgeBaseRevision, RulebookSnapshot
 
@@ -103,75 +101,46 @@ def _question_spec(q: Question) -> engine.QuestionSpec:
     )
 
 
-# --- the cache ------------------------------------------------------------
-
-_cache_lock = threading.Lock()
-_cached = {"revision": None, "rulebook": None}
+# --- the current rulebook ---------------------------------------------------
 
 
-def knowledge_base_revision() -> int:
-    """One query: the counter every knowledge-base change bumps. In SQL by
-    hand: every questionnaire asks, and the ORM takes longer to build the
-    query than the database takes to answer it."""
-    row = rows.fetch_one(_revision_sql(), [1])
-    return row[0] if row else 0
-
-
-@cache
-def _revision_sql():
-    qn = connection.ops.quote_name
-    meta = KnowledgeBaseRevision._meta
-    return (
-        f"SELECT {qn(meta.get_field('revision').column)} FROM {qn(meta.db_table)} "
-        f"WHERE {qn(meta.pk.column)} = %s"
-    )
+def knowledge_base_state():
+    """One query: the token that every knowledge-base change replaces, or
+    None before the first change."""
+    return KnowledgeBaseRevision.objects.filter(pk=1).values_list("token", flat=True).first()
 
 
 def bump_knowledge_base_revision():
     """Called (through signals) on every knowledge-base change, inside its transaction."""
-    updated = KnowledgeBaseRevision.objects.filter(pk=1).update(revision=F("revision") + 1)
+    updated = KnowledgeBaseRevision.objects.filter(pk=1).update(revision=F("revision") + 1, token=uuid.uuid4())
     if not updated:
         KnowledgeBaseRevision.objects.get_or_create(pk=1, defaults={"revision": 1})
 
 
 def current_rulebook() -> engine.Rulebook:
-    """The rulebook of the knowledge base as it is now: 1 query when cached,
-    9 when it is rebuilt (revision, 7 to build, revision again)."""
-    revision = knowledge_base_revision()
-    with _cache_lock:
-        if _cached["revision"] == revision:
-            return _cached["rulebook"]
-    while True:
+    """The rulebook of the knowledge base as it is now, from the cache by
+    the knowledge base's state token (a key no other content can ever
+    have): 1 query when cached, 9 when built (state, 7 to build, state
+    again). A change committed while the rulebook was read would leave a
+    mixed snapshot, and moves the token: then it is read again."""
+    state = knowledge_base_state()
+    key = f"rulebook:{state}"
+    rulebook = cache.get(key)
+    while rulebook is None:
         rulebook = build_rulebook()
-        # A change committed while we read would leave a mixed snapshot;
-        # the revision moves with every such commit, so read it again.
-        after = knowledge_base_revision()
-        if after == revision:
-            break
-        revision = after
-    with _cache_lock:
-        _cached["revision"], _cached["rulebook"] = revision, rulebook
+        after = knowledge_base_state()
+        if after != state:
+            state, key, rulebook = after, f"rulebook:{after}", None
+    cache.add(key, rulebook)
     return rulebook
-
-
-def clear_cache():
-    with _cache_lock:
-        _cached["revision"], _cached["rulebook"] = None, None
 
 
 def snapshot_for(rulebook: engine.Rulebook) -> RulebookSnapshot:
     """The stored snapshot of this rulebook version, created once, with its
-    (large) content left unread until it is needed. 1 query when it exists;
-    none once this process has seen it committed (screening.caching)."""
-    from screening import caching
-
-    snapshot_id = caching.snapshot_ids.get(rulebook.version)
-    if snapshot_id is not None:
-        return RulebookSnapshot.from_db(DEFAULT_DB_ALIAS, ["id", "version"], [snapshot_id, rulebook.version])
+    (large) content left unread: 1 query when it exists, 2 or 3 the first time."""
     snapshot = RulebookSnapshot.objects.only("id", "version").filter(version=rulebook.version).first()
     if snapshot is None:
         snapshot, _ = RulebookSnapshot.objects.get_or_create(
             version=rulebook.version, defaults={"content": rulebook.to_json()}
         )
-    caching.snapshot_ids.set_once_committed(rulebook.version, snapshot.pk)
     return snapshot

@@ -1,11 +1,5 @@
 """Writes that touch screenings: each one validated, evaluated and saved in a
 single transaction, so a failure never leaves a half-saved record.
-
-Called inside a transaction of the caller's (a view's, with its audit
-event), a service makes no savepoint of its own: a savepoint and its
-release were two of a save's round trips to the database, and no caller
-carries on in a transaction after a service has failed in it. One that
-wants to must wrap the call in an atomic block of its own.
 """
 
 from django.core.exceptions import ValidationError
@@ -39,7 +33,7 @@ def validated(rulebook: engine.Rulebook, conditions, answers) -> engine.Validati
     return validation
 
 
-@transaction.atomic(savepoint=False)
+@transaction.atomic
 def screening_create(
     *, owner, patient_reference: str, year_of_birth: int | None, conditions, answers=None,
     amends: Screening | None = None, rulebook: engine.Rulebook | None = None,
@@ -57,7 +51,7 @@ def screening_create(
     return screening
 
 
-@transaction.atomic(savepoint=False)
+@transaction.atomic
 def screening_save_answers(
     *, screening: Screening, answers, expected_revision: int | None = None,
     rulebook: engine.Rulebook | None = None,
@@ -89,7 +83,7 @@ def screening_save_answers(
     return locked
 
 
-@transaction.atomic(savepoint=False)
+@transaction.atomic
 def screening_finalise(*, screening: Screening, user) -> Screening:
     """Lock a draft for good: it then renders from its own snapshot forever."""
     # Only what finalising reads or writes: the stored answers, result and snapshot stay unread.

@@ -3,13 +3,20 @@
 The summary page and the PDF render the same context from different
 templates. Everything comes from the screening's stored rulebook snapshot
 and stored result, never from the live knowledge base, so editing a
-criterion later never changes a past summary.
+criterion later never changes a past summary. The page's body is kept in
+Django's cache per screening revision (`summary_body`).
 """
 
 from dataclasses import dataclass
 
+from django.core.cache import cache
+from django.core.cache.utils import make_template_fragment_key
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.safestring import mark_safe
+
 from conditions.citations import vancouver_html
-from screening import engine
+from screening import engine, selectors
 from screening.models import Screening
 
 STATUS_LABELS = {
@@ -192,3 +199,38 @@ def summary_context(screening: Screening) -> dict:
         "clinician": owner.get_full_name() or owner.get_username(),
         "finalised_by": (finaliser.get_full_name() or finaliser.get_username()) if finaliser else "",
     }
+
+
+BODY_TEMPLATE = "screening/_summary_body.html"
+
+
+def _body_key(screening: Screening, *, can_edit: bool) -> str:
+    """Everything the summary body shows besides the screening's stored
+    content, which does not change within a revision: the names of its
+    clinician and finaliser (who may be renamed), whether its missing
+    questions link to the questionnaire (a draft, for its owner), and the
+    time zone of its times."""
+    finaliser = screening.finalised_by
+    return make_template_fragment_key("summary-body", [
+        screening.pk, screening.revision, can_edit and not screening.is_final,
+        timezone.get_current_timezone_name(), screening.owner.get_full_name(), screening.owner.get_username(),
+        finaliser.get_full_name() if finaliser else "", finaliser.get_username() if finaliser else "",
+    ])
+
+
+def summary_body(screening: Screening, *, can_edit: bool) -> dict:
+    """The summary body's markup (`html`) and how many questions it lists
+    as still to answer (`missing_count`), from the cache by screening
+    revision. `screening` needs its owner and finaliser loaded.
+
+    No query when cached; otherwise 1, to load the stored result and
+    snapshot (`selectors.screening_detail`). Were the screening saved in
+    between, the body is that of the newer row, cached under its own key.
+    """
+    body = cache.get(_body_key(screening, can_edit=can_edit))
+    if body is None:
+        full = selectors.screening_detail(screening.pk) or screening
+        context = {**summary_context(full), "can_edit": can_edit}
+        body = {"html": render_to_string(BODY_TEMPLATE, context), "missing_count": context["missing_count"]}
+        cache.set(_body_key(full, can_edit=can_edit), body)
+    return {**body, "html": mark_safe(body["html"])}

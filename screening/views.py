@@ -4,11 +4,8 @@ Access to one screening is decided in `_screening_for` and nowhere else.
 Each change and each summary view is audited (screening.audit) here, where
 the request is known, in the same transaction as the change.
 
-The pages reuse markup that cannot change (screening.caching): the
-questionnaire's layout per rulebook version and conditions, a summary's
-body per screening revision, and whole summary and list pages per state
-and viewer, with a CSRF token of its own in each response. Access checks and
-audit events run on every request, cached or not.
+A summary's body is kept in Django's cache per screening revision
+(screening.summary.summary_body); everything else is rendered per request.
 """
 
 from django.contrib import messages
@@ -21,11 +18,12 @@ from django.utils.cache import patch_cache_control
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
-from screening import caching, pdf, selectors, services
+from screening import pdf, selectors, services
 from screening.audit import audit
 from screening.forms import FinaliseForm, NewScreeningForm, QuestionnaireForm, ScreeningFilterForm
 from screening.models import AuditAction, FinalScreeningError, Screening
 from screening.rulebook import current_rulebook
+from screening.summary import summary_body
 
 PAGE_SIZE = 25
 LAST_PAGE = 10**6  # no deeper page: its OFFSET would make the database walk 25 million rows
@@ -40,7 +38,7 @@ def _screening_for(request, pk, *, edit=False, load=selectors.screening_detail) 
     to anyone else it does not exist (404). Loads it with `load` (by
     default with its owner, finaliser, snapshot and amended screening;
     `selectors.screening_page` leaves out the result and snapshot): 1 query,
-    plus 1 for the permissions of a user who is not the owner.
+    plus 2 for the permissions of a user who is not the owner.
     """
     screening = load(pk)
     if screening is None:
@@ -69,28 +67,16 @@ class ListPage:
     counted: a COUNT takes longer the more screenings there are, and a
     clinician pages with Newer and Older, not with a total."""
 
-    def __init__(self, *, user, filters: dict, number: int):
+    def __init__(self, screenings, *, number: int):
         start = (number - 1) * PAGE_SIZE
-        rows = selectors.screening_list(user=user, **filters, start=start, stop=start + PAGE_SIZE + 1)
+        rows = list(screenings[start:start + PAGE_SIZE + 1])
         self.number = number
         self.rows = rows[:PAGE_SIZE]
         self.has_next = len(rows) > PAGE_SIZE
-
-    @property
-    def has_previous(self) -> bool:
-        return self.number > 1
-
-    @property
-    def next_page_number(self) -> int:
-        return self.number + 1
-
-    @property
-    def previous_page_number(self) -> int:
-        return self.number - 1
-
-    @property
-    def past_the_end(self) -> bool:
-        return self.has_previous and not self.rows
+        self.has_previous = number > 1
+        self.next_page_number = number + 1
+        self.previous_page_number = number - 1
+        self.past_the_end = self.has_previous and not self.rows
 
 
 def _page_link(filters: dict) -> str:
@@ -113,21 +99,18 @@ def _page_number(value) -> int:
 def screening_list(request):
     filter_form = ScreeningFilterForm(request.GET)
     filters = filter_form.filters()
-    page = ListPage(user=request.user, filters=filters, number=_page_number(request.GET.get("page")))
-    show_owner = selectors.can_view_all(request.user)
-    rows = caching.list_rows(page.rows, condition_names=selectors.condition_names(), show_owner=show_owner)
-    key = caching.list_page_key(
-        request, search=(filter_form["q"].value(), filter_form["status"].value()), number=page.number,
-        has_next=page.has_next, show_owner=show_owner, rows=rows,
-    )
-    return HttpResponse(caching.page(request, key, "screening/list.html", lambda: {
+    screenings = selectors.screening_list(user=request.user, **filters)
+    page = ListPage(screenings, number=_page_number(request.GET.get("page")))
+    names = selectors.condition_names()
+    for screening in page.rows:
+        screening.condition_names = ", ".join(names.get(slug, slug) for slug in screening.conditions)
+    return render(request, "screening/list.html", {
         "page": page,
-        "rows": rows,
         "filter_form": filter_form,
         "filtered": any(filters.values()),
         "page_link": _page_link(filters),
-        "show_owner": show_owner,
-    }))
+        "show_owner": selectors.can_view_all(request.user),
+    })
 
 
 @login_required
@@ -153,20 +136,13 @@ def screening_questionnaire(request, pk):
         messages.info(request, FINAL_REFUSAL)
         return redirect(screening)
     rulebook = current_rulebook()
-    if request.method != "POST":
-        # Saved answers on the layout made once per rulebook version and
-        # conditions: the markup crispy-forms would give, without its cost.
-        markup = caching.questionnaire(rulebook, screening.conditions)
-        return render(request, "screening/questionnaire.html", {
-            "screening": screening, "step": "questionnaire",
-            "questionnaire": markup.render(answers=screening.answers, revision=screening.revision),
-        })
     action = request.POST.get("action")
     form = QuestionnaireForm(
-        request.POST, rulebook=rulebook, conditions=screening.conditions, answers=screening.answers,
+        request.POST if request.method == "POST" else None, rulebook=rulebook,
+        conditions=screening.conditions, answers=screening.answers,
         initial={"revision": screening.revision}, require_complete=action == "summary",
     )
-    if form.is_valid():
+    if form.is_bound and form.is_valid():
         response = _save_answers(request, screening, form, rulebook, show_summary=action == "summary")
         if response is not None:
             return response
@@ -201,24 +177,14 @@ def screening_summary(request, pk):
     screening = _screening_for(request, pk, load=selectors.screening_page)
     audit(AuditAction.VIEWED, request=request, screening=screening)
     can_edit = screening.owner_id == request.user.pk
-    amendments = selectors.amendments_of(screening) if screening.has_amendments else []
-
-    def context():
-        # The body is the same for every viewer of this revision.
-        body = caching.summary_body(screening, can_edit=can_edit)
-        return {
-            "screening": screening,
-            "head": body.head,
-            "body": body.html,
-            "missing_count": body.missing_count,
-            "urls": body.urls,
-            "can_edit": can_edit,
-            "amendments": amendments,
-            "finalise_form": FinaliseForm() if can_edit and not screening.is_final else None,
-        }
-
-    key = caching.summary_page_key(request, screening, can_edit=can_edit, amendments=amendments)
-    return HttpResponse(caching.page(request, key, "screening/summary.html", context))
+    return render(request, "screening/summary.html", {
+        "screening": screening,
+        "step": "final" if screening.is_final else "summary",
+        "body": summary_body(screening, can_edit=can_edit),
+        "can_edit": can_edit,
+        "amendments": selectors.amendments_of(screening) if screening.has_amendments else [],
+        "finalise_form": FinaliseForm() if can_edit and not screening.is_final else None,
+    })
 
 
 @login_required

@@ -127,27 +127,21 @@ def lead_client(client, lead):
 # conclusion with the default knowledge base.
 
 
+@pytest.fixture(autouse=True)
+def empty_cache():
+    """Each test starts and ends with an empty cache: its keys never name
+    old content within one database, but tests roll their databases back
+    and may reuse a screening's id and revision for other content."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture
 def fresh_rulebook_cache():
-    """The rulebook cache keyed by a revision that a rolled-back test can
-    reach again with other content; start and end each test without it."""
-    from screening.rulebook import clear_cache
-
-    clear_cache()
-    yield
-    clear_cache()
-
-
-@pytest.fixture(autouse=True)
-def fresh_page_caches():
-    """Rendered markup (screening.caching) is keyed by facts that never
-    change in one database, but a rolled-back test database can reuse an id;
-    start and end each test without it."""
-    from screening import caching
-
-    caching.clear()
-    yield
-    caching.clear()
+    """Kept for the tests that name it; the cache is emptied for every test."""
 
 
 @pytest.fixture
@@ -213,3 +207,25 @@ def module_knowledge_base(django_db_setup, django_db_blocker):
 def quick_password_hashing(settings):
     """Users made in a test hash their password in microseconds, not a second."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def assert_queries():
+    """`with assert_queries(n):` the block makes exactly n queries, not
+    counting the savepoints that nested atomic blocks open and release
+    (outside a test's transaction the outermost one is a BEGIN and COMMIT)."""
+    from contextlib import contextmanager
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    @contextmanager
+    def checker(expected):
+        with CaptureQueriesContext(connection) as captured:
+            yield
+        queries = [q["sql"] for q in captured.captured_queries
+                   if not q["sql"].upper().startswith(("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT"))]
+        listed = "\n".join(f"{n}. {sql}" for n, sql in enumerate(queries, 1))
+        assert len(queries) == expected, f"expected {expected} queries, made {len(queries)}:\n{listed}"
+
+    return checker

@@ -1,28 +1,12 @@
 """Small pieces the screening templates (and the PDF) share."""
 
-from functools import cache
-
 from django import template
-from django.templatetags.static import static
 from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 
 from screening import summary
 
 register = template.Library()
-
-
-@register.simple_tag
-def stylesheets(*paths):
-    """A <link> element for each static stylesheet, made once per process:
-    a static file's URL (with its content's hash, in production) cannot
-    change while the process runs, and every page links the same ones."""
-    return _stylesheet_links(paths)
-
-
-@cache
-def _stylesheet_links(paths):
-    return format_html_join("\n  ", '<link rel="stylesheet" href="{}">', ((static(path),) for path in paths))
 
 
 @register.filter

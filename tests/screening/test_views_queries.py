@@ -83,14 +83,15 @@ def screenings(request, criteria_factor, clinician):
 
 # Each test asks for `screenings` before `clinician_client`: signing in last
 # keeps the session fresh, so the idle-expiry middleware has nothing to write.
+# The session itself is read from the cache (cached_db): no query.
 
 
-def test_list_page_queries_are_fixed(screenings, clinician_client, django_assert_num_queries):
-    with django_assert_num_queries(4):
-        # 1. the session, and the signed-in user with it
-        # 2. may they view every screening? (their own and their groups' permissions, in one)
-        # 3. one page of screenings and one row more: the list's columns and their owner's name
-        # 4. condition slugs and names
+def test_list_page_queries_are_fixed(screenings, clinician_client, assert_queries):
+    with assert_queries(5):
+        # 1. the signed-in user
+        # 2-3. may they view every screening? their own permissions, then their groups'
+        # 4. one page of screenings and one row more: the list's columns and their owner's name
+        # 5. condition slugs and names
         response = clinician_client.get(reverse("screening:list"), {"q": "Q", "status": "draft"})
     assert response.status_code == 200
     assert response.content.decode().count('class="badge text-bg-info ks-status-badge"') == min(
@@ -99,40 +100,40 @@ def test_list_page_queries_are_fixed(screenings, clinician_client, django_assert
 
 
 def test_list_page_for_a_reader_of_every_screening_makes_the_same_queries(
-    screenings, clinician, client, django_user_model, django_assert_num_queries
+    screenings, clinician, client, django_user_model, assert_queries
 ):
     from django.contrib.auth.models import Permission
 
     auditor = django_user_model.objects.create_user("auditor")
     auditor.user_permissions.add(Permission.objects.get(codename="view_all_screenings"))
     client.force_login(auditor)
-    with django_assert_num_queries(4):
+    with assert_queries(5):
         # as above
         response = client.get(reverse("screening:list"))
     assert response.status_code == 200
     assert response.content.decode().count("<td>clinician</td>") == min(25, screenings.count())
 
 
-def test_questionnaire_page_queries_are_fixed(screenings, clinician_client, django_assert_num_queries):
+def test_questionnaire_page_queries_are_fixed(screenings, clinician_client, assert_queries):
     screening = screenings.first()
-    with django_assert_num_queries(3):
-        # 1. the session, and the signed-in user with it
+    with assert_queries(3):
+        # 1. the signed-in user
         # 2. the screening with its owner's and finaliser's names, without its stored result
-        # 3. the knowledge-base revision (the cached rulebook is current)
+        # 3. the knowledge base's state token (the cached rulebook is current)
         response = clinician_client.get(reverse("screening:questionnaire", args=[screening.pk]))
     assert response.status_code == 200
     assert 'name="phq9_total"' in response.content.decode()
 
 
-def test_summary_page_queries_are_fixed(screenings, clinician_client, django_assert_num_queries):
+def test_summary_page_queries_are_fixed(screenings, clinician_client, assert_queries):
     screening = screenings.first()
-    with django_assert_num_queries(4):
-        # 1. the session, and the signed-in user with it
+    with assert_queries(4):
+        # 1. the signed-in user
         # 2. the screening with its owner's and finaliser's names, without its stored result
         # 3. INSERT the audit event "summary viewed"
         # 4. its stored result and rulebook snapshot, to render the summary of this revision
         first = clinician_client.get(reverse("screening:summary", args=[screening.pk]))
-    with django_assert_num_queries(3):
+    with assert_queries(3):
         # 1.-3. as above; this revision's summary is rendered already
         again = clinician_client.get(reverse("screening:summary", args=[screening.pk]))
     assert first.status_code == again.status_code == 200
@@ -141,26 +142,26 @@ def test_summary_page_queries_are_fixed(screenings, clinician_client, django_ass
 
 
 def test_final_summary_page_adds_one_query_for_its_amendments(
-    screenings, clinician, clinician_client, django_assert_num_queries
+    screenings, clinician, clinician_client, assert_queries
 ):
     screening = services.screening_finalise(screening=screenings.first(), user=clinician)
     clinician_client.get(reverse("screening:summary", args=[screening.pk]))
-    with django_assert_num_queries(3):
-        # 1. the session, and the signed-in user with it
+    with assert_queries(3):
+        # 1. the signed-in user
         # 2. the screening with its owner's and finaliser's names, and whether anything amends it
         # 3. INSERT the audit event "summary viewed"
         response = clinician_client.get(reverse("screening:summary", args=[screening.pk]))
     assert response.status_code == 200
     assert "Amend" in response.content.decode()
     services.screening_amend(screening=screening, user=clinician)
-    with django_assert_num_queries(4):
+    with assert_queries(4):
         # 1.-3. as above
         # 4. the screenings that amend it
         response = clinician_client.get(reverse("screening:summary", args=[screening.pk]))
     assert "This final screening has been amended" in response.content.decode()
 
 
-def test_saving_answers_makes_a_fixed_number_of_queries(screenings, clinician_client, django_assert_num_queries):
+def test_saving_answers_makes_a_fixed_number_of_queries(screenings, clinician_client, assert_queries):
     screening = screenings.first()
     rulebook = current_rulebook()
     answers = {**PARTIAL_ANSWERS, "age": 71}
@@ -171,42 +172,36 @@ def test_saving_answers_makes_a_fixed_number_of_queries(screenings, clinician_cl
             form[question.code] = "yes" if value else "no"
         elif value is not None:
             form[question.code] = value
-    with django_assert_num_queries(9):
-        # 1. the session, and the signed-in user with it
+    with assert_queries(7):
+        # 1. the signed-in user
         # 2. the screening with its owner's and finaliser's names, without its stored result
-        # 3. the knowledge-base revision (the cached rulebook is current)
-        # 4. SAVEPOINT: the view's transaction (a BEGIN outside a test), so the answers
-        #    and their audit event are saved together or not at all; the service makes
-        #    no savepoint of its own
-        # 5. the screening locked FOR UPDATE, to refuse a final one or a stale form
-        # 6. the id of the rulebook's stored snapshot (none once a process has seen it committed)
-        # 7. UPDATE the screening: answers, fresh result, snapshot, revision
-        # 8. INSERT the audit event "answers saved"
-        # 9. RELEASE the view's SAVEPOINT (a COMMIT outside a test)
+        # 3. the knowledge base's state token (the cached rulebook is current)
+        # 4. the screening locked FOR UPDATE, to refuse a final one or a stale form
+        # 5. the id of the rulebook's stored snapshot
+        # 6. UPDATE the screening: answers, fresh result, snapshot, revision
+        # 7. INSERT the audit event "answers saved"
         response = clinician_client.post(reverse("screening:questionnaire", args=[screening.pk]), form)
     assert response.status_code == 302, response.content.decode()[:2000]
     assert Screening.objects.get(pk=screening.pk).answers["age"] == 71
 
 
-def test_new_screening_page_queries_are_fixed(screenings, clinician_client, django_assert_num_queries):
-    with django_assert_num_queries(2):
-        # 1. the session, and the signed-in user with it
-        # 2. the knowledge-base revision (the conditions come from the cached rulebook)
+def test_new_screening_page_queries_are_fixed(screenings, clinician_client, assert_queries):
+    with assert_queries(2):
+        # 1. the signed-in user
+        # 2. the knowledge base's state token (the conditions come from the cached rulebook)
         response = clinician_client.get(reverse("screening:new"))
     assert response.status_code == 200
     assert 'value="trd"' in response.content.decode()
 
 
-def test_finalising_makes_a_fixed_number_of_queries(screenings, clinician_client, django_assert_num_queries):
+def test_finalising_makes_a_fixed_number_of_queries(screenings, clinician_client, assert_queries):
     screening = screenings.first()
-    with django_assert_num_queries(7):
-        # 1. the session, and the signed-in user with it
+    with assert_queries(5):
+        # 1. the signed-in user
         # 2. the screening with its owner's and finaliser's names, without its stored result
-        # 3. SAVEPOINT: the view's transaction (a BEGIN outside a test)
-        # 4. the screening's status and revision, locked FOR UPDATE (its answers and result unread)
-        # 5. UPDATE status, finalised at and by, revision
-        # 6. INSERT the audit event "finalised"
-        # 7. RELEASE the view's SAVEPOINT (a COMMIT outside a test)
+        # 3. the screening's status and revision, locked FOR UPDATE (its answers and result unread)
+        # 4. UPDATE status, finalised at and by, revision
+        # 5. INSERT the audit event "finalised"
         response = clinician_client.post(reverse("screening:finalise", args=[screening.pk]), {"confirm": "on"})
     assert response.status_code == 302
     final = Screening.objects.get(pk=screening.pk)
@@ -214,18 +209,16 @@ def test_finalising_makes_a_fixed_number_of_queries(screenings, clinician_client
     assert final.answers == screenings.last().answers  # left as they were
 
 
-def test_amending_makes_a_fixed_number_of_queries(screenings, clinician, clinician_client, django_assert_num_queries):
+def test_amending_makes_a_fixed_number_of_queries(screenings, clinician, clinician_client, assert_queries):
     final = services.screening_finalise(screening=screenings.first(), user=clinician)
-    with django_assert_num_queries(11):
-        # 1. the session, and the signed-in user with it
+    with assert_queries(9):
+        # 1. the signed-in user
         # 2. the final screening with its owner's and finaliser's names, without its stored result
-        # 3. SAVEPOINT: the view's transaction (a BEGIN outside a test)
-        # 4. the knowledge-base revision (the amendment follows the current rulebook)
-        # 5. the id of the rulebook's stored snapshot
-        # 6-7. model validation: the owner and the amended screening exist
-        # 8. INSERT the amendment
-        # 9-10. INSERT the audit events "amended" and "screening created"
-        # 11. RELEASE the view's SAVEPOINT (a COMMIT outside a test)
+        # 3. the knowledge base's state token (the amendment follows the current rulebook)
+        # 4. the id of the rulebook's stored snapshot
+        # 5-6. model validation: the owner and the amended screening exist
+        # 7. INSERT the amendment
+        # 8-9. INSERT the audit events "amended" and "screening created"
         response = clinician_client.post(reverse("screening:amend", args=[final.pk]))
     amendment = Screening.objects.get(amends=final)
     assert response.status_code == 302 and response["Location"].endswith(f"/{amendment.pk}/questionnaire/")
