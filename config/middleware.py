@@ -1,8 +1,10 @@
-"""Middleware of our own: security headers, and idle session expiry."""
+"""Middleware of our own: security headers, idle session expiry, and
+refusing session cookies Django could never have set."""
 
 import time
 
 from django.conf import settings
+from django.contrib.sessions.backends.base import VALID_KEY_CHARS
 
 # Everything from our own origin, nothing inline, nothing from third parties:
 # the app must work on a closed clinic network, and an injected script has
@@ -50,6 +52,21 @@ def idle_session_expiry(get_response):
             stamp = request.session.get(SESSION_STAMP)
             if stamp is not None and time.time() - stamp >= refresh_after:
                 mark_session_active(request.session)
+        return get_response(request)
+
+    return middleware
+
+
+def malformed_session_cookie_ignored(get_response):
+    """Django's session keys are made of lowercase letters and digits; a
+    cookie with anything else (a NUL byte, say, which PostgreSQL refuses
+    in a lookup) is no session: the request goes on signed out."""
+    valid = frozenset(VALID_KEY_CHARS)
+
+    def middleware(request):
+        key = request.COOKIES.get(settings.SESSION_COOKIE_NAME)
+        if key is not None and not set(key) <= valid:
+            del request.COOKIES[settings.SESSION_COOKIE_NAME]
         return get_response(request)
 
     return middleware

@@ -61,6 +61,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "config.middleware.malformed_session_cookie_ignored",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "config.middleware.idle_session_expiry",
     "django.middleware.common.CommonMiddleware",
