@@ -2,7 +2,7 @@
 
 Validation lives in each model's `clean()` so that the admin, the loader and
 any future API refuse the same malformed rules, and the engine never meets
-one (DESIGN.md, "Operators").
+one (docs/architecture.md, "The rule semantics").
 """
 
 from decimal import Decimal, InvalidOperation
@@ -53,7 +53,7 @@ LIST_OPERATORS = {
     Operator.IN, Operator.NOT_IN, Operator.ANY_OF, Operator.ALL_OF, Operator.NONE_OF,
 }
 
-# Which operators read which kind of question (DESIGN.md, "Operators").
+# Which operators read which kind of question (docs/architecture.md, "The rule semantics").
 OPERATORS_FOR_KIND = {
     Kind.BOOLEAN: {Operator.IS_TRUE, Operator.IS_FALSE, Operator.EQ, Operator.NE},
     Kind.INTEGER: {Operator.EQ, Operator.NE, *NUMBER_OPERATORS},
