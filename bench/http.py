@@ -2,16 +2,17 @@
 
 gunicorn (2 workers, DEBUG off, persistent connections) in front of a fresh
 PostgreSQL database with the default knowledge base and N screenings, loaded
-over loopback by wrk with a signed-in session. Each page's throughput is
-reported as a ratio of the floor's in the same run, since timings on shared
-machines are noisy. The floor is a signed-in page with no content of its
-own: Django's password-change-done page (the session, its user, the base
-template, one sentence), requested with the same session cookie as the
-pages, so a ratio shows what a page's own work costs on top of any signed-in
-request. The floor is measured by turns with each page (ROUNDS slices of
-each), so that a machine slowing down or speeding up during the run moves
-both sides of a ratio alike. Then a growth check: the list and a summary
-with 100,000 screenings against 1,000.
+over loopback by wrk with a session signed in through the login form (so
+whatever the session engine). Each page's throughput is reported as a ratio
+of the floor's in the same run, since timings on shared machines are noisy.
+The floor is a signed-in page with no content of its own: Django's
+password-change-done page (the session, its user, the base template, one
+sentence), requested with the same session cookie as the pages, so a ratio
+shows what a page's own work costs on top of any signed-in request. The
+floor is measured by turns with each page (ROUNDS slices of each), so that
+a machine slowing down or speeding up during the run moves both sides of a
+ratio alike. Then a growth check: the list and a summary with 100,000
+screenings against 1,000.
 
 Run with `make bench` or `.venv/bin/python -m bench.http [--screenings N]`
 (as a module: run as a file, this file's name would hide the standard
@@ -30,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from datetime import date
 from pathlib import Path
@@ -260,21 +262,43 @@ def copies(screening, count, prefix):
     return Screening.objects.bulk_create(batch)
 
 
-def session_cookie(user):
-    from importlib import import_module
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
 
-    from django.conf import settings
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 
-    from config.middleware import mark_session_active
+def _csrf_field(html):
+    match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)
+    if not match:
+        raise SystemExit("no CSRF token in the page")
+    return match.group(1)
 
-    session = import_module(settings.SESSION_ENGINE).SessionStore()
-    session[SESSION_KEY] = str(user.pk)
-    session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[-1]
-    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-    mark_session_active(session)
-    session.create()
-    return f"{settings.SESSION_COOKIE_NAME}={session.session_key}"
+
+def sign_in(base, username, password):
+    """Sign in through the login form, as a browser would, whatever the
+    session engine: the Cookie header of the signed-in browser (its session
+    and CSRF cookies) and a CSRF token for its forms."""
+    from http.cookiejar import CookieJar
+    from urllib.parse import urlencode
+
+    jar = CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), _NoRedirects)
+    with opener.open(f"{base}/accounts/login/") as response:
+        token = _csrf_field(response.read().decode())
+    form = urlencode({"csrfmiddlewaretoken": token, "username": username, "password": password}).encode()
+    try:
+        opener.open(urllib.request.Request(f"{base}/accounts/login/", form, headers={"Referer": f"{base}/"}))
+        raise SystemExit("the login form did not sign in (no redirect)")
+    except urllib.error.HTTPError as redirect:  # a redirect, not followed
+        if redirect.code != 302:
+            raise SystemExit(f"the login form answered {redirect.code}") from None
+    cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
+    # The floor page, signed in: 200 (not a redirect to the login form), and
+    # a form (sign out) with the CSRF token that the questionnaire POSTs use.
+    with opener.open(urllib.request.Request(base + FLOOR, headers={"Cookie": cookie})) as response:
+        assert response.status == 200, response.status
+        csrf = _csrf_field(response.read().decode())
+    return cookie, csrf
 
 
 def post_bodies(path, drafts, rulebook, csrf):
@@ -358,7 +382,8 @@ def main():
         call_command("migrate", verbosity=0)
         call_command("load_knowledge_base", verbosity=0)
         call_command("collectstatic", "--noinput", verbosity=0)
-        clinician = get_user_model().objects.create_user("bench-clinician", password="bench-" + "p" * 20)
+        password = "bench-" + "p" * 20
+        clinician = get_user_model().objects.create_user("bench-clinician", password=password)
         rulebook = current_rulebook()
         seed(args.screenings, clinician, rulebook)
         with connection.cursor() as cursor:  # as autovacuum would after a bulk load
@@ -374,17 +399,6 @@ def main():
                                  conditions=all_conditions, rulebook=rulebook)
         warm_drafts, post_drafts = (copies(blank, count, prefix) for count, prefix in (
             (POSTS_PER_SECOND, "POST-WARM"), (POSTS_PER_SECOND * args.seconds, "POST")))
-        cookie = session_cookie(clinician)
-        csrf = "b" * 32
-        # One file of POSTs per slice of the measurement, each its own drafts.
-        warm_posts = Path(tempfile.mkstemp(suffix=".txt")[1])
-        post_files.append(warm_posts)
-        post_bodies(warm_posts, warm_drafts, rulebook, csrf)
-        per_slice = len(post_drafts) // ROUNDS
-        posts = [Path(tempfile.mkstemp(suffix=".txt")[1]) for _ in range(ROUNDS)]
-        post_files += posts
-        for turn, file in enumerate(posts):
-            post_bodies(file, post_drafts[turn * per_slice : (turn + 1) * per_slice], rulebook, csrf)
         connection.close()
 
         port = free_port()
@@ -395,7 +409,17 @@ def main():
             cwd=ROOT, env={**os.environ, **env}, start_new_session=True,
         )
         wait_for(base + "/healthz")
-        load_env = {"BENCH_COOKIE": f"{cookie}; csrftoken={csrf}"}
+        cookie, csrf = sign_in(base, clinician.username, password)
+        load_env = {"BENCH_COOKIE": cookie}
+        # One file of POSTs per slice of the measurement, each its own drafts.
+        warm_posts = Path(tempfile.mkstemp(suffix=".txt")[1])
+        post_files.append(warm_posts)
+        post_bodies(warm_posts, warm_drafts, rulebook, csrf)
+        per_slice = len(post_drafts) // ROUNDS
+        posts = [Path(tempfile.mkstemp(suffix=".txt")[1]) for _ in range(ROUNDS)]
+        post_files += posts
+        for turn, file in enumerate(posts):
+            post_bodies(file, post_drafts[turn * per_slice : (turn + 1) * per_slice], rulebook, csrf)
         # Store the final PDF once, as a clinician's first download would.
         request = urllib.request.Request(f"{base}/screenings/{final.pk}/pdf/", headers={"Cookie": cookie})
         with urllib.request.urlopen(request) as response:
