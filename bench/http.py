@@ -17,7 +17,10 @@ screenings against 1,000.
 Run with `make bench` or `.venv/bin/python -m bench.http [--screenings N]`
 (as a module: run as a file, this file's name would hide the standard
 library's http package).
-Cleans up after itself: stops gunicorn, drops the database.
+The app is given REDIS_URL, a Redis database of the benchmark's own (Redis
+at 127.0.0.1:6379), for a cache shared as several servers would share one.
+Cleans up after itself: stops gunicorn, drops the database, empties that
+Redis database.
 """
 
 import argparse
@@ -40,6 +43,9 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 PGHOST, PGPORT = "127.0.0.1", "5432"
 ROLE = "ketascreen"
+# The app's shared cache (REDIS_URL), in a Redis database of the benchmark's
+# own, emptied before and after the run.
+REDIS_HOST, REDIS_PORT, REDIS_DB = "127.0.0.1", 6379, 12
 
 # The floor: a signed-in page with no content of its own (Django's
 # PasswordChangeDoneView: the session, its user, the base template and one
@@ -79,6 +85,22 @@ def ensure_postgresql():
             time.sleep(1)
     if psql(f"SELECT 1 FROM pg_roles WHERE rolname = '{ROLE}'") != "1":
         psql(f"CREATE ROLE {ROLE} LOGIN CREATEDB PASSWORD '{ROLE}'")
+
+
+def redis_flush(db):
+    """Empty Redis database `db` (SELECT, FLUSHDB in Redis's own protocol)."""
+    number = str(db).encode()
+    command = b"*2\r\n$6\r\nSELECT\r\n$%d\r\n%s\r\n*1\r\n$7\r\nFLUSHDB\r\n" % (len(number), number)
+    try:
+        with socket.create_connection((REDIS_HOST, REDIS_PORT), timeout=10) as sock:
+            sock.sendall(command)
+            reply = b""
+            while reply.count(b"\r\n") < 2 and (chunk := sock.recv(1024)):
+                reply += chunk
+    except OSError as error:
+        raise SystemExit(f"Redis does not answer at {REDIS_HOST}:{REDIS_PORT}: {error}") from None
+    if reply != b"+OK\r\n+OK\r\n":
+        raise SystemExit(f"Redis did not empty database {db}: {reply!r}")
 
 
 # --- load -----------------------------------------------------------------
@@ -352,6 +374,7 @@ def main():
     args = parser.parse_args()
 
     ensure_postgresql()
+    redis_flush(REDIS_DB)
     wrk = ensure_wrk()
     database = f"ketascreen_bench_{os.getpid()}"
     psql(f"CREATE DATABASE {database} OWNER {ROLE}")
@@ -361,6 +384,7 @@ def main():
         "DEBUG": "false", "SECRET_KEY": "benchmark-only-" + "k" * 40, "ALLOWED_HOSTS": "127.0.0.1",
         "SECURE_SSL_REDIRECT": "false", "SESSION_COOKIE_SECURE": "false", "CSRF_COOKIE_SECURE": "false",
         "SECURE_HSTS_SECONDS": "0", "CONN_MAX_AGE": "60", "MEDIA_ROOT": media, "LOG_LEVEL": "WARNING",
+        "REDIS_URL": f"redis://{REDIS_HOST}:{REDIS_PORT}/{REDIS_DB}",
         "DJANGO_SETTINGS_MODULE": "config.settings",
     }
     os.environ.update(env)
@@ -492,6 +516,7 @@ def main():
         connections.close_all()
         psql(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
         shutil.rmtree(media, ignore_errors=True)
+        redis_flush(REDIS_DB)
 
 
 def combined(runs):
