@@ -11,8 +11,11 @@ sentence), requested with the same session cookie as the pages, so a ratio
 shows what a page's own work costs on top of any signed-in request. The
 floor is measured by turns with each page (ROUNDS slices of each), so that
 a machine slowing down or speeding up during the run moves both sides of a
-ratio alike. Then a growth check: the list and a summary with 100,000
-screenings against 1,000.
+ratio alike. The table shows each page's requests/s, its floor's, their
+ratio against the target, and the page's p50, p95 and p99 latency over all
+its requests (from wrk's latency histogram, read by a done() hook). Then a
+growth check: p50 of the list and a summary with 100,000 screenings against
+1,000.
 
 Run with `make bench` or `.venv/bin/python -m bench.http [--screenings N]`
 (as a module: run as a file, this file's name would hide the standard
@@ -61,6 +64,8 @@ TARGETS = {  # page: minimum throughput as a ratio of the floor's
 }
 GROWTH_TARGET = 1.3
 ROUNDS = 4  # slices of page and floor, by turns, per page
+PERCENTILES = (50, 95, 99)  # of latency, per page
+QUANTILES = 1000  # a load's latency distribution, as this many quantiles
 POSTS_PER_SECOND = 600  # drafts made per second of POST load: more than a worker pair can save
 
 
@@ -142,30 +147,40 @@ request = function()
   headers["Content-Type"] = "application/x-www-form-urlencoded"
   return wrk.format("POST", paths[k], headers, bodies[k])
 end
-"""
+-- For the benchmark: counts, and the latency distribution as quantiles.
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("bench: requests %d microseconds %d non_2xx_3xx %d socket_errors %d\\n",
+    summary.requests, summary.duration, e.status, e.connect + e.read + e.write + e.timeout))
+  local quantiles = {}
+  for k = 1, QUANTILES - 1 do
+    quantiles[k] = string.format("%d", latency:percentile(100 * k / QUANTILES))
+  end
+  quantiles[QUANTILES] = string.format("%d", latency.max)  -- percentile(100) is no maximum in wrk
+  io.write("bench: latency_us " .. table.concat(quantiles, " ") .. "\\n")
+end
+""".replace("QUANTILES", str(QUANTILES))
 
 
 def run_wrk(wrk, url, seconds, env, connections=4):
+    """One load of `url` by wrk: what its done() hook reports."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(WRK_SCRIPT)
     try:
-        out = subprocess.run(
-            [wrk, "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script.name, url],
+        result = subprocess.run(
+            [wrk, "-t1", f"-c{connections}", f"-d{seconds}s", "-s", script.name, url],
             capture_output=True, text=True, env={**os.environ, **env}, check=True,
-        ).stdout
+        )
+        out = result.stdout
     finally:
         os.unlink(script.name)
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    latency = {p: _ms(re.search(rf"\s{p}%\s+([\d.]+\w+)", out).group(1)) for p in ("50", "99")}
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    requests = int(re.search(r"(\d+) requests in", out).group(1))
-    return {"rps": rps, "p50_ms": latency["50"], "p99_ms": latency["99"], "requests": requests,
-            "non_2xx_3xx": int(errors.group(1)) if errors else 0}
-
-
-def _ms(text):
-    value, unit = re.match(r"([\d.]+)(\w+)", text).groups()
-    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+    if "bench: latency_us" not in out:
+        raise SystemExit(f"wrk did not report: {result.stderr.strip()}")
+    counts = re.search(r"bench: requests (\d+) microseconds (\d+) non_2xx_3xx (\d+) socket_errors (\d+)", out)
+    requests, microseconds, non_2xx_3xx, socket_errors = map(int, counts.groups())
+    quantiles = [int(value) / 1000 for value in re.search(r"bench: latency_us ([\d ]+)", out).group(1).split()]
+    return {"requests": requests, "seconds": microseconds / 1e6, "non_2xx_3xx": non_2xx_3xx,
+            "socket_errors": socket_errors, "latency_ms": quantiles}
 
 
 def run_python_load(url, seconds, env, connections=4):
@@ -209,9 +224,9 @@ def run_python_load(url, seconds, env, connections=4):
         thread.join()
     elapsed = time.perf_counter() - started
     latencies.sort()
-    return {"rps": len(latencies) / elapsed, "p50_ms": latencies[len(latencies) // 2],
-            "p99_ms": latencies[int(len(latencies) * 0.99) - 1], "requests": len(latencies),
-            "non_2xx_3xx": errors[0]}
+    quantiles = [latencies[max(0, -(-len(latencies) * k // QUANTILES) - 1)] for k in range(1, QUANTILES + 1)]
+    return {"requests": len(latencies), "seconds": elapsed, "non_2xx_3xx": errors[0], "socket_errors": 0,
+            "latency_ms": quantiles if latencies else []}
 
 
 # --- data -----------------------------------------------------------------
@@ -490,7 +505,7 @@ def main():
             def p50(name):
                 url = base + pages[name]
                 load(url, 1, load_env)
-                return min(load(url, args.seconds, load_env)["p50_ms"] for _ in range(2))
+                return min(combined([load(url, args.seconds, load_env)])["p50_ms"] for _ in range(2))
 
             before = {name: p50(name) for name in ("list (25 rows)", "summary (final)")}
             connection.connect()
@@ -520,13 +535,24 @@ def main():
 
 
 def combined(runs):
-    """Slices of one URL's load as one: requests/s over their whole time,
-    the median of their p50s, the worst of their p99s."""
-    seconds = sum(run["requests"] / run["rps"] for run in runs)
-    p50s = sorted(run["p50_ms"] for run in runs)
-    return {"rps": sum(run["requests"] for run in runs) / seconds, "p50_ms": p50s[len(p50s) // 2],
-            "p99_ms": max(run["p99_ms"] for run in runs), "requests": sum(run["requests"] for run in runs),
-            "non_2xx_3xx": sum(run["non_2xx_3xx"] for run in runs)}
+    """Loads of one URL (slices of it, or a single one) as one: requests/s
+    over their whole time, and latency percentiles of all their requests
+    (each load's quantiles standing for its requests in equal shares)."""
+    requests = sum(run["requests"] for run in runs)
+    result = {"rps": requests / sum(run["seconds"] for run in runs), "requests": requests,
+              "non_2xx_3xx": sum(run["non_2xx_3xx"] for run in runs),
+              "socket_errors": sum(run["socket_errors"] for run in runs)}
+    samples = sorted((value, run["requests"] / len(run["latency_ms"]))
+                     for run in runs if run["latency_ms"] for value in run["latency_ms"])
+    total = sum(weight for _, weight in samples)
+    for percentile in PERCENTILES:
+        result[f"p{percentile}_ms"], seen = float("nan"), 0.0
+        for value, weight in samples:
+            seen += weight
+            if seen >= total * percentile / 100 - 1e-9:
+                result[f"p{percentile}_ms"] = value
+                break
+    return result
 
 
 def ratio(result, results):
@@ -535,16 +561,22 @@ def ratio(result, results):
 
 
 def report(results, growth, args):
-    print(f"{'page':40} {'req/s':>8} {'floor':>8} {'p50 ms':>8} {'p99 ms':>8} {'ratio':>6} {'target':>7}")
+    latency = " ".join(f"{f'p{p} ms':>7}" for p in PERCENTILES)
+    print(f"{'page':40} {'req/s':>7} {'floor':>7} {latency} {'ratio':>5} {'target':>7} result")
     for name, result in results.items():
         result["ratio"] = ratio(result, results)
         floor = result.get("floor_rps", result["rps"])
         target = TARGETS.get(name)
         mark = "" if target is None else ("ok" if result["ratio"] >= target else "MISSED")
-        print(f"{name:40} {result['rps']:8.1f} {floor:8.1f} {result['p50_ms']:8.1f} {result['p99_ms']:8.1f} "
-              f"{result['ratio']:6.2f} {('>= ' + str(target)) if target else '':>7} {mark}")
+        if result["non_2xx_3xx"] or result["socket_errors"]:
+            mark = "ERRORS"
+        latency = " ".join(f"{result[f'p{p}_ms']:7.1f}" for p in PERCENTILES)
+        print(f"{name:40} {result['rps']:7.1f} {floor:7.1f} {latency} {result['ratio']:5.2f} "
+              f"{('>= ' + str(target)) if target else '':>7} {mark}")
         if result["non_2xx_3xx"]:
             print(f"  {result['non_2xx_3xx']} responses were errors")
+        if result["socket_errors"]:
+            print(f"  {result['socket_errors']} requests met socket errors or timeouts")
     if growth:
         for name, g in growth.items():
             mark = "ok" if g["ratio"] <= GROWTH_TARGET else "MISSED"
@@ -560,7 +592,7 @@ def report(results, growth, args):
 
 def passed(results, growth):
     ok = all(ratio(results[name], results) >= target for name, target in TARGETS.items())
-    ok = ok and all(r["non_2xx_3xx"] == 0 for r in results.values())
+    ok = ok and all(r["non_2xx_3xx"] == 0 and r["socket_errors"] == 0 for r in results.values())
     return ok and (growth is None or all(g["ratio"] <= GROWTH_TARGET for g in growth.values()))
 
 
