@@ -4,17 +4,13 @@ The engine is arranged for speed (criteria as bits, outcomes remembered per
 answer, reasons shared between screenings). `reference_evaluate` below is
 the semantics written as directly as possible, one condition and one
 criterion at a time, with nothing remembered; the engine must agree with it
-on every answer set, valid or not, and on the same answers seen again. The
-`screen` command's cached JSON text must likewise equal the plain object.
+on every answer set, valid or not, and on the same answers seen again.
 """
-
-import json
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from screening import batch
 from screening.engine import (
     ALERT,
     CAUTION,
@@ -159,10 +155,6 @@ def test_agrees_with_the_reference_on_the_default_knowledge_base(default_ruleboo
     expected = reference_evaluate(default_rulebook, validation.conditions, validation.answers)
     advisory = evaluate(default_rulebook, validation.conditions, validation.answers)
     assert engine_view(advisory) == expected
-
-    # The command's text, made of remembered pieces, is the plain object.
-    text = batch.advisory_json("P-1", default_rulebook.version, advisory)
-    assert json.loads(text) == batch.advisory_output("P-1", default_rulebook.version, advisory)
 
 
 def test_what_the_engine_remembers_stays_bounded():

@@ -101,4 +101,4 @@ class Command(BaseCommand):
         except ValidationError as error:
             messages = [f"{field}: {m}" for field, ms in error.message_dict.items() for m in ms]
             return {"patient": record["patient"], "rulebook_version": rulebook.version, "errors": messages}
-        return {**json.loads(result), "screening": screening.pk}
+        return {**result, "screening": screening.pk}
