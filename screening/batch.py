@@ -13,7 +13,7 @@ FIELDS = frozenset({"patient", "conditions", "answers", "year_of_birth"})
 
 
 def screen_record(rulebook: engine.Rulebook, record) -> tuple[dict, engine.Validation | None]:
-    """The output object for one input object (DESIGN.md, "The `screen` command").
+    """The output object for one input object (docs/batch.md).
 
     Returns (output, validation). A valid record's output carries its
     results (`advisory_output`); an invalid one's has `errors` instead;

@@ -2,7 +2,7 @@
 
 A `Rulebook` is an immutable snapshot of the knowledge base; `evaluate()`
 reads a patient's answers against it and returns an `Advisory`, following
-DESIGN.md "The rule semantics" exactly. `validate_answers()` checks answers
+docs/architecture.md, "The rule semantics", exactly. `validate_answers()` checks answers
 the same way for the web form and the `screen` command.
 
 This module imports only the standard library (a test enforces it), so it is
@@ -421,7 +421,7 @@ def evaluate(rulebook: Rulebook, conditions: Sequence[str], answers: Mapping[str
 
 
 def _criterion_outcome(rulebook: Rulebook, criterion: CriterionSpec, answers: Mapping[str, object]) -> str:
-    """HOLDS, FAILS, UNKNOWN or SKIPPED, as DESIGN.md defines them.
+    """HOLDS, FAILS, UNKNOWN or SKIPPED, as docs/architecture.md defines them.
 
     Skipped: enable-when disables the criterion's question. Unknown: the
     question is unanswered, or its enable-when depends on an unanswered

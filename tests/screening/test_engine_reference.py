@@ -1,4 +1,4 @@
-"""evaluate() against a second, independent reading of DESIGN.md's rule semantics.
+"""evaluate() against a second, independent reading of the rule semantics (docs/architecture.md).
 
 `screening/engine.py` is itself written to follow the semantics line by
 line. `reference_evaluate` below states them once more, separately and in a

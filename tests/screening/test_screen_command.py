@@ -19,7 +19,7 @@ TRD = {"patient": "A-1027", "conditions": ["trd"], "answers": CALM}
 
 pytestmark = [
     pytest.mark.django_db,
-    pytest.mark.usefixtures("module_knowledge_base", "fresh_rulebook_cache"),
+    pytest.mark.usefixtures("module_knowledge_base"),
 ]
 
 

@@ -1,4 +1,4 @@
-"""`manage.py screen`: screen patients in bulk from JSON (see DESIGN.md)."""
+"""`manage.py screen`: screen patients in bulk from JSON (format: docs/batch.md)."""
 
 import json
 import sys
