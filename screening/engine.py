@@ -320,8 +320,7 @@ def _question_from_dict(data: Mapping) -> QuestionSpec:
 # --- the advisory ---------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Reason:
+class Reason(NamedTuple):
     """One criterion's part in a result."""
 
     criterion: str
