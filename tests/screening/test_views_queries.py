@@ -9,7 +9,7 @@ from django.urls import reverse
 from conditions.models import Criterion
 from screening import services
 from screening.models import Screening
-from screening.rulebook import bump_knowledge_base_revision, current_rulebook
+from screening.rulebook import bump_knowledge_base_revision, current_rulebook, snapshot_for
 
 pytestmark = [
     pytest.mark.django_db,
@@ -229,3 +229,53 @@ def test_amending_makes_a_fixed_number_of_queries(screenings, clinician, clinici
     amendment = Screening.objects.get(amends=final)
     assert response.status_code == 302 and response["Location"].endswith(f"/{amendment.pk}/questionnaire/")
     assert amendment.answers == final.answers and amendment.status == "draft"
+
+
+def test_autosaving_makes_the_queries_of_saving(screenings, clinician_client, assert_queries):
+    screening = screenings.first()
+    form = {"revision": screening.revision, "age": 72, "systolic_bp": 400}
+    with assert_queries(7):
+        # 1. the signed-in user
+        # 2. the screening with its owner's and finaliser's names, without its stored result
+        # 3. the knowledge base's state token (the cached rulebook is current)
+        # 4. the screening locked FOR UPDATE, to refuse a final one or a stale revision
+        # 5. the id of the rulebook's stored snapshot
+        # 6. UPDATE the screening: answers, fresh result, snapshot, revision
+        # 7. INSERT the audit event "answers saved"
+        response = clinician_client.post(reverse("screening:answers", args=[screening.pk]), form)
+    assert response.status_code == 200
+    assert [item["question"] for item in response.json()["not_saved"]] == ["systolic_bp"]
+
+
+def test_correcting_details_page_queries_are_fixed(screenings, clinician_client, assert_queries):
+    screening = screenings.first()
+    with assert_queries(3):
+        # 1. the signed-in user
+        # 2. the screening with its owner's and finaliser's names, without its stored result
+        # 3. the knowledge base's state token (the conditions come from the cached rulebook)
+        response = clinician_client.get(reverse("screening:details", args=[screening.pk]))
+    assert response.status_code == 200
+    assert 'value="Q-' in response.content.decode()
+
+
+def test_a_stale_drafts_summary_adds_the_queries_of_evaluating_it_again(
+    screenings, clinician_client, assert_queries
+):
+    screening = screenings.first()
+    criterion = Criterion.objects.get(key="trd-two-failed-trials-require")
+    criterion.value = 3
+    criterion.save()
+    snapshot_for(current_rulebook())  # warm and stored, as any earlier request would have left them
+    with assert_queries(10):
+        # 1. the signed-in user
+        # 2. the screening with its owner's and finaliser's names, without its stored result
+        # 3. the knowledge base's state token: newer than the draft's rules
+        # 4. the draft locked FOR UPDATE, with its answers and stored result
+        # 5. the id of the new rulebook's stored snapshot
+        # 6. UPDATE the draft: result, snapshot, version, the version it was evaluated under before, revision
+        # 7. INSERT the audit event "re-evaluated"
+        # 8. the screening as it now is, without its stored result
+        # 9. INSERT the audit event "summary viewed"
+        # 10. its stored result and rulebook snapshot, to render the summary of this revision
+        response = clinician_client.get(reverse("screening:summary", args=[screening.pk]))
+    assert "The screening rules changed since these answers were saved" in response.content.decode()
