@@ -3,7 +3,9 @@ from django.db import DatabaseError, connection
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
+
+from config.middleware import mark_session_active
 
 
 @never_cache
@@ -23,3 +25,14 @@ def locked_out(request, credentials, *args, **kwargs):
     """django-axes calls this instead of signing in while a username is locked out."""
     minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
     return render(request, "registration/locked_out.html", {"minutes": minutes}, status=429)
+
+
+@never_cache
+@require_POST
+def session_keepalive(request):
+    """"Stay signed in" (static/js/session.js): moves the idle expiry on.
+    JSON, never a redirect to the sign-in page: 401 when the session has ended."""
+    if not request.user.is_authenticated:
+        return JsonResponse({"error": "Your session has ended. Sign in again."}, status=401)
+    mark_session_active(request.session)
+    return JsonResponse({"expires_in": settings.SESSION_COOKIE_AGE})

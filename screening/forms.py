@@ -255,6 +255,29 @@ class QuestionnaireForm(forms.Form):
             for q, state in engine.enabled_questions(self.rulebook, self.conditions, answers)
         }
 
+    def can_save_in_part(self) -> bool:
+        """After `is_valid()` failed: whether only answers were wrong (or
+        missing), so the valid ones can be stored all the same."""
+        return not self.non_field_errors() and "revision" in self.cleaned_data
+
+    def invalid_fields(self):
+        """(code, question text) of each question whose typed answer was
+        refused, in page order: these are not saved."""
+        return [
+            (q.code, q.text) for q in self.questions
+            if q.code in self.errors and self[q.code].value() not in (None, "", [])
+        ]
+
+    def answers_to_store(self, stored: dict) -> dict:
+        """The answers to save: every valid one, and for each refused one
+        the answer stored before, so a typing slip never deletes it."""
+        refused = {code for code, _ in self.invalid_fields()}
+        return {
+            q.code: self.answers[q.code] if q.code in self.answers else stored[q.code]
+            for q in self.questions
+            if q.code in self.answers or (q.code in refused and stored.get(q.code) is not None)
+        }
+
     def error_fields(self):
         """(code, question text) of each question with an error, in page order."""
         return [(q.code, q.text) for q in self.questions if q.code in self.errors]
@@ -306,10 +329,33 @@ class QuestionnaireForm(forms.Form):
 
 
 class FinaliseForm(forms.Form):
+    """Finalising, with the revision whose summary the clinician read: a
+    screening that changed since is not finalised (services.screening_finalise).
+    An incomplete screening needs a reason, in the clinician's words."""
+
     confirm = forms.BooleanField(
         label="I have reviewed this summary; finalise it as part of the patient record.",
         error_messages={"required": "Tick the box to confirm before finalising."},
     )
+    revision = forms.IntegerField(widget=forms.HiddenInput, min_value=1, error_messages={
+        "required": OUT_OF_DATE, "invalid": OUT_OF_DATE, "min_value": OUT_OF_DATE,
+    })
+    reason = forms.CharField(
+        label="Why finalise it while it is incomplete?", required=False, max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Required for an incomplete screening; shown on the summary and the PDF.",
+    )
+
+
+class DetailsForm(NewScreeningForm):
+    """Correcting a draft's patient reference, year of birth and conditions."""
+
+    def __init__(self, *args, rulebook: engine.Rulebook, **kwargs):
+        super().__init__(*args, rulebook=rulebook, **kwargs)
+        self.fields["conditions"].help_text = (
+            "Choose every condition the patient presents with. Answers to questions that only a "
+            "condition you remove asked are no longer kept."
+        )
 
 
 class ScreeningFilterForm(forms.Form):

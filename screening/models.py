@@ -10,9 +10,12 @@ from django.urls import reverse
 
 from screening import engine
 
+# One rule for the form, the model's full_clean and `screen`: an identifier
+# with no spaces, so a name ("Jane Doe") never passes. \A and \Z, not ^ and $:
+# $ also matches before a trailing newline.
 patient_reference_validator = RegexValidator(
-    r"^[A-Za-z0-9][A-Za-z0-9 ._/:#-]*$",
-    "Use the clinic's patient identifier (letters, digits and - _ . / : #), not a name.",
+    r"\A[A-Za-z0-9][A-Za-z0-9._/:#-]*\Z",
+    "Use the clinic's patient identifier: letters, digits and - _ . / : #, with no spaces. Never a name.",
 )
 
 
@@ -85,6 +88,16 @@ class Screening(models.Model):
     amends = models.ForeignKey(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="amendments"
     )
+    finalise_reason = models.TextField(
+        blank=True, help_text="Why it was finalised while still incomplete, in the clinician's words."
+    )
+    reevaluated_from = models.CharField(
+        max_length=12, blank=True,
+        help_text="The rulebook version the answers were last saved under, when the rules changed since.",
+    )
+    discarded_at = models.DateTimeField(
+        null=True, blank=True, help_text="A discarded draft is kept for the record but no longer listed."
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -97,6 +110,12 @@ class Screening(models.Model):
             ),
             models.Index(fields=["-created_at", "-id"], name="screening_recent"),
             models.Index(fields=["patient_reference"], name="screening_patient_ref"),
+        ]
+        constraints = [
+            # One line of amendments: a screening is replaced by one live amendment at most.
+            models.UniqueConstraint(
+                fields=["amends"], condition=models.Q(discarded_at__isnull=True), name="screening_one_amendment",
+            ),
         ]
 
     def __str__(self):
@@ -125,6 +144,10 @@ class Screening(models.Model):
     @property
     def is_final(self):
         return self.status == Status.FINAL
+
+    @property
+    def is_discarded(self):
+        return self.discarded_at is not None
 
     def rulebook(self) -> engine.Rulebook:
         return self.snapshot.rulebook()
@@ -186,6 +209,10 @@ class AuditAction(models.TextChoices):
     SCREENING_CREATED = "screening_created", "Screening created"
     ANSWERS_SAVED = "answers_saved", "Answers saved"
     FINALISED = "finalised", "Finalised"
+    FINALISED_INCOMPLETE = "finalised_incomplete", "Finalised while incomplete, with a reason"
+    REEVALUATED = "reevaluated", "Re-evaluated under new rules"
+    DETAILS_CORRECTED = "details_corrected", "Patient details or conditions corrected"
+    DISCARDED = "discarded", "Draft discarded"
     AMENDED = "amended", "Amended"
     VIEWED = "viewed", "Summary viewed"
     PDF_DOWNLOADED = "pdf_downloaded", "PDF downloaded"

@@ -94,11 +94,24 @@ def html_to_pdf(html: str) -> bytes:
         return _layout(html).write_pdf()
 
 
+# A finaliser's role on the signature block, from the groups that grant it.
+ROLE_FOR_GROUP = {"Clinical leads": "Clinical lead", "Clinicians": "Clinician"}
+
+
+def signing_role(user) -> str:
+    """The role printed beside a finaliser's name: 1 query."""
+    groups = set(user.groups.values_list("name", flat=True))
+    return next((role for group, role in ROLE_FOR_GROUP.items() if group in groups), "Clinician")
+
+
 def render_html(screening: Screening) -> str:
-    """The PDF's HTML. Makes no query when the screening was loaded by
-    `selectors.screening_detail` (see `summary_context`)."""
+    """The PDF's HTML. Makes no query for a draft loaded by
+    `selectors.screening_detail` (see `summary_context`); 1 for a final
+    screening, to read its finaliser's role for the signature block."""
     context = summary_context(screening)
     context["produced_at"] = timezone.now()
+    if screening.is_final and screening.finalised_by is not None:
+        context["finaliser_role"] = signing_role(screening.finalised_by)
     return render_to_string(TEMPLATE, context)
 
 
@@ -191,9 +204,11 @@ def _safe_name(text: str, *, ascii_only: bool) -> str:
 
 
 def download_name(screening: Screening, *, ascii_only: bool = True) -> str:
-    """`ketascreen-<patient reference>-<screening date>.pdf`, safe as a file name."""
+    """`ketascreen-<patient reference>-<draft|final>-<screening date>.pdf`,
+    safe as a file name: a draft's never passes for the final record."""
     reference = _safe_name(screening.patient_reference, ascii_only=ascii_only) or f"screening-{screening.pk}"
-    return f"ketascreen-{reference}-{timezone.localdate(screening.created_at):%Y-%m-%d}.pdf"
+    state = "final" if screening.is_final else "draft"
+    return f"ketascreen-{reference}-{state}-{timezone.localdate(screening.created_at):%Y-%m-%d}.pdf"
 
 
 def content_disposition(screening: Screening) -> str:

@@ -1,7 +1,7 @@
 """Reads that the screening pages share, through the ORM; each says how many
 queries it makes."""
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, QuerySet, Subquery
 
 from conditions.models import Condition
 from screening.models import Screening, Status
@@ -10,9 +10,14 @@ VIEW_ALL_PERMISSION = "screening.view_all_screenings"
 
 # What a row of the screening list shows.
 LIST_FIELDS = (
-    "patient_reference", "conditions", "worst_status", "alert_count", "status", "created_at",
+    "patient_reference", "conditions", "worst_status", "alert_count", "status", "created_at", "discarded_at",
     "owner__username", "owner__first_name", "owner__last_name",
 )
+
+
+def _live_amendments():
+    """The screenings amending the outer one that were not discarded (one at most)."""
+    return Screening.objects.filter(amends=OuterRef("pk"), discarded_at__isnull=True)
 
 
 def can_view_all(user) -> bool:
@@ -37,11 +42,11 @@ def screening_detail(pk) -> Screening | None:
 def screening_page(pk) -> Screening | None:
     """One query: the screening without its stored result (loaded on
     access), with its owner, its finaliser, the screening it amends, and
-    `has_amendments`: whether any screening amends it; or None."""
+    `has_amendments`: whether a screening (not discarded) amends it; or None."""
     return (
         Screening.objects.select_related("owner", "finalised_by", "amends")
         .defer("result", "amends__result", "amends__answers")
-        .annotate(has_amendments=Exists(Screening.objects.filter(amends=OuterRef("pk"))))
+        .annotate(has_amendments=Exists(_live_amendments()))
         .filter(pk=pk)
         .first()
     )
@@ -49,10 +54,15 @@ def screening_page(pk) -> Screening | None:
 
 def screening_list(*, user, query: str = "", status: str = "") -> QuerySet[Screening]:
     """The screenings `user` may see, newest first, with their owners'
-    names, optionally narrowed to a patient reference (case-insensitive,
-    any part of it) and a status. Slicing it makes one query (after
-    `can_view_all`'s)."""
-    screenings = Screening.objects.select_related("owner").only(*LIST_FIELDS)
+    names and `replaced_by` (the id of the screening amending it, or None),
+    optionally narrowed to a patient reference (case-insensitive, any part
+    of it) and a status. Discarded drafts are left out. Slicing it makes
+    one query (after `can_view_all`'s)."""
+    screenings = (
+        Screening.objects.select_related("owner").only(*LIST_FIELDS)
+        .filter(discarded_at__isnull=True)
+        .annotate(replaced_by=Subquery(_live_amendments().values("pk")[:1]))
+    )
     if not can_view_all(user):
         screenings = screenings.filter(owner=user)
     if query:
@@ -69,5 +79,9 @@ def condition_names() -> dict[str, str]:
 
 
 def amendments_of(screening: Screening) -> list[Screening]:
-    """One query: the screenings that amend this one, oldest first."""
-    return list(screening.amendments.only("id", "status", "created_at", "amends_id").order_by("created_at", "id"))
+    """One query: the screenings that amend this one and were not
+    discarded (one at most), oldest first."""
+    return list(
+        screening.amendments.filter(discarded_at__isnull=True)
+        .only("id", "status", "created_at", "amends_id").order_by("created_at", "id")
+    )

@@ -2,6 +2,8 @@
 single transaction, so a failure never leaves a half-saved record.
 """
 
+from typing import NamedTuple
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -13,6 +15,28 @@ from screening.rulebook import current_rulebook, snapshot_for
 
 class StaleScreeningError(ValidationError):
     """The screening changed since the form was opened."""
+
+
+class AlreadyAmendedError(ValidationError):
+    """A final screening that another screening already amends: only the newest version is amended."""
+
+    def __init__(self, message, *, amendment: Screening):
+        super().__init__(message)
+        self.amendment = amendment
+
+
+DISCARDED_REFUSAL = "This draft was discarded and can no longer be changed."
+REASON_NEEDED = (
+    "This screening is still incomplete. Give the reason for finalising it as it stands, "
+    "or answer the remaining questions first."
+)
+
+
+def _refuse_unless_draft(locked: Screening):
+    if locked.status == Status.FINAL:
+        raise FinalScreeningError("This screening is final and cannot be changed; amend it instead.")
+    if locked.discarded_at is not None:
+        raise ValidationError(DISCARDED_REFUSAL)
 
 
 def _evaluate_into(screening: Screening, rulebook: engine.Rulebook, answers: dict):
@@ -66,11 +90,10 @@ def screening_save_answers(
     # The stored answers, result and snapshot are replaced, not read: leave them unloaded.
     locked = (
         Screening.objects.select_for_update()
-        .only("id", "conditions", "status", "revision", "updated_at")
+        .only("id", "conditions", "status", "revision", "discarded_at", "updated_at")
         .get(pk=screening.pk)
     )
-    if locked.status == Status.FINAL:
-        raise FinalScreeningError("This screening is final and cannot be changed; amend it instead.")
+    _refuse_unless_draft(locked)
     if expected_revision is not None and locked.revision != expected_revision:
         raise StaleScreeningError(
             "This screening was changed since you opened it. Reload it to see the latest answers."
@@ -83,17 +106,89 @@ def screening_save_answers(
     return locked
 
 
+def carried_answers(rulebook: engine.Rulebook, conditions, answers: dict) -> engine.Validation:
+    """Stored answers carried over to `rulebook`: those to questions it no
+    longer has are left out, and so is any it no longer accepts (listed in
+    the result's `errors`, keyed by question code)."""
+    known = {code: value for code, value in answers.items() if code in rulebook.question}
+    return engine.validate_answers(rulebook, conditions, known)
+
+
+class Reevaluation(NamedTuple):
+    """What re-evaluating a draft under newer rules did."""
+
+    old_version: str
+    new_version: str
+    old_revision: int
+    revision: int
+    changed: bool                  # the result differs from the one stored before
+    dropped: tuple[str, ...]       # codes of answers the new rules do not accept
+
+
 @transaction.atomic
-def screening_finalise(*, screening: Screening, user) -> Screening:
-    """Lock a draft for good: it then renders from its own snapshot forever."""
-    # Only what finalising reads or writes: the stored answers, result and snapshot stay unread.
+def screening_reevaluate(*, screening: Screening, rulebook: engine.Rulebook) -> Reevaluation | None:
+    """A draft evaluated under another rulebook, evaluated again under
+    `rulebook` (the current one): stored with its new result and snapshot,
+    its revision moved on. None, with no query, when `screening` was
+    evaluated under `rulebook` already; None too for a final or discarded
+    screening, which keeps its own snapshot for ever."""
+    if screening.rulebook_version == rulebook.version:
+        return None
     locked = (
         Screening.objects.select_for_update()
-        .only("id", "status", "revision", "finalised_at", "finalised_by", "updated_at")
+        .only("id", "conditions", "answers", "result", "rulebook_version", "status", "revision",
+              "discarded_at", "reevaluated_from", "updated_at")
+        .get(pk=screening.pk)
+    )
+    if locked.status == Status.FINAL or locked.discarded_at is not None or locked.rulebook_version == rulebook.version:
+        return None
+    old_version, old_revision, old_result = locked.rulebook_version, locked.revision, locked.result
+    carried = carried_answers(rulebook, locked.conditions, locked.answers)
+    _evaluate_into(locked, rulebook, carried.answers)
+    locked.reevaluated_from = old_version
+    locked.revision += 1
+    locked.save(checked_draft=True)
+    return Reevaluation(
+        old_version=old_version, new_version=rulebook.version, old_revision=old_revision,
+        revision=locked.revision, changed=locked.result != old_result,
+        dropped=tuple(code for code in carried.errors if code in rulebook.question),
+    )
+
+
+def is_incomplete(result: dict) -> bool:
+    """Whether any condition of a stored result is still incomplete."""
+    return any(r["status"] == engine.INCOMPLETE for r in result.get("results", ()))
+
+
+@transaction.atomic
+def screening_finalise(
+    *, screening: Screening, user, expected_revision: int | None = None, reason: str = "",
+) -> Screening:
+    """Lock a draft for good: it then renders from its own snapshot forever.
+
+    Refuses a screening saved or re-evaluated since `expected_revision` (the
+    revision whose summary the clinician read), and an incomplete one
+    without a `reason`, which is stored with it.
+    """
+    # Only what finalising reads or writes: the stored answers and snapshot stay unread.
+    locked = (
+        Screening.objects.select_for_update()
+        .only("id", "status", "revision", "result", "discarded_at", "finalise_reason",
+              "finalised_at", "finalised_by", "updated_at")
         .get(pk=screening.pk)
     )
     if locked.status == Status.FINAL:
         raise FinalScreeningError("This screening is already final.")
+    _refuse_unless_draft(locked)
+    if expected_revision is not None and locked.revision != expected_revision:
+        raise StaleScreeningError(
+            "This screening changed since you read its summary, so it was not finalised. "
+            "Read the summary below, then finalise it."
+        )
+    reason = reason.strip()
+    if is_incomplete(locked.result) and not reason:
+        raise ValidationError({"reason": REASON_NEEDED})
+    locked.finalise_reason = reason if is_incomplete(locked.result) else ""
     locked.status = Status.FINAL
     locked.finalised_at = timezone.now()
     locked.finalised_by = user
@@ -102,17 +197,72 @@ def screening_finalise(*, screening: Screening, user) -> Screening:
     return locked
 
 
+@transaction.atomic
 def screening_amend(*, screening: Screening, user) -> Screening:
     """A new draft with the same patient, conditions and answers, pointing to
-    the final screening it corrects."""
-    if screening.status != Status.FINAL:
-        raise ValidationError("Only a final screening can be amended; edit the draft instead.")
-    rulebook = current_rulebook()
-    conditions = [slug for slug in screening.conditions if slug in rulebook.condition]
-    known = {code: value for code, value in screening.answers.items() if code in rulebook.question}
-    return screening_create(
-        owner=user, patient_reference=screening.patient_reference,
-        year_of_birth=screening.year_of_birth, conditions=conditions,
-        answers=engine.validate_answers(rulebook, conditions, known).answers,
-        amends=screening, rulebook=rulebook,
+    the final screening it corrects. Only the newest version of a record is
+    amended: the final row is locked, so two amends at once make one draft,
+    and one that another screening amends already is refused
+    (AlreadyAmendedError, naming that amendment)."""
+    locked = (
+        Screening.objects.select_for_update(no_key=True)
+        .only("id", "status", "patient_reference", "year_of_birth", "conditions", "answers", "created_at")
+        .get(pk=screening.pk)
     )
+    if locked.status != Status.FINAL:
+        raise ValidationError("Only a final screening can be amended; edit the draft instead.")
+    existing = locked.amendments.filter(discarded_at__isnull=True).only("id", "status").first()
+    if existing is not None:
+        raise AlreadyAmendedError(
+            f"This screening has already been amended by #{existing.pk}: "
+            + ("continue that draft instead." if existing.status == Status.DRAFT else "amend the newest version instead."),
+            amendment=existing,
+        )
+    rulebook = current_rulebook()
+    conditions = [slug for slug in locked.conditions if slug in rulebook.condition]
+    return screening_create(
+        owner=user, patient_reference=locked.patient_reference,
+        year_of_birth=locked.year_of_birth, conditions=conditions,
+        answers=carried_answers(rulebook, conditions, locked.answers).answers,
+        amends=locked, rulebook=rulebook,
+    )
+
+
+@transaction.atomic
+def screening_correct_details(
+    *, screening: Screening, patient_reference: str, year_of_birth: int | None, conditions,
+    rulebook: engine.Rulebook | None = None,
+) -> Screening:
+    """Correct a draft's patient reference, year of birth and conditions,
+    and evaluate its answers again for the conditions now chosen (answers
+    to questions that only a removed condition asked are left out, as the
+    questionnaire no longer shows them)."""
+    locked = Screening.objects.select_for_update().get(pk=screening.pk)
+    _refuse_unless_draft(locked)
+    rulebook = rulebook or current_rulebook()
+    chosen = validated(rulebook, conditions, {}).conditions
+    kept = carried_answers(rulebook, chosen, locked.answers).answers
+    locked.patient_reference = patient_reference
+    locked.year_of_birth = year_of_birth
+    locked.conditions = list(chosen)
+    _evaluate_into(locked, rulebook, kept)
+    locked.full_clean(exclude=["snapshot", "result", "answers", "amends", "owner"])
+    locked.revision += 1
+    locked.save(checked_draft=True)
+    return locked
+
+
+@transaction.atomic
+def screening_discard(*, screening: Screening) -> Screening:
+    """Mark a draft discarded: kept for the record, no longer listed or
+    changed. A final screening is part of the record and is never discarded."""
+    locked = Screening.objects.select_for_update().only("id", "status", "revision", "discarded_at", "updated_at").get(
+        pk=screening.pk
+    )
+    if locked.status == Status.FINAL:
+        raise FinalScreeningError("A final screening is part of the record and cannot be discarded; amend it instead.")
+    if locked.discarded_at is None:
+        locked.discarded_at = timezone.now()
+        locked.revision += 1
+        locked.save(checked_draft=True)
+    return locked

@@ -59,6 +59,7 @@ class ReasonRow:
     question: str               # the question's text
     outcome: str                # in words, e.g. "Requirement met"
     references: tuple[int, ...]  # numbers in the summary's reference list
+    answer: str = ""            # the patient's answer, with its unit; "" when unanswered
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ class ConditionCard:
     missing: tuple[tuple[str, str], ...]  # (question code, question text)
     guidance: str
     references: tuple[int, ...]
+    shared_cautions: int = 0            # how many of the screening-wide cautions apply to it
 
 
 @dataclass(frozen=True)
@@ -123,15 +125,30 @@ def _question_text(rulebook, code):
     return question.text if question else code
 
 
-def _reason_row(rulebook, numbering, reason: engine.Reason) -> ReasonRow:
+def _reason_row(rulebook, numbering, reason: engine.Reason, answers: dict) -> ReasonRow:
     outcome = (
         AWAITING_ANSWER if reason.outcome == engine.UNKNOWN
         else OUTCOME_LABELS.get((reason.effect, reason.outcome), reason.outcome)
     )
+    question = rulebook.question.get(reason.question)
+    value = answers.get(reason.question)
     return ReasonRow(
-        message=reason.message, question=_question_text(rulebook, reason.question),
+        message=reason.message, question=question.text if question else reason.question,
         outcome=outcome, references=numbering(reason.references),
+        answer=answer_text(question, value) if question is not None and value is not None else "",
     )
+
+
+def shared_caution_keys(advisory: engine.Advisory) -> list[str]:
+    """The cautions that hold for every chosen condition, when there are
+    two or more: shown once above the conditions rather than in each."""
+    if len(advisory.results) < 2:
+        return []
+    first, *others = advisory.results
+    return [
+        caution.criterion for caution in first.cautions
+        if all(any(c.criterion == caution.criterion for c in other.cautions) for other in others)
+    ]
 
 
 def answer_text(question: engine.QuestionSpec, value) -> str:
@@ -150,7 +167,9 @@ def summary_context(screening: Screening) -> dict:
 
     Makes no query when the screening was loaded with its owner, finaliser,
     snapshot and amended screening (`selectors.screening_detail`). Returns
-    `alerts` (ReasonRow), `results` (ConditionCard, in the order chosen),
+    `alerts` (ReasonRow), `shared_cautions` (ReasonRow: the cautions that
+    hold for every chosen condition, shown once), `results` (ConditionCard,
+    in the order chosen, without the shared cautions),
     `references` (ReferenceRow, numbered in order of first citation),
     `answers` (AnswerRow, questionnaire order), `missing_count`, and the
     screening's facts for the record.
@@ -158,14 +177,24 @@ def summary_context(screening: Screening) -> dict:
     rulebook = screening.rulebook()
     advisory = screening.advisory()
     number = _Numbering(rulebook)
+    given = screening.answers
 
-    alerts = [_reason_row(rulebook, number, alert) for alert in advisory.alerts]
+    alerts = [_reason_row(rulebook, number, alert, given) for alert in advisory.alerts]
+    shared = shared_caution_keys(advisory)
+    shared_cautions = [
+        _reason_row(rulebook, number, caution, given)
+        for caution in (advisory.results[0].cautions if shared else ())
+        if caution.criterion in shared
+    ]
     cards = []
     for result in advisory.results:
         condition = rulebook.condition.get(result.condition)
-        reasons = tuple(_reason_row(rulebook, number, r) for r in result.reasons)
+        reasons = tuple(
+            _reason_row(rulebook, number, r, given) for r in result.reasons
+            if not (result.status == engine.CAUTION_STATUS and r.criterion in shared)
+        )
         cautions = () if result.status == engine.CAUTION_STATUS else tuple(
-            _reason_row(rulebook, number, r) for r in result.cautions
+            _reason_row(rulebook, number, r, given) for r in result.cautions if r.criterion not in shared
         )
         cards.append(ConditionCard(
             slug=result.condition,
@@ -178,6 +207,7 @@ def summary_context(screening: Screening) -> dict:
             missing=tuple((code, _question_text(rulebook, code)) for code in result.missing),
             guidance=condition.guidance if condition else "",
             references=number(result.references),
+            shared_cautions=len(shared),
         ))
     answers = [
         AnswerRow(code=q.code, question=q.text, answer=answer_text(q, screening.answers[q.code]))
@@ -192,7 +222,9 @@ def summary_context(screening: Screening) -> dict:
         "results": cards,
         "references": number.rows(),
         "answers": answers,
+        "shared_cautions": shared_cautions,
         "missing_count": len({code for card in cards for code, _ in card.missing}),
+        "incomplete": any(card.status == engine.INCOMPLETE for card in cards),
         "worst_status": screening.worst_status,
         "worst_status_label": status_label(screening.worst_status) if screening.worst_status else "",
         "rulebook_version": screening.rulebook_version,
@@ -219,8 +251,9 @@ def _body_key(screening: Screening, *, can_edit: bool) -> str:
 
 
 def summary_body(screening: Screening, *, can_edit: bool) -> dict:
-    """The summary body's markup (`html`) and how many questions it lists
-    as still to answer (`missing_count`), from the cache by screening
+    """The summary body's markup (`html`), how many questions it lists as
+    still to answer (`missing_count`) and whether any condition is
+    `incomplete`, from the cache by screening
     revision. `screening` needs its owner and finaliser loaded.
 
     No query when cached; otherwise 1, to load the stored result and
@@ -231,6 +264,9 @@ def summary_body(screening: Screening, *, can_edit: bool) -> dict:
     if body is None:
         full = selectors.screening_detail(screening.pk) or screening
         context = {**summary_context(full), "can_edit": can_edit}
-        body = {"html": render_to_string(BODY_TEMPLATE, context), "missing_count": context["missing_count"]}
+        body = {
+            "html": render_to_string(BODY_TEMPLATE, context), "missing_count": context["missing_count"],
+            "incomplete": context["incomplete"],
+        }
         cache.set(_body_key(full, can_edit=can_edit), body)
     return {**body, "html": mark_safe(body["html"])}

@@ -12,15 +12,22 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.cache import patch_cache_control
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
 from screening import pdf, selectors, services
 from screening.audit import audit
-from screening.forms import FinaliseForm, NewScreeningForm, QuestionnaireForm, ScreeningFilterForm
+from screening.forms import (
+    DetailsForm,
+    FinaliseForm,
+    NewScreeningForm,
+    QuestionnaireForm,
+    ScreeningFilterForm,
+)
 from screening.models import AuditAction, FinalScreeningError, Screening
 from screening.rulebook import current_rulebook
 from screening.summary import summary_body
@@ -28,6 +35,14 @@ from screening.summary import summary_body
 PAGE_SIZE = 25
 LAST_PAGE = 10**6  # no deeper page: its OFFSET would make the database walk 25 million rows
 FINAL_REFUSAL = "This screening is final and its answers cannot be changed. Amend it to record a correction."
+SESSION_ENDED = (
+    "Your session has ended, so this was not saved. Sign in again: what you typed is kept in this "
+    "browser and put back on the questionnaire."
+)
+CHANGED_ELSEWHERE = (
+    "These answers were changed in another window since this page was opened, so this was not saved. "
+    "Reload the page to see the latest answers, then make your change again."
+)
 
 
 def _screening_for(request, pk, *, edit=False, load=selectors.screening_detail) -> Screening:
@@ -129,37 +144,79 @@ def screening_new(request):
     return render(request, "screening/new.html", {"form": form, "step": "patient"})
 
 
+def _not_editable(request, screening):
+    """A redirect to the summary, with why, when the screening's answers can no longer change."""
+    if screening.is_final or screening.is_discarded:
+        messages.info(request, FINAL_REFUSAL if screening.is_final else services.DISCARDED_REFUSAL)
+        return redirect(screening)
+    return None
+
+
+def _bring_up_to_date(request, screening, rulebook) -> Screening:
+    """A draft evaluated under older rules than `rulebook`, evaluated again
+    under it (audited); the page then says so, naming both versions. No
+    query when it is current."""
+    if screening.rulebook_version == rulebook.version:
+        return screening
+    with transaction.atomic():
+        reevaluation = services.screening_reevaluate(screening=screening, rulebook=rulebook)
+        if reevaluation is not None:
+            audit(AuditAction.REEVALUATED, request=request, screening=screening)
+    if reevaluation is None:
+        return screening
+    return selectors.screening_page(screening.pk)
+
+
+def _questionnaire_form(data, screening, rulebook, *, require_complete=False):
+    return QuestionnaireForm(
+        data, rulebook=rulebook, conditions=screening.conditions, answers=screening.answers,
+        initial={"revision": screening.revision}, require_complete=require_complete,
+    )
+
+
 @login_required
 def screening_questionnaire(request, pk):
     screening = _screening_for(request, pk, edit=True, load=selectors.screening_page)
-    if screening.is_final:
-        messages.info(request, FINAL_REFUSAL)
-        return redirect(screening)
+    if refused := _not_editable(request, screening):
+        return refused
     rulebook = current_rulebook()
+    screening = _bring_up_to_date(request, screening, rulebook)
     action = request.POST.get("action")
-    form = QuestionnaireForm(
-        request.POST if request.method == "POST" else None, rulebook=rulebook,
-        conditions=screening.conditions, answers=screening.answers,
-        initial={"revision": screening.revision}, require_complete=action == "summary",
+    form = _questionnaire_form(
+        request.POST if request.method == "POST" else None, screening, rulebook,
+        require_complete=action == "summary",
     )
+    saved_at = None
     if form.is_bound and form.is_valid():
         response = _save_answers(request, screening, form, rulebook, show_summary=action == "summary")
         if response is not None:
             return response
+    elif form.is_bound and form.can_save_in_part():
+        form, saved_at = _save_valid_answers(request, screening, form, rulebook)
+    not_saved = form.invalid_fields() if form.is_bound else []
     return render(request, "screening/questionnaire.html", {
-        "screening": screening, "form": form, "step": "questionnaire",
+        "screening": screening, "form": form, "step": "questionnaire", "saved_at": saved_at,
+        "not_saved": not_saved,
+        "to_check": [field for field in form.error_fields() if field not in not_saved] if form.is_bound else [],
     })
+
+
+def _store_answers(request, screening, form, rulebook) -> Screening:
+    """Store the form's valid answers (a wrong one keeps the answer stored
+    before), audited; raises what the service raises."""
+    with transaction.atomic():
+        saved = services.screening_save_answers(
+            screening=screening, answers=form.answers_to_store(screening.answers),
+            expected_revision=form.cleaned_data["revision"], rulebook=rulebook,
+        )
+        audit(AuditAction.ANSWERS_SAVED, request=request, screening=screening)
+    return saved
 
 
 def _save_answers(request, screening, form, rulebook, *, show_summary):
     """Store the form's answers; a redirect when saved or refused, None to re-render."""
     try:
-        with transaction.atomic():
-            services.screening_save_answers(
-                screening=screening, answers=form.answers, expected_revision=form.cleaned_data["revision"],
-                rulebook=rulebook,
-            )
-            audit(AuditAction.ANSWERS_SAVED, request=request, screening=screening)
+        _store_answers(request, screening, form, rulebook)
     except FinalScreeningError:
         messages.error(request, FINAL_REFUSAL)
         return redirect(screening)
@@ -172,38 +229,140 @@ def _save_answers(request, screening, form, rulebook, *, show_summary):
     return redirect("screening:questionnaire", screening.pk)
 
 
+def _save_valid_answers(request, screening, form, rulebook):
+    """A form with some wrong (or, for the summary, missing) answers: the
+    valid ones are stored all the same. Returns the form to show again,
+    bound to the new revision with what was typed and its errors, and the
+    time it was saved (None when nothing could be saved)."""
+    try:
+        saved = _store_answers(request, screening, form, rulebook)
+    except FinalScreeningError:
+        form.add_error(None, FINAL_REFUSAL)
+        return form, None
+    except ValidationError as error:
+        _add_errors(form, error)
+        return form, None
+    data = request.POST.copy()
+    data["revision"] = saved.revision
+    again = _questionnaire_form(data, saved, rulebook, require_complete=form.require_complete)
+    again.is_valid()
+    return again, saved.updated_at
+
+
+@require_POST
+def screening_answers(request, pk):
+    """Autosave (static/js/questionnaire.js): the questionnaire's fields,
+    posted in the background, validated and stored exactly as "Save
+    draft" does. Answers in JSON, never a redirect: 401 when the session
+    has ended, 409 when the screening changed since the page's revision."""
+    if not request.user.is_authenticated:
+        return JsonResponse({"error": SESSION_ENDED}, status=401)
+    screening = _screening_for(request, pk, edit=True, load=selectors.screening_page)
+    if screening.is_final or screening.is_discarded:
+        return JsonResponse({"error": FINAL_REFUSAL if screening.is_final else services.DISCARDED_REFUSAL}, status=409)
+    rulebook = current_rulebook()
+    form = _questionnaire_form(request.POST, screening, rulebook)
+    if not form.is_valid() and not form.can_save_in_part():
+        return JsonResponse({"error": " ".join(form.non_field_errors()) or "This form is out of date; reload the page."}, status=400)
+    try:
+        saved = _store_answers(request, screening, form, rulebook)
+    except services.StaleScreeningError:
+        return JsonResponse({"error": CHANGED_ELSEWHERE}, status=409)
+    except ValidationError as error:
+        return JsonResponse({"error": " ".join(error.messages)}, status=400)
+    return JsonResponse({
+        "revision": saved.revision,
+        "saved_at": timezone.localtime(saved.updated_at).strftime("%H:%M"),
+        "not_saved": [
+            {"question": code, "text": text, "errors": form.errors[code]} for code, text in form.invalid_fields()
+        ],
+    })
+
+
 @login_required
 def screening_summary(request, pk):
     screening = _screening_for(request, pk, load=selectors.screening_page)
+    return _summary_page(request, screening)
+
+
+def _summary_page(request, screening, *, reason=""):
+    """The summary page. A draft opened by its owner is first brought up to
+    date with the current rules; anyone else is told when it is behind them."""
+    can_edit = screening.owner_id == request.user.pk and not screening.is_discarded
+    current_version = ""
+    if not screening.is_final and not screening.is_discarded:
+        rulebook = current_rulebook()
+        current_version = rulebook.version
+        if can_edit:
+            screening = _bring_up_to_date(request, screening, rulebook)
     audit(AuditAction.VIEWED, request=request, screening=screening)
-    can_edit = screening.owner_id == request.user.pk
+    body = summary_body(screening, can_edit=can_edit)
+    amendments = selectors.amendments_of(screening) if screening.has_amendments else []
+    editable = can_edit and not screening.is_final
     return render(request, "screening/summary.html", {
         "screening": screening,
         "step": "final" if screening.is_final else "summary",
-        "body": summary_body(screening, can_edit=can_edit),
+        "body": body,
         "can_edit": can_edit,
-        "amendments": selectors.amendments_of(screening) if screening.has_amendments else [],
-        "finalise_form": FinaliseForm() if can_edit and not screening.is_final else None,
+        "current_version": current_version,
+        "amendments": amendments,
+        "replaced_by": amendments[0] if amendments else None,
+        "finalise_form": FinaliseForm(initial={"revision": screening.revision, "reason": reason})
+        if editable else None,
     })
 
 
 @login_required
 @require_POST
 def screening_finalise(request, pk):
+    """Finalise what the clinician read: the rules and answers as of the
+    revision on the form. Were the result any different now, the new
+    summary is shown instead, with why, keeping the reason typed."""
     screening = _screening_for(request, pk, edit=True, load=selectors.screening_page)
-    form = FinaliseForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, form.errors["confirm"][0])
+    if screening.is_final:
+        messages.info(request, "This screening is already final.")
         return redirect(screening)
+    form = FinaliseForm(request.POST)
+    reason = form.data.get("reason", "")
+    if not form.is_valid():
+        return _finalise_refused(request, screening, next(iter(form.errors.values()))[0], reason)
+    seen = form.cleaned_data["revision"]
+    rulebook = current_rulebook()
+    with transaction.atomic():
+        reevaluation = services.screening_reevaluate(screening=screening, rulebook=rulebook)
+        if reevaluation is not None:
+            audit(AuditAction.REEVALUATED, request=request, screening=screening)
+    if reevaluation is not None and reevaluation.old_revision == seen and not reevaluation.changed:
+        seen = reevaluation.revision  # the same result under the current rules: what was read stands
     try:
         with transaction.atomic():
-            services.screening_finalise(screening=screening, user=request.user)
-            audit(AuditAction.FINALISED, request=request, screening=screening)
+            final = services.screening_finalise(
+                screening=screening, user=request.user, expected_revision=seen, reason=reason,
+            )
+            action = AuditAction.FINALISED_INCOMPLETE if final.finalise_reason else AuditAction.FINALISED
+            audit(action, request=request, screening=screening)
     except FinalScreeningError as error:
         messages.info(request, error.message)
-    else:
-        messages.success(request, "Screening finalised. It is now part of the record; amend it to correct it.")
+        return redirect(screening)
+    except services.StaleScreeningError as error:
+        message = error.message
+        if reevaluation is not None:
+            message = (
+                f"The screening rules changed from version {reevaluation.old_version} to "
+                f"{reevaluation.new_version} since you read this summary, and the result changed. "
+                "It was not finalised: read the new summary below, then finalise it."
+            )
+        return _finalise_refused(request, screening, message, reason)
+    except ValidationError as error:
+        return _finalise_refused(request, screening, " ".join(error.messages), reason)
+    messages.success(request, "Screening finalised. It is now part of the record; amend it to correct it.")
     return redirect(screening)
+
+
+def _finalise_refused(request, screening, message, reason):
+    """The summary as it is now, saying why it was not finalised, with the reason typed kept."""
+    messages.error(request, message)
+    return _summary_page(request, selectors.screening_page(screening.pk), reason=reason)
 
 
 @login_required
@@ -220,6 +379,50 @@ def screening_amend(request, pk):
         return redirect(screening)
     messages.success(request, "A new draft amends the final screening. Correct the answers, then finalise it.")
     return redirect("screening:questionnaire", amendment.pk)
+
+
+@login_required
+def screening_details(request, pk):
+    """Correct a draft's patient reference, year of birth and conditions."""
+    screening = _screening_for(request, pk, edit=True, load=selectors.screening_page)
+    if refused := _not_editable(request, screening):
+        return refused
+    rulebook = current_rulebook()
+    form = DetailsForm(request.POST if request.method == "POST" else None, rulebook=rulebook, initial={
+        "patient_reference": screening.patient_reference, "year_of_birth": screening.year_of_birth,
+        "conditions": screening.conditions,
+    })
+    if form.is_bound and form.is_valid():
+        try:
+            with transaction.atomic():
+                corrected = services.screening_correct_details(
+                    screening=screening, rulebook=rulebook, **form.cleaned_data
+                )
+                audit(AuditAction.DETAILS_CORRECTED, request=request, screening=corrected)
+        except ValidationError as error:
+            _add_errors(form, error)
+        else:
+            messages.success(request, "Patient details and conditions corrected.")
+            return redirect("screening:questionnaire", screening.pk)
+    return render(request, "screening/details.html", {"screening": screening, "form": form, "step": "patient"})
+
+
+@login_required
+@require_POST
+def screening_discard(request, pk):
+    """Discard a draft: kept for the record, hidden from the list."""
+    screening = _screening_for(request, pk, edit=True, load=selectors.screening_page)
+    try:
+        with transaction.atomic():
+            services.screening_discard(screening=screening)
+            audit(AuditAction.DISCARDED, request=request, screening=screening)
+    except FinalScreeningError as error:
+        messages.error(request, error.message)
+        return redirect(screening)
+    messages.success(
+        request, f"The draft for {screening.patient_reference} was discarded. It is kept for the record but no longer listed."
+    )
+    return redirect("screening:list")
 
 
 @login_required

@@ -55,7 +55,7 @@ def test_clinician_downloads_the_draft_then_the_final_pdf_from_the_summary(
     sign_in(page)
     page.goto(f"/screenings/{screening.pk}/")
     filename, reader = download_pdf(page, artifacts_dir, "summary-draft.pdf")
-    assert re.fullmatch(r"ketascreen-A-1027-B-\d{4}-\d{2}-\d{2}\.pdf", filename)
+    assert re.fullmatch(r"ketascreen-A-1027-B-draft-\d{4}-\d{2}-\d{2}\.pdf", filename)
     assert len(reader.pages) >= 1
     text = text_of(reader)
     assert "Patient reference A-1027/B" in text
@@ -66,6 +66,7 @@ def test_clinician_downloads_the_draft_then_the_final_pdf_from_the_summary(
     page.get_by_role("button", name="Finalise").click()
     expect(page.get_by_role("alert").filter(has_text="Screening finalised")).to_be_visible()
     filename, reader = download_pdf(page, artifacts_dir, "summary-final.pdf")
+    assert re.fullmatch(r"ketascreen-A-1027-B-final-\d{4}-\d{2}-\d{2}\.pdf", filename)
     text = text_of(reader)
     assert "Patient reference A-1027/B" in text
     assert "Status Final: finalised" in text and "DRAFT" not in text

@@ -1,11 +1,10 @@
 """A clinician screens a patient in Chromium: sign in, questionnaire,
 summary, finalise; with axe-core checks and screenshots on the way."""
 
-from pathlib import Path
-
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import AXE_URL
 from tests.conftest import TEST_PASSWORD
 
 pytestmark = [
@@ -14,8 +13,6 @@ pytestmark = [
     pytest.mark.usefixtures("quick_password_hashing"),
 ]
 
-AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
-AXE_URL = "/__test__/axe.min.js"
 
 TRD_ELIGIBLE = {
     "age": "45", "pregnant_or_breastfeeding": "no", "psychosis_history": "no",
@@ -25,20 +22,6 @@ TRD_ELIGIBLE = {
     "current_other_sud": "no", "interacting_medicines": ["none"], "mdd_current": "yes",
     "failed_antidepressant_trials": "2", "phq9_total": "15",
 }
-
-
-@pytest.fixture
-def clinician_page(page, knowledge_base, clinician):
-    """A page that records what the browser refused (CSP) or failed at, and
-    can load axe-core as a same-origin script, which the CSP allows."""
-    problems = []
-    page.on("console", lambda message: message.type == "error" and problems.append(message.text))
-    page.on("pageerror", lambda error: problems.append(str(error)))
-    page.route(f"**{AXE_URL}", lambda route: route.fulfill(
-        path=str(AXE), content_type="application/javascript"
-    ))
-    page.problems = problems
-    return page
 
 
 def sign_in(page):

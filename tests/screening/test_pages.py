@@ -141,10 +141,10 @@ class TestPages:
     def test_a_final_summary_lists_an_amendment_made_after_it_was_cached(self, clinician_client, clinician):
         final = final_for(clinician)
         _, before = page(clinician_client, "screening:summary", final)
-        assert "has been amended" not in before
+        assert "Replaced by" not in before
         amendment = services.screening_amend(screening=final, user=clinician)
         _, after = page(clinician_client, "screening:summary", final)
-        assert "has been amended" in after
+        assert "Replaced by <a" in after
         assert reverse("screening:summary", args=[amendment.pk]) in after
         _, amendments_page = page(clinician_client, "screening:summary", amendment)
         assert f'href="{reverse("screening:summary", args=[final.pk])}" data-testid="amends-link"' in amendments_page
@@ -166,17 +166,19 @@ class TestPages:
         for _ in range(3):  # the body rendered, then from the cache twice
             _, html = page(client, "screening:summary", draft)
             tokens.append(re.findall(r'name="csrfmiddlewaretoken" value="([^"]+)"', html))
-        assert all(len(found) == 2 for found in tokens)  # signing out, finalising
+        assert all(len(found) == 3 for found in tokens)  # signing out, finalising, discarding
         assert len({token for found in tokens for token in found}) == 3  # one per response, masked afresh
         response = client.post(reverse("screening:finalise", args=[draft.pk]),
-                               {"confirm": "on", "csrfmiddlewaretoken": tokens[-1][1]})
+                               {"confirm": "on", "revision": draft.revision, "csrfmiddlewaretoken": tokens[-1][1]})
         assert response.status_code == 302
         assert Screening.objects.get(pk=draft.pk).status == "final"
 
     def test_a_message_shows_once_on_a_summary_page(self, clinician_client, clinician):
         draft = draft_for(clinician, answers=TRD_ELIGIBLE)
         _, before = page(clinician_client, "screening:summary", draft)
-        response = clinician_client.post(reverse("screening:finalise", args=[draft.pk]), {"confirm": "on"}, follow=True)
+        response = clinician_client.post(
+            reverse("screening:finalise", args=[draft.pk]), {"confirm": "on", "revision": draft.revision}, follow=True
+        )
         assert "Screening finalised." in response.content.decode()
         _, again = page(clinician_client, "screening:summary", draft)
         assert "Screening finalised." not in again and "Final: finalised" in again
@@ -215,8 +217,8 @@ class TestPages:
         for _ in range(2):
             owners = clinician_client.get(reverse("screening:list")).content.decode()
             auditors = auditor_client.get(reverse("screening:list")).content.decode()
-            assert '<th scope="col">Clinician</th>' not in owners and "<td>clinician</td>" not in owners
-            assert '<th scope="col">Clinician</th>' in auditors and "<td>clinician</td>" in auditors
+            assert '<th scope="col">Clinician</th>' not in owners and '<td data-label="Clinician">clinician</td>' not in owners
+            assert '<th scope="col">Clinician</th>' in auditors and '<td data-label="Clinician">clinician</td>' in auditors
 
     def test_a_list_page_shows_the_search_as_typed_and_its_own_viewer(
         self, clinician_client, auditor_client, clinician

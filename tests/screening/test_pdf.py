@@ -433,17 +433,17 @@ def test_the_file_name_is_safe_whatever_the_patient_reference(clinician, referen
     screening.refresh_from_db()
     day = timezone.localdate(screening.created_at).isoformat()
     plain, extended = disposition(pdf.content_disposition(screening))
-    expected = f"ketascreen-{name or f'screening-{screening.pk}'}-{day}.pdf"
+    expected = f"ketascreen-{name or f'screening-{screening.pk}'}-draft-{day}.pdf"
     assert plain == expected
-    assert re.fullmatch(r"ketascreen-[A-Za-z0-9_-]+-\d{4}-\d{2}-\d{2}\.pdf", plain)
-    assert extended == (f"ketascreen-{unicode_name}-{day}.pdf" if unicode_name else None)
+    assert re.fullmatch(r"ketascreen-[A-Za-z0-9_-]+-draft-\d{4}-\d{2}-\d{2}\.pdf", plain)
+    assert extended == (f"ketascreen-{unicode_name}-draft-{day}.pdf" if unicode_name else None)
 
 
 def test_the_download_is_named_after_the_patient_reference_and_screening_date(clinician_client, clinician):
     screening = draft_for(clinician, reference="A-10/27")
     response = clinician_client.get(reverse("screening:pdf", args=[screening.pk]))
     day = timezone.localdate(screening.created_at).isoformat()
-    assert response["Content-Disposition"] == f'attachment; filename="ketascreen-A-10-27-{day}.pdf"'
+    assert response["Content-Disposition"] == f'attachment; filename="ketascreen-A-10-27-draft-{day}.pdf"'
 
 
 # --- how it is laid out and what rendering may touch ---------------------------------

@@ -144,7 +144,7 @@ def test_database_refuses_raw_changes_to_a_final_screening(knowledge_base, clini
                                  conditions=["trd"])
     with connection.cursor() as cursor:  # a draft may still change
         cursor.execute("UPDATE screening_screening SET year_of_birth = 1970 WHERE id = %s", [screening.pk])
-    screening_finalise(screening=screening, user=clinician)
+    screening_finalise(screening=screening, user=clinician, reason="Finalised as it stands for this test.")
     for sql in ["UPDATE screening_screening SET answers = '{}' WHERE id = %s",
                 "DELETE FROM screening_screening WHERE id = %s"]:
         with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
@@ -190,7 +190,7 @@ def test_a_final_screening_cannot_be_saved_or_deleted_through_the_model(knowledg
 
     screening = screening_create(owner=clinician, patient_reference="FIN-1", year_of_birth=None,
                                  conditions=["trd"])
-    final = screening_finalise(screening=screening, user=clinician)
+    final = screening_finalise(screening=screening, user=clinician, reason="Finalised as it stands for this test.")
     stale_copy = Screening.objects.get(pk=final.pk)
     stale_copy.status = "draft"  # even an instance that claims to be a draft
     stale_copy.answers = {"age": 17}
@@ -208,7 +208,7 @@ def test_a_final_screening_cannot_be_saved_or_deleted_through_the_model(knowledg
 def test_screenings_are_read_only_in_the_admin(knowledge_base, admin_client, clinician):
     screening = screening_create(owner=clinician, patient_reference="ADM-1", year_of_birth=None,
                                  conditions=["trd"])
-    screening_finalise(screening=screening, user=clinician)
+    screening_finalise(screening=screening, user=clinician, reason="Finalised as it stands for this test.")
     assert admin_client.get("/admin/screening/screening/").status_code == 200
     change = admin_client.post(f"/admin/screening/screening/{screening.pk}/change/", {"patient_reference": "X"})
     assert change.status_code == 403

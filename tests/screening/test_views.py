@@ -97,6 +97,12 @@ def post_answers(client, screening, answers, action="summary", revision=None):
     })
 
 
+def confirmed(screening, **extra):
+    """The finalise form as the summary page posts it: ticked, with the revision read."""
+    screening.refresh_from_db()
+    return {"confirm": "on", "revision": screening.revision, **extra}
+
+
 def draft_for(user, conditions=("trd",), reference="B-2001", answers=None):
     return services.screening_create(
         owner=user, patient_reference=reference, year_of_birth=None,
@@ -233,7 +239,7 @@ def test_clinician_screens_a_patient_for_trd_from_new_screening_to_final(
     assert "Edit answers" in words
 
     finalised = clinician_client.post(
-        reverse("screening:finalise", args=[screening.pk]), {"confirm": "on"}, follow=True
+        reverse("screening:finalise", args=[screening.pk]), confirmed(screening), follow=True
     )
     words = text(finalised)
     assert "Screening finalised" in words
@@ -261,7 +267,8 @@ def test_new_screening_offers_each_condition_as_a_checkbox_with_its_description(
     ({"patient_reference": "", "conditions": ["trd"]}, "patient_reference", "This field is required."),
     ({"patient_reference": "A-1", "conditions": []}, "conditions", "Choose at least one condition."),
     ({"patient_reference": "A-1", "conditions": ["flu"]}, "conditions", "Select a valid choice."),
-    ({"patient_reference": "<Jane>", "conditions": ["trd"]}, "patient_reference", "not a name"),
+    ({"patient_reference": "<Jane>", "conditions": ["trd"]}, "patient_reference", "Never a name"),
+    ({"patient_reference": "John Smith", "conditions": ["trd"]}, "patient_reference", "with no spaces"),
     ({"patient_reference": "A-1", "year_of_birth": "3000", "conditions": ["trd"]}, "year_of_birth", "cannot be after"),
 ])
 def test_new_screening_with_missing_or_bad_details_says_why_and_creates_nothing(
@@ -329,8 +336,16 @@ def test_questionnaire_uses_only_plain_static_javascript(clinician_client, clini
     screening = draft_for(clinician)
     page = html(clinician_client.get(reverse("screening:questionnaire", args=[screening.pk])))
     scripts = re.findall(r"<script([^>]*)>(.*?)</script>", page, flags=re.S)
-    assert scripts == [(' src="/static/js/questionnaire.js" defer', "")]
+    assert scripts == [
+        (' src="/static/bootstrap/js/bootstrap.bundle.min.js" defer', ""),
+        (' src="/static/js/session.js" defer', ""),
+        (' src="/static/js/questionnaire.js" defer', ""),
+    ]
     assert not re.search(r"<[^>]+\son[a-z]+=", page), "no inline event handlers"
+
+
+def without(answers, *codes):
+    return {code: value for code, value in answers.items() if code not in codes}
 
 
 def test_out_of_range_blood_pressure_is_shown_beside_the_field_and_keeps_every_other_answer(
@@ -344,8 +359,9 @@ def test_out_of_range_blood_pressure_is_shown_beside_the_field_and_keeps_every_o
     assert values["systolic_bp"] == "400"
     assert values["age"] == "45" and values["phq9_total"] == "15"
     assert values["mdd_current"] == ["yes"] and values["interacting_medicines"] == ["none"]
-    assert "Nothing has been saved yet." in text(response)
-    assert Screening.objects.get(pk=screening.pk).answers == {}
+    assert "Your other answers were saved at" in text(response)
+    assert "Not saved: this answer needs checking: Resting systolic blood pressure" in text(response)
+    assert Screening.objects.get(pk=screening.pk).answers == without(TRD_ELIGIBLE, "systolic_bp")
 
 
 def test_none_of_these_cannot_be_combined_with_a_medicine(clinician_client, clinician, trd_eligible_form):
@@ -359,7 +375,7 @@ def test_none_of_these_cannot_be_combined_with_a_medicine(clinician_client, clin
     )
     assert form_values(response)["interacting_medicines"] == ["maoi", "none"]
     assert form_values(response)["failed_antidepressant_trials"] == "2"
-    assert Screening.objects.get(pk=screening.pk).answers == {}
+    assert Screening.objects.get(pk=screening.pk).answers == without(TRD_ELIGIBLE, "interacting_medicines")
 
 
 @pytest.mark.parametrize("code, value, message", [
@@ -382,7 +398,7 @@ def test_tampered_or_impossible_values_get_a_message_not_a_server_error(
     assert response.status_code == 200
     assert message in question_html(response, code)
     assert form_values(response)["diastolic_bp"] == "80"
-    assert Screening.objects.get(pk=screening.pk).answers == {}
+    assert Screening.objects.get(pk=screening.pk).answers == without(TRD_ELIGIBLE, code)
 
 
 def test_two_values_for_a_single_answer_field_keep_the_last_as_a_browser_would(
@@ -426,7 +442,7 @@ def test_show_summary_asks_for_every_question_still_shown(clinician_client, clin
     assert "Answer this question" not in question_html(response, "mood_episode")
     assert text(response).count("Answer this question to see the summary.") == 2
     assert "Check these 2 questions: Raised intracranial or intraocular pressure, or a recent significant head injury PHQ-9 total score" in text(response)
-    assert Screening.objects.get(pk=screening.pk).answers == {}
+    assert Screening.objects.get(pk=screening.pk).answers == without(TRD_ELIGIBLE, "phq9_total", "raised_icp")
 
 
 def test_save_draft_keeps_partial_answers_and_the_summary_names_what_is_missing(
@@ -502,11 +518,12 @@ def test_references_are_numbered_in_order_of_first_citation_and_unverified_ones_
     assert '<a href="https://doi.org/' in page
 
 
-def test_a_past_summary_keeps_the_criterion_text_it_was_evaluated_with(
+def test_a_final_summary_keeps_the_criterion_text_it_was_evaluated_with(
     clinician_client, clinician, trd_eligible_form
 ):
     screening = start_screening(clinician_client)
     post_answers(clinician_client, screening, trd_eligible_form)
+    clinician_client.post(reverse("screening:finalise", args=[screening.pk]), confirmed(screening))
     criterion = Criterion.objects.get(key="trd-mdd-current-require")
     original = criterion.message
     criterion.message = "Needs a current depressive episode (reworded by the clinical lead)."
@@ -566,7 +583,7 @@ def test_a_final_screening_refuses_new_answers(clinician_client, clinician, trd_
 def test_finalising_twice_says_it_is_already_final(clinician_client, clinician):
     screening = final_for(clinician)
     response = clinician_client.post(
-        reverse("screening:finalise", args=[screening.pk]), {"confirm": "on"}, follow=True
+        reverse("screening:finalise", args=[screening.pk]), confirmed(screening), follow=True
     )
     assert "This screening is already final." in text(response)
 
@@ -581,7 +598,7 @@ def test_amend_starts_a_linked_draft_with_the_same_answers(clinician_client, cli
     summary = clinician_client.get(reverse("screening:summary", args=[amendment.pk]))
     assert f'href="/screenings/{original.pk}/" data-testid="amends-link"' in html(summary)
     original_summary = text(clinician_client.get(reverse("screening:summary", args=[original.pk])))
-    assert "This final screening has been amended" in original_summary
+    assert f"Replaced by #{amendment.pk} (a draft amendment started" in original_summary
 
 
 def test_a_draft_cannot_be_amended(clinician_client, clinician):
@@ -606,7 +623,7 @@ def test_each_step_of_a_screening_is_audited_with_who_did_it(
     screening = start_screening(clinician_client)
     post_answers(clinician_client, screening, trd_eligible_form)
     clinician_client.get(reverse("screening:summary", args=[screening.pk]))
-    clinician_client.post(reverse("screening:finalise", args=[screening.pk]), {"confirm": "on"})
+    clinician_client.post(reverse("screening:finalise", args=[screening.pk]), confirmed(screening))
     clinician_client.force_login(auditor)
     clinician_client.get(reverse("screening:summary", args=[screening.pk]))
     assert audit_trail(screening) == [
@@ -629,9 +646,11 @@ def test_an_amendment_is_audited_on_both_records(clinician_client, clinician):
 
 def test_refused_changes_leave_no_audit_event(clinician_client, clinician, trd_eligible_form):
     screening = start_screening(clinician_client)
-    post_answers(clinician_client, screening, {**trd_eligible_form, "systolic_bp": "400"})
-    clinician_client.post(reverse("screening:finalise", args=[screening.pk]))
-    assert audit_trail(screening) == [(AuditAction.SCREENING_CREATED, "clinician")]
+    post_answers(clinician_client, screening, trd_eligible_form, revision="abc")
+    refused = clinician_client.post(reverse("screening:finalise", args=[screening.pk]))
+    assert "Tick the box to confirm before finalising." in text(refused)
+    # The refused finalise shows the summary again: a view, and nothing else.
+    assert audit_trail(screening) == [(AuditAction.SCREENING_CREATED, "clinician"), (AuditAction.VIEWED, "clinician")]
 
 
 # --- the list ---------------------------------------------------------------------

@@ -9,7 +9,7 @@ from django.urls import reverse
 from conditions.models import Criterion
 from screening import services
 from screening.models import Screening
-from screening.rulebook import bump_knowledge_base_revision, current_rulebook
+from screening.rulebook import bump_knowledge_base_revision, current_rulebook, snapshot_for
 
 pytestmark = [
     pytest.mark.django_db,
@@ -111,7 +111,7 @@ def test_list_page_for_a_reader_of_every_screening_makes_the_same_queries(
         # as above
         response = client.get(reverse("screening:list"))
     assert response.status_code == 200
-    assert response.content.decode().count("<td>clinician</td>") == min(25, screenings.count())
+    assert response.content.decode().count('<td data-label="Clinician">clinician</td>') == min(25, screenings.count())
 
 
 def test_questionnaire_page_queries_are_fixed(screenings, clinician_client, assert_queries):
@@ -127,14 +127,15 @@ def test_questionnaire_page_queries_are_fixed(screenings, clinician_client, asse
 
 def test_summary_page_queries_are_fixed(screenings, clinician_client, assert_queries):
     screening = screenings.first()
-    with assert_queries(4):
+    with assert_queries(5):
         # 1. the signed-in user
         # 2. the screening with its owner's and finaliser's names, without its stored result
-        # 3. INSERT the audit event "summary viewed"
-        # 4. its stored result and rulebook snapshot, to render the summary of this revision
+        # 3. the knowledge base's state token (a draft evaluated under older rules is evaluated again)
+        # 4. INSERT the audit event "summary viewed"
+        # 5. its stored result and rulebook snapshot, to render the summary of this revision
         first = clinician_client.get(reverse("screening:summary", args=[screening.pk]))
-    with assert_queries(3):
-        # 1.-3. as above; this revision's summary is rendered already
+    with assert_queries(4):
+        # 1.-4. as above; this revision's summary is rendered already
         again = clinician_client.get(reverse("screening:summary", args=[screening.pk]))
     assert first.status_code == again.status_code == 200
     assert "Active suicidal thoughts reported" in again.content.decode()
@@ -144,7 +145,7 @@ def test_summary_page_queries_are_fixed(screenings, clinician_client, assert_que
 def test_final_summary_page_adds_one_query_for_its_amendments(
     screenings, clinician, clinician_client, assert_queries
 ):
-    screening = services.screening_finalise(screening=screenings.first(), user=clinician)
+    screening = services.screening_finalise(screening=screenings.first(), user=clinician, reason="Seen in clinic.")
     clinician_client.get(reverse("screening:summary", args=[screening.pk]))
     with assert_queries(3):
         # 1. the signed-in user
@@ -158,7 +159,7 @@ def test_final_summary_page_adds_one_query_for_its_amendments(
         # 1.-3. as above
         # 4. the screenings that amend it
         response = clinician_client.get(reverse("screening:summary", args=[screening.pk]))
-    assert "This final screening has been amended" in response.content.decode()
+    assert "Replaced by <a" in response.content.decode()
 
 
 def test_saving_answers_makes_a_fixed_number_of_queries(screenings, clinician_client, assert_queries):
@@ -196,13 +197,15 @@ def test_new_screening_page_queries_are_fixed(screenings, clinician_client, asse
 
 def test_finalising_makes_a_fixed_number_of_queries(screenings, clinician_client, assert_queries):
     screening = screenings.first()
-    with assert_queries(5):
+    form = {"confirm": "on", "revision": screening.revision, "reason": "Seen in clinic; the rest follows."}
+    with assert_queries(6):
         # 1. the signed-in user
         # 2. the screening with its owner's and finaliser's names, without its stored result
-        # 3. the screening's status and revision, locked FOR UPDATE (its answers and result unread)
-        # 4. UPDATE status, finalised at and by, revision
-        # 5. INSERT the audit event "finalised"
-        response = clinician_client.post(reverse("screening:finalise", args=[screening.pk]), {"confirm": "on"})
+        # 3. the knowledge base's state token (is the draft's result that of the current rules?)
+        # 4. the screening's status, revision and result, locked FOR UPDATE (its answers unread)
+        # 5. UPDATE status, reason, finalised at and by, revision
+        # 6. INSERT the audit event "finalised while incomplete"
+        response = clinician_client.post(reverse("screening:finalise", args=[screening.pk]), form)
     assert response.status_code == 302
     final = Screening.objects.get(pk=screening.pk)
     assert final.status == "final" and final.finalised_by.username == "clinician"
@@ -210,16 +213,69 @@ def test_finalising_makes_a_fixed_number_of_queries(screenings, clinician_client
 
 
 def test_amending_makes_a_fixed_number_of_queries(screenings, clinician, clinician_client, assert_queries):
-    final = services.screening_finalise(screening=screenings.first(), user=clinician)
-    with assert_queries(9):
+    final = services.screening_finalise(screening=screenings.first(), user=clinician, reason="Seen in clinic.")
+    with assert_queries(12):
         # 1. the signed-in user
         # 2. the final screening with its owner's and finaliser's names, without its stored result
-        # 3. the knowledge base's state token (the amendment follows the current rulebook)
-        # 4. the id of the rulebook's stored snapshot
-        # 5-6. model validation: the owner and the amended screening exist
-        # 7. INSERT the amendment
-        # 8-9. INSERT the audit events "amended" and "screening created"
+        # 3. the final screening locked FOR NO KEY UPDATE, so two amends at once make one draft
+        # 4. is there an amendment already? (only the newest version is amended)
+        # 5. the knowledge base's state token (the amendment follows the current rulebook)
+        # 6. the id of the rulebook's stored snapshot
+        # 7-8. model validation: the owner and the amended screening exist
+        # 9. model validation: one live amendment per screening (the unique constraint)
+        # 10. INSERT the amendment
+        # 11-12. INSERT the audit events "amended" and "screening created"
         response = clinician_client.post(reverse("screening:amend", args=[final.pk]))
     amendment = Screening.objects.get(amends=final)
     assert response.status_code == 302 and response["Location"].endswith(f"/{amendment.pk}/questionnaire/")
     assert amendment.answers == final.answers and amendment.status == "draft"
+
+
+def test_autosaving_makes_the_queries_of_saving(screenings, clinician_client, assert_queries):
+    screening = screenings.first()
+    form = {"revision": screening.revision, "age": 72, "systolic_bp": 400}
+    with assert_queries(7):
+        # 1. the signed-in user
+        # 2. the screening with its owner's and finaliser's names, without its stored result
+        # 3. the knowledge base's state token (the cached rulebook is current)
+        # 4. the screening locked FOR UPDATE, to refuse a final one or a stale revision
+        # 5. the id of the rulebook's stored snapshot
+        # 6. UPDATE the screening: answers, fresh result, snapshot, revision
+        # 7. INSERT the audit event "answers saved"
+        response = clinician_client.post(reverse("screening:answers", args=[screening.pk]), form)
+    assert response.status_code == 200
+    assert [item["question"] for item in response.json()["not_saved"]] == ["systolic_bp"]
+
+
+def test_correcting_details_page_queries_are_fixed(screenings, clinician_client, assert_queries):
+    screening = screenings.first()
+    with assert_queries(3):
+        # 1. the signed-in user
+        # 2. the screening with its owner's and finaliser's names, without its stored result
+        # 3. the knowledge base's state token (the conditions come from the cached rulebook)
+        response = clinician_client.get(reverse("screening:details", args=[screening.pk]))
+    assert response.status_code == 200
+    assert 'value="Q-' in response.content.decode()
+
+
+def test_a_stale_drafts_summary_adds_the_queries_of_evaluating_it_again(
+    screenings, clinician_client, assert_queries
+):
+    screening = screenings.first()
+    criterion = Criterion.objects.get(key="trd-two-failed-trials-require")
+    criterion.value = 3
+    criterion.save()
+    snapshot_for(current_rulebook())  # warm and stored, as any earlier request would have left them
+    with assert_queries(10):
+        # 1. the signed-in user
+        # 2. the screening with its owner's and finaliser's names, without its stored result
+        # 3. the knowledge base's state token: newer than the draft's rules
+        # 4. the draft locked FOR UPDATE, with its answers and stored result
+        # 5. the id of the new rulebook's stored snapshot
+        # 6. UPDATE the draft: result, snapshot, version, the version it was evaluated under before, revision
+        # 7. INSERT the audit event "re-evaluated"
+        # 8. the screening as it now is, without its stored result
+        # 9. INSERT the audit event "summary viewed"
+        # 10. its stored result and rulebook snapshot, to render the summary of this revision
+        response = clinician_client.get(reverse("screening:summary", args=[screening.pk]))
+    assert "The screening rules changed since these answers were saved" in response.content.decode()

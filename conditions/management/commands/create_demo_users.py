@@ -12,9 +12,9 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 
 DEMO_USERS = [
-    # username, what they are, their group, may use the admin
-    ("lead", "clinical lead", "Clinical leads", True),
-    ("clinician", "clinician", "Clinicians", False),
+    # username, what they are, their group, may use the admin, full name (on summaries and PDFs)
+    ("lead", "clinical lead", "Clinical leads", True, ("Sam", "Patel")),
+    ("clinician", "clinician", "Clinicians", False, ("Alex", "Morgan")),
 ]
 
 
@@ -29,7 +29,7 @@ class Command(BaseCommand):
             )
         User = get_user_model()
         created = False
-        for username, role, group_name, is_staff in DEMO_USERS:
+        for username, role, group_name, is_staff, (first_name, last_name) in DEMO_USERS:
             if User.objects.filter(username=username).exists():
                 self.stdout.write(f"User “{username}” already exists; left unchanged.")
                 continue
@@ -40,7 +40,9 @@ class Command(BaseCommand):
                     f"The group “{group_name}” is missing; run `python manage.py migrate` first."
                 ) from None
             password = secrets.token_urlsafe(12)
-            user = User.objects.create_user(username=username, password=password, is_staff=is_staff)
+            user = User.objects.create_user(
+                username=username, password=password, is_staff=is_staff, first_name=first_name, last_name=last_name,
+            )
             user.groups.add(group)
             created = True
             self.stdout.write(self.style.SUCCESS(
