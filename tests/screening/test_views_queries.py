@@ -127,14 +127,16 @@ def test_questionnaire_page_queries_are_fixed(screenings, clinician_client, asse
 
 def test_summary_page_queries_are_fixed(screenings, clinician_client, assert_queries):
     screening = screenings.first()
-    with assert_queries(4):
+    with assert_queries(6):
         # 1. the signed-in user
         # 2. the screening with its owner's and finaliser's names, without its stored result
-        # 3. INSERT the audit event "summary viewed"
-        # 4. its stored result and rulebook snapshot, to render the summary of this revision
+        # 3. the audit chain's head, locked FOR UPDATE
+        # 4. INSERT the audit event "summary viewed", chained to the head's hash
+        # 5. UPDATE the head to this event
+        # 6. its stored result and rulebook snapshot, to render the summary of this revision
         first = clinician_client.get(reverse("screening:summary", args=[screening.pk]))
-    with assert_queries(3):
-        # 1.-3. as above; this revision's summary is rendered already
+    with assert_queries(5):
+        # 1.-5. as above; this revision's summary is rendered already
         again = clinician_client.get(reverse("screening:summary", args=[screening.pk]))
     assert first.status_code == again.status_code == 200
     assert "Active suicidal thoughts reported" in again.content.decode()
@@ -146,17 +148,19 @@ def test_final_summary_page_adds_one_query_for_its_amendments(
 ):
     screening = services.screening_finalise(screening=screenings.first(), user=clinician)
     clinician_client.get(reverse("screening:summary", args=[screening.pk]))
-    with assert_queries(3):
+    with assert_queries(5):
         # 1. the signed-in user
         # 2. the screening with its owner's and finaliser's names, and whether anything amends it
-        # 3. INSERT the audit event "summary viewed"
+        # 3. the audit chain's head, locked FOR UPDATE
+        # 4. INSERT the audit event "summary viewed", chained to the head's hash
+        # 5. UPDATE the head to this event
         response = clinician_client.get(reverse("screening:summary", args=[screening.pk]))
     assert response.status_code == 200
     assert "Amend" in response.content.decode()
     services.screening_amend(screening=screening, user=clinician)
-    with assert_queries(4):
-        # 1.-3. as above
-        # 4. the screenings that amend it
+    with assert_queries(6):
+        # 1.-5. as above
+        # 6. the screenings that amend it
         response = clinician_client.get(reverse("screening:summary", args=[screening.pk]))
     assert "This final screening has been amended" in response.content.decode()
 
@@ -172,14 +176,16 @@ def test_saving_answers_makes_a_fixed_number_of_queries(screenings, clinician_cl
             form[question.code] = "yes" if value else "no"
         elif value is not None:
             form[question.code] = value
-    with assert_queries(7):
+    with assert_queries(9):
         # 1. the signed-in user
         # 2. the screening with its owner's and finaliser's names, without its stored result
         # 3. the knowledge base's state token (the cached rulebook is current)
         # 4. the screening locked FOR UPDATE, to refuse a final one or a stale form
         # 5. the id of the rulebook's stored snapshot
         # 6. UPDATE the screening: answers, fresh result, snapshot, revision
-        # 7. INSERT the audit event "answers saved"
+        # 7. the audit chain's head, locked FOR UPDATE
+        # 8. INSERT the audit event "answers saved", chained to the head's hash
+        # 9. UPDATE the head to this event
         response = clinician_client.post(reverse("screening:questionnaire", args=[screening.pk]), form)
     assert response.status_code == 302, response.content.decode()[:2000]
     assert Screening.objects.get(pk=screening.pk).answers["age"] == 71
@@ -196,12 +202,14 @@ def test_new_screening_page_queries_are_fixed(screenings, clinician_client, asse
 
 def test_finalising_makes_a_fixed_number_of_queries(screenings, clinician_client, assert_queries):
     screening = screenings.first()
-    with assert_queries(5):
+    with assert_queries(7):
         # 1. the signed-in user
         # 2. the screening with its owner's and finaliser's names, without its stored result
         # 3. the screening's status and revision, locked FOR UPDATE (its answers and result unread)
         # 4. UPDATE status, finalised at and by, revision
-        # 5. INSERT the audit event "finalised"
+        # 5. the audit chain's head, locked FOR UPDATE
+        # 6. INSERT the audit event "finalised", chained to the head's hash
+        # 7. UPDATE the head to this event
         response = clinician_client.post(reverse("screening:finalise", args=[screening.pk]), {"confirm": "on"})
     assert response.status_code == 302
     final = Screening.objects.get(pk=screening.pk)
@@ -211,14 +219,16 @@ def test_finalising_makes_a_fixed_number_of_queries(screenings, clinician_client
 
 def test_amending_makes_a_fixed_number_of_queries(screenings, clinician, clinician_client, assert_queries):
     final = services.screening_finalise(screening=screenings.first(), user=clinician)
-    with assert_queries(9):
+    with assert_queries(13):
         # 1. the signed-in user
         # 2. the final screening with its owner's and finaliser's names, without its stored result
         # 3. the knowledge base's state token (the amendment follows the current rulebook)
         # 4. the id of the rulebook's stored snapshot
         # 5-6. model validation: the owner and the amended screening exist
         # 7. INSERT the amendment
-        # 8-9. INSERT the audit events "amended" and "screening created"
+        # 8-10. the audit chain's head locked FOR UPDATE, INSERT the audit event "amended",
+        #       UPDATE the head to it
+        # 11-13. the same for the audit event "screening created"
         response = clinician_client.post(reverse("screening:amend", args=[final.pk]))
     amendment = Screening.objects.get(amends=final)
     assert response.status_code == 302 and response["Location"].endswith(f"/{amendment.pk}/questionnaire/")
