@@ -340,13 +340,15 @@ def test_anonymous_visitors_are_sent_to_sign_in(client, clinician):
     assert response["Location"] == f"/accounts/login/?next={url}"
 
 
-def test_another_clinicians_pdf_does_not_exist_and_nothing_is_stored_or_audited(
+def test_another_clinicians_pdf_does_not_exist_nothing_is_stored_and_the_refusal_is_audited(
     clinician_client, other_clinician
 ):
     screening = final_for(other_clinician)
     assert clinician_client.get(reverse("screening:pdf", args=[screening.pk])).status_code == 404
     assert not StoredPdf.objects.exists()
-    assert not AuditEvent.objects.filter(action=AuditAction.PDF_DOWNLOADED).exists()
+    assert list(AuditEvent.objects.values_list("action", "username", "object_key")) == [
+        (AuditAction.ACCESS_DENIED, "clinician", str(screening.pk)),
+    ]
 
 
 def test_view_all_permission_may_download_another_clinicians_pdf(client, auditor, other_clinician):
