@@ -250,9 +250,11 @@ def screening_pdf(request, pk):
     try:
         content = pdf.pdf_bytes(screening, user=request.user)
     except pdf.TooManyRenders:
-        return render(request, "screening/pdf_too_many.html", {
+        response = render(request, "screening/pdf_too_many.html", {
             "screening": screening, "limit": settings.PDF_DRAFT_RENDERS_PER_MINUTE,
-        }, status=429, headers={"Retry-After": "60"})
+        }, status=429)
+        response["Retry-After"] = "60"
+        return response
     except pdf.PdfError as error:
         logger.error("PDF of screening %s failed: %s", screening.pk, error)
         audit(AuditAction.PDF_FAILED, request=request, screening=screening)
