@@ -2,7 +2,7 @@
 
 A `Rulebook` is an immutable snapshot of the knowledge base; `evaluate()`
 reads a patient's answers against it and returns an `Advisory`, following
-DESIGN.md "The rule semantics" exactly. `validate_answers()` checks answers
+docs/architecture.md, "The rule semantics", exactly. `validate_answers()` checks answers
 the same way for the web form and the `screen` command.
 
 This module imports only the standard library (a test enforces it), so it is
@@ -12,7 +12,7 @@ fast, deterministic and usable anywhere.
 import hashlib
 import json
 import math
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import NamedTuple
@@ -33,31 +33,15 @@ BOOLEAN, INTEGER, DECIMAL, CHOICE, MULTI_CHOICE = (
 NONE_CHOICE = "none"
 
 
-def _lt(answer, value):
-    return answer < value
-
-
-def _lte(answer, value):
-    return answer <= value
-
-
-def _gt(answer, value):
-    return answer > value
-
-
-def _gte(answer, value):
-    return answer >= value
-
-
 OPERATORS = {
     "is_true": lambda answer, value: answer is True,
     "is_false": lambda answer, value: answer is False,
     "eq": lambda answer, value: answer == value,
     "ne": lambda answer, value: answer != value,
-    "lt": _lt,
-    "lte": _lte,
-    "gt": _gt,
-    "gte": _gte,
+    "lt": lambda answer, value: answer < value,
+    "lte": lambda answer, value: answer <= value,
+    "gt": lambda answer, value: answer > value,
+    "gte": lambda answer, value: answer >= value,
     "in": lambda answer, value: answer in value,
     "not_in": lambda answer, value: answer not in value,
     "any_of": lambda answer, value: any(item in answer for item in value),
@@ -111,11 +95,6 @@ class QuestionSpec:
     @cached_property
     def choice_values(self) -> tuple[str, ...]:
         return tuple(choice.value for choice in self.choices)
-
-    @cached_property
-    def _valid_lists(self) -> dict[tuple, tuple]:
-        """Valid multi-choice answers seen, by tuple, in their clean form."""
-        return {}
 
     @property
     def unit_suffix(self) -> str:
@@ -195,68 +174,51 @@ class Rulebook:
         return {r.key: r for r in self.references}
 
     @cached_property
-    def _position(self) -> dict[str, int]:
-        return {q.code: index for index, q in enumerate(self.questions)}
-
-    def criteria_for(self, condition: str) -> tuple[CriterionSpec, ...]:
-        return self._criteria_by_condition.get(condition, ())
-
-    @cached_property
-    def _criteria_by_condition(self):
+    def _criteria_by_condition(self) -> dict[str, tuple[CriterionSpec, ...]]:
         return {
             c.slug: tuple(k for k in self.criteria if k.applies_to(c.slug)) for c in self.conditions
         }
 
     @cached_property
-    def _plan(self) -> "_Plan":
-        return _Plan(self)
+    def _criteria_by_condition_and_effect(self) -> dict[tuple[str, str], tuple[CriterionSpec, ...]]:
+        by_effect = {}
+        for slug, criteria in self._criteria_by_condition.items():
+            for criterion in criteria:
+                key = (slug, criterion.effect)
+                by_effect[key] = (*by_effect.get(key, ()), criterion)
+        return by_effect
+
+    @cached_property
+    def _question_codes_by_condition(self) -> dict[str, frozenset[str]]:
+        """The codes of the questions each condition's criteria read, with
+        the enable-when parents those depend on."""
+        codes_by_condition = {}
+        for condition in self.conditions:
+            codes = set()
+            for criterion in self.criteria_for(condition.slug):
+                code = criterion.question
+                while code is not None and code not in codes:
+                    codes.add(code)
+                    enable_when = self.question[code].enable_when
+                    code = enable_when.question if enable_when else None
+            codes_by_condition[condition.slug] = frozenset(codes)
+        return codes_by_condition
+
+    def criteria_for(self, condition: str) -> tuple[CriterionSpec, ...]:
+        """The criteria that apply to this condition, in rulebook order."""
+        return self._criteria_by_condition.get(condition, ())
+
+    def _criteria_for(self, condition: str, effect: str) -> tuple[CriterionSpec, ...]:
+        """The criteria of this effect that apply to this condition, in rulebook order."""
+        return self._criteria_by_condition_and_effect.get((condition, effect), ())
 
     def questions_for(self, conditions: Sequence[str]) -> tuple[QuestionSpec, ...]:
         """The questionnaire for these conditions: the questions their criteria
         read, plus the enable-when parents those depend on, in display order."""
-        key = frozenset(conditions)
-        if key not in self._questionnaires:
-            codes = set()
-            for condition in key:
-                for criterion in self.criteria_for(condition):
-                    code = criterion.question
-                    while code is not None and code not in codes:
-                        codes.add(code)
-                        enable_when = self.question[code].enable_when
-                        code = enable_when.question if enable_when else None
-            self._questionnaires[key] = tuple(q for q in self.questions if q.code in codes)
-        return self._questionnaires[key]
-
-    @cached_property
-    def _questionnaires(self) -> dict[frozenset, tuple[QuestionSpec, ...]]:
-        return {}
-
-    def _cleaners_for(self, conditions: Sequence[str]) -> tuple:
-        """For each of `questions_for(conditions)`: (code, question, its
-        kind's cleaner, and the type and collection of the answers that are
-        valid as given; see `_valid_as_given`)."""
-        key = frozenset(conditions)
-        cleaners = self._cleaners.get(key)
-        if cleaners is None:
-            cleaners = self._cleaners[key] = tuple(
-                (q.code, q, _CLEANERS.get(q.kind, clean_answer), *_valid_as_given(q))
-                for q in self.questions_for(key)
-            )
-        return cleaners
-
-    @cached_property
-    def _cleaners(self) -> dict[frozenset, tuple]:
-        return {}
-
-    @cached_property
-    def _valid_conditions(self) -> dict[tuple, tuple[str, ...]]:
-        """Lists of conditions found valid, as given -> as chosen (validate_answers)."""
-        return {}
-
-    @cached_property
-    def _dependent_questions(self) -> tuple[str, ...]:
-        """Codes of the questions with an enable-when."""
-        return tuple(q.code for q in self.questions if q.enable_when is not None)
+        codes = set()
+        for condition in set(conditions):
+            codes |= self._question_codes_by_condition.get(condition, frozenset())
+        return tuple(q for q in self.questions if q.code in codes)
 
     # Snapshots.
 
@@ -358,8 +320,7 @@ def _question_from_dict(data: Mapping) -> QuestionSpec:
 # --- the advisory ---------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Reason:
+class Reason(NamedTuple):
     """One criterion's part in a result."""
 
     criterion: str
@@ -378,7 +339,6 @@ class Reason:
 
 
 class ConditionResult(NamedTuple):
-    # A named tuple, not a frozen dataclass: a batch builds millions of these.
     condition: str
     status: str
     reasons: tuple[Reason, ...]     # the criteria that decided the status
@@ -441,258 +401,117 @@ def evaluate(rulebook: Rulebook, conditions: Sequence[str], answers: Mapping[str
     missing or disabled answer: that is what `incomplete` and `skipped` are
     for. Conditions not in the rulebook are skipped (validation reports them).
     """
-    plan = rulebook._plan
-    state = _AnswerState(rulebook, answers)
-    outcomes = plan.outcomes(state)
-    rules = plan.conditions
-    results = tuple([plan.result(rules[slug], outcomes, state) for slug in conditions if slug in rules])
-    return Advisory(results, plan.alerts(conditions, outcomes))
+    # An outcome for every criterion, once for the whole screening,
+    # whichever conditions it applies to.
+    outcome = {c.key: _criterion_outcome(rulebook, c, answers) for c in rulebook.criteria}
+    # Each condition's status, by precedence.
+    results = tuple([
+        _condition_result(rulebook, rulebook.condition[slug], outcome, answers)
+        for slug in conditions
+        if slug in rulebook.condition
+    ])
+    # The alerts that hold, once for the whole screening.
+    alerts = tuple([
+        _reason(c, HOLDS)
+        for c in rulebook.criteria
+        if c.effect == ALERT and outcome[c.key] == HOLDS and _alert_applies(rulebook, c, conditions)
+    ])
+    return Advisory(results, alerts)
 
 
-class _Outcomes(NamedTuple):
-    """Every criterion's outcome for one screening, as sets of criterion bits
-    (see `_Plan`); a criterion in none of the three fails."""
+def _criterion_outcome(rulebook: Rulebook, criterion: CriterionSpec, answers: Mapping[str, object]) -> str:
+    """HOLDS, FAILS, UNKNOWN or SKIPPED, as docs/architecture.md defines them.
 
-    holds: int
-    unknown: int
-    skipped: int
-
-
-class _ConditionRules(NamedTuple):
-    """The criteria that apply to one condition, as bits, by effect."""
-
-    slug: str
-    applies: int
-    exclude: int
-    require: int
-    caution: int
-    alert: int
-    references: tuple[str, ...]
-
-
-class _Plan:
-    """A rulebook arranged for fast evaluation; built once per rulebook.
-
-    Criterion number i of the rulebook is the bit 1 << i, so a set of
-    criteria is one int and the semantics become a few bitwise operations
-    per condition. Which of a question's criteria an answer satisfies is
-    remembered per answer, and the tuples of reasons are shared between
-    screenings with the same outcomes: they are immutable.
+    Skipped: enable-when disables the criterion's question. Unknown: the
+    question is unanswered, or its enable-when depends on an unanswered
+    question.
     """
-
-    def __init__(self, rulebook: Rulebook):
-        criteria = rulebook.criteria
-        self.criteria = tuple((1 << index, criterion) for index, criterion in enumerate(criteria))
-        bit = {criterion.key: mask for mask, criterion in self.criteria}
-        # Every (criterion, outcome) as a Reason, built once: results share them.
-        self.reason = {
-            (c.key, outcome): Reason(
-                criterion=c.key, question=c.question, effect=c.effect, outcome=outcome,
-                message=c.message, references=c.references,
-            )
-            for c in criteria
-            for outcome in (HOLDS, FAILS, UNKNOWN, SKIPPED)
-        }
-        checks = {}
-        for mask, criterion in self.criteria:
-            checks.setdefault(criterion.question, []).append((mask, OPERATORS[criterion.operator], criterion.value))
-        # (code, its criteria's bits, checks, answer type, bits holding by
-        # answer). An answer of the question's own type (see _ANSWER_TYPE)
-        # is looked up, and learnt on its first use.
-        self.questions = tuple(
-            (code, sum(check[0] for check in question_checks), tuple(question_checks),
-             _ANSWER_TYPE.get(rulebook.question[code].kind), {})
-            for code, question_checks in checks.items()
-        )
-        self.dependent_questions = tuple(
-            (code, mask) for code, mask, *_ in self.questions if rulebook.question[code].enable_when is not None
-        )
-        self.conditions = {}
-        for condition in rulebook.conditions:
-            applying = rulebook.criteria_for(condition.slug)
-            masks = {effect: sum(bit[c.key] for c in applying if c.effect == effect)
-                     for effect in (EXCLUDE, REQUIRE, CAUTION, ALERT)}
-            self.conditions[condition.slug] = _ConditionRules(
-                slug=condition.slug, applies=sum(bit[c.key] for c in applying),
-                exclude=masks[EXCLUDE], require=masks[REQUIRE], caution=masks[CAUTION], alert=masks[ALERT],
-                references=condition.references,
-            )
-        # Alerts for every condition apply to any list of conditions.
-        self.every_condition_alerts = sum(bit[c.key] for c in criteria if c.effect == ALERT and not c.conditions)
-        self._reasons = {outcome: {} for outcome in (HOLDS, FAILS, UNKNOWN)}
-        self._alerts = {}  # alert criteria by tuple of conditions
-
-    def outcomes(self, state: "_AnswerState") -> _Outcomes:
-        """Each criterion read once per screening, whichever conditions it serves."""
-        answers = state.answers
-        holds = unknown = 0
-        for code, mask, checks, answer_type, table in self.questions:
-            answer = answers.get(code)
-            if answer is None:
-                unknown |= mask
-            elif answer.__class__ is answer_type:
-                key = tuple(answer) if answer_type is list else answer
-                try:
-                    holds |= table[key]
-                except KeyError:
-                    holds |= remember(table, key, _holding(checks, answer), limit=2048)
-                except TypeError:  # a list holding something unhashable
-                    holds |= _holding(checks, answer)
-            else:
-                holds |= _holding(checks, answer)
-        # A disabled question's criteria are skipped, answered or not; one
-        # that depends on an unanswered question's are unknown.
-        skipped = waiting = 0
-        for code, mask in self.dependent_questions:
-            enabled = state.enabled(code)
-            if enabled is False:
-                skipped |= mask
-            elif enabled is None:
-                waiting |= mask
-        return _Outcomes(holds & ~(skipped | waiting), (unknown | waiting) & ~skipped, skipped)
-
-    def result(self, rules: _ConditionRules, outcomes: _Outcomes, state: "_AnswerState") -> "ConditionResult":
-        """DESIGN.md's precedence: excluded, not_met, incomplete, caution, eligible."""
-        holds = outcomes.holds
-        cautions = self.reasons(holds & rules.caution)
-        missing = ()
-        if excludes := holds & rules.exclude:
-            status, reasons = EXCLUDED, self.reasons(excludes)
-        elif unmet := rules.require & ~(holds | outcomes.unknown):
-            status, reasons = NOT_MET, self.reasons(unmet, FAILS, unmet & outcomes.skipped)
-        elif open_ := rules.applies & outcomes.unknown:
-            status, reasons = INCOMPLETE, self.reasons(open_, UNKNOWN)
-            missing = state.missing_for(reason.question for reason in reasons)
-        elif cautions:
-            status, reasons = CAUTION_STATUS, cautions
-        else:
-            status, reasons = ELIGIBLE, self.reasons(rules.require)
-        # tuple.__new__: a named tuple's own __new__ is slow for how often this runs.
-        return _new_tuple(ConditionResult, (rules.slug, status, reasons, cautions, missing, rules.references))
-
-    def alerts(self, conditions: Sequence[str], outcomes: _Outcomes) -> tuple["Reason", ...]:
-        """The holding alerts of any of these conditions, once, in rulebook order."""
-        try:
-            applying = self._alerts[conditions]
-        except (KeyError, TypeError):  # new, or not a tuple
-            applying = self.every_condition_alerts if conditions else 0
-            for slug in conditions:
-                rules = self.conditions.get(slug)
-                if rules is not None:
-                    applying |= rules.alert
-            if type(conditions) is tuple:
-                remember(self._alerts, conditions, applying)
-        return self.reasons(outcomes.holds & applying)
-
-    def reasons(self, criteria: int, outcome=HOLDS, skipped=0) -> tuple["Reason", ...]:
-        """The criteria in `criteria` as reasons with this outcome, or as
-        skipped where they are in `skipped`, in rulebook order."""
-        if not criteria:
-            return ()
-        memo = self._reasons[outcome]
-        key = (criteria, skipped) if skipped else criteria
-        reasons = memo.get(key)
-        if reasons is None:
-            reason = self.reason
-            reasons = tuple(
-                reason[c.key, SKIPPED if mask & skipped else outcome]
-                for mask, c in self.criteria if mask & criteria
-            )
-            remember(memo, key, reasons)
-        return reasons
+    enabled = _question_enabled(rulebook, criterion.question, answers)
+    if enabled is False:
+        return SKIPPED
+    answer = answers.get(criterion.question)
+    if enabled is None or answer is None:
+        return UNKNOWN
+    return HOLDS if _holds(criterion.operator, answer, criterion.value) else FAILS
 
 
-# The type of a valid answer to each kind of question, whose outcomes are
-# remembered (a list of choices as a tuple; an integral decimal may be an
-# int, and is then read each time).
-_ANSWER_TYPE = {BOOLEAN: bool, CHOICE: str, INTEGER: int, DECIMAL: float, MULTI_CHOICE: list}
+def _condition_result(
+    rulebook: Rulebook, condition: ConditionSpec, outcome: Mapping[str, str], answers: Mapping[str, object],
+) -> ConditionResult:
+    """One condition's status from its criteria's outcomes, by precedence:
+    excluded, not_met, incomplete, caution, eligible."""
+
+    def reasons(effect, *outcomes):
+        """This condition's criteria of this effect whose outcome is one of
+        `outcomes`, as reasons, in rulebook order."""
+        return tuple([
+            _reason(c, outcome[c.key]) for c in rulebook._criteria_for(condition.slug, effect)
+            if outcome[c.key] in outcomes
+        ])
+
+    cautions = reasons(CAUTION, HOLDS)
+    missing = ()
+    # 1. an exclude that holds
+    if excludes := reasons(EXCLUDE, HOLDS):
+        status, deciding = EXCLUDED, excludes
+    # 2. a require that does not hold (a skipped one does not hold either)
+    elif unmet := reasons(REQUIRE, FAILS, SKIPPED):
+        status, deciding = NOT_MET, unmet
+    # 3. any criterion, of any effect, that is unknown
+    elif unknown := tuple([
+        _reason(c, UNKNOWN) for c in rulebook.criteria_for(condition.slug) if outcome[c.key] == UNKNOWN
+    ]):
+        status, deciding = INCOMPLETE, unknown
+        missing = _missing_questions(rulebook, [r.question for r in unknown], answers)
+    # 4. a caution that holds
+    elif cautions:
+        status, deciding = CAUTION_STATUS, cautions
+    # 5. otherwise eligible, every requirement met
+    else:
+        status, deciding = ELIGIBLE, reasons(REQUIRE, HOLDS)
+    return ConditionResult(condition.slug, status, deciding, cautions, missing, condition.references)
 
 
-_new_tuple = tuple.__new__
+def _alert_applies(rulebook: Rulebook, criterion: CriterionSpec, conditions: Sequence[str]) -> bool:
+    """An alert for every condition applies to any screening; one for
+    particular conditions, when one of them is among those screened."""
+    if not criterion.conditions:
+        return bool(conditions)
+    return any(slug in criterion.conditions for slug in conditions if slug in rulebook.condition)
 
 
-def remember(memo: dict, key, value, *, limit=50_000):
-    """Store `value` under `key` in a memo of at most `limit` entries and
-    return it. A full memo starts again empty: what it holds can always be
-    worked out again, and an unusual variety of input must not grow memory."""
-    if len(memo) >= limit:
-        memo.clear()
-    memo[key] = value
-    return value
+def _reason(criterion: CriterionSpec, outcome: str) -> Reason:
+    return Reason(criterion.key, criterion.question, criterion.effect, outcome, criterion.message, criterion.references)
 
 
-def _holding(checks, answer) -> int:
-    """The bits of the criteria in `checks` that `answer` satisfies."""
-    bits = 0
-    for mask, test, value in checks:
-        try:
-            if test(answer, value):
-                bits |= mask
-        except TypeError:
-            # A wrongly typed answer never satisfies a rule; validation
-            # keeps such answers out, this keeps evaluate() total.
-            pass
-    return bits
+def _question_enabled(rulebook: Rulebook, code: str, answers: Mapping[str, object]):
+    """True, False (enable-when disables it, or a question up its chain), or
+    None (it depends on a question not answered yet)."""
+    enable_when = rulebook.question[code].enable_when
+    if enable_when is None:
+        return True
+    parent = enable_when.question
+    parent_enabled = _question_enabled(rulebook, parent, answers)
+    if parent_enabled is not True:
+        return parent_enabled  # a disabled parent disables its children
+    if answers.get(parent) is None:
+        return None
+    return _holds(enable_when.operator, answers[parent], enable_when.value)
 
 
-def enabled_questions(rulebook: Rulebook, conditions: Sequence[str], answers: Mapping[str, object]):
-    """The questionnaire's questions with their enable-when state for these
-    answers: (question, True | False | None) in display order, where None
-    means it depends on a question not answered yet."""
-    state = _AnswerState(rulebook, answers)
-    return tuple((q, state.enabled(q.code)) for q in rulebook.questions_for(conditions))
-
-
-def unanswered_questions(rulebook: Rulebook, conditions: Sequence[str], answers: Mapping[str, object]):
-    """Codes of the enabled questions that have no answer, in display order:
-    what "Show summary" insists on."""
-    return tuple(
-        q.code for q, enabled in enabled_questions(rulebook, conditions, answers)
-        if enabled is True and answers.get(q.code) is None
-    )
-
-
-class _AnswerState:
-    """Answers seen through enable-when (memoised) for one evaluation."""
-
-    def __init__(self, rulebook: Rulebook, answers: Mapping[str, object]):
-        self.rulebook = rulebook
-        self.answers = answers
-        self._enabled = {}
-
-    def enabled(self, code: str):
-        """True, False (disabled), or None (depends on an unanswered question)."""
-        if code not in self._enabled:
-            enable_when = self.rulebook.question[code].enable_when
-            if enable_when is None:
-                result = True
-            else:
-                parent = enable_when.question
-                parent_enabled = self.enabled(parent)
-                if parent_enabled is not True:
-                    result = parent_enabled  # a disabled parent disables its children
-                elif self.answers.get(parent) is None:
-                    result = None
-                else:
-                    result = _holds(enable_when.operator, self.answers[parent], enable_when.value)
-            self._enabled[code] = result
-        return self._enabled[code]
-
-    def missing_for(self, codes) -> tuple[str, ...]:
-        """The questions to answer next: for each unknown question, the first
-        unanswered question up its enable-when chain (or itself)."""
-        blocking = set()
-        for code in codes:
-            while True:
-                enable_when = self.rulebook.question[code].enable_when
-                if enable_when is None or self.enabled(enable_when.question) is True and (
-                    self.answers.get(enable_when.question) is not None
-                ):
-                    break
-                code = enable_when.question
-            blocking.add(code)
-        position = self.rulebook._position
-        return tuple(sorted(blocking, key=position.__getitem__))
+def _missing_questions(rulebook: Rulebook, codes, answers: Mapping[str, object]) -> tuple[str, ...]:
+    """The questions to answer next, in questionnaire order: for each unknown
+    question, the first unanswered question up its enable-when chain (or
+    itself)."""
+    blocking = set()
+    for code in codes:
+        while (enable_when := rulebook.question[code].enable_when) is not None:
+            parent = enable_when.question
+            if _question_enabled(rulebook, parent, answers) is True and answers.get(parent) is not None:
+                break  # the parent is answered: this question is the one to answer
+            code = parent
+        blocking.add(code)
+    return tuple(q.code for q in rulebook.questions if q.code in blocking)
 
 
 def _holds(operator: str, answer, value) -> bool:
@@ -702,6 +521,22 @@ def _holds(operator: str, answer, value) -> bool:
         # An answer of the wrong type never satisfies a rule; validation
         # keeps such answers out, this keeps evaluate() total.
         return False
+
+
+def enabled_questions(rulebook: Rulebook, conditions: Sequence[str], answers: Mapping[str, object]):
+    """The questionnaire's questions with their enable-when state for these
+    answers: (question, True | False | None) in display order, where None
+    means it depends on a question not answered yet."""
+    return tuple((q, _question_enabled(rulebook, q.code, answers)) for q in rulebook.questions_for(conditions))
+
+
+def unanswered_questions(rulebook: Rulebook, conditions: Sequence[str], answers: Mapping[str, object]):
+    """Codes of the enabled questions that have no answer, in display order:
+    what "Show summary" insists on."""
+    return tuple(
+        q.code for q, enabled in enabled_questions(rulebook, conditions, answers)
+        if enabled is True and answers.get(q.code) is None
+    )
 
 
 # --- answer validation ----------------------------------------------------
@@ -736,52 +571,46 @@ def validate_answers(rulebook: Rulebook, conditions, answers) -> Validation:
     chosen, problems = _chosen_conditions(rulebook, conditions)
     if problems:
         errors["conditions"] = problems
-    if type(answers) is not dict and not isinstance(answers, Mapping):
+    if not isinstance(answers, Mapping):
         errors["answers"] = ["must be an object mapping question codes to answers."]
         answers = {}
-    problems = {}  # answer's code -> (field, message)
-    if not answers.keys() <= rulebook.question.keys():
-        for code in answers:
-            if code not in rulebook.question:
-                problems[code] = (_short(str(code)), "unknown question code.")
 
+    problems = {}  # answer's code -> (field, message)
+    for code in answers:
+        if code not in rulebook.question:
+            problems[code] = (_short(str(code)), "unknown question code.")
+    questionnaire = rulebook.questions_for(chosen)
     cleaned = {}
-    for code, question, clean, valid_type, valid in rulebook._cleaners_for(chosen):
-        value = answers.get(code)
+    for question in questionnaire:
+        value = answers.get(question.code)
         if value is None:
             continue
-        if value.__class__ is valid_type and value in valid:
-            cleaned[code] = value
-        else:
-            try:
-                cleaned[code] = clean(question, value)
-            except ValueError as error:
-                problems[code] = (code, str(error))
+        try:
+            cleaned[question.code] = clean_answer(question, value)
+        except ValueError as error:
+            problems[question.code] = (question.code, str(error))
 
     # Enable-when is read from the valid answers; a disabled question's
     # answer is dropped, even an invalid one, as the form never showed it.
-    state = _AnswerState(rulebook, cleaned)
-    for code in rulebook._dependent_questions:
-        if (code in cleaned or code in problems) and state.enabled(code) is False:
-            cleaned.pop(code, None)
-            problems.pop(code, None)
-    if problems:
-        for code in answers:  # in the order given
-            if code in problems:
-                field, message = problems[code]
-                errors[field] = [message]
+    disabled = [
+        q.code for q in questionnaire
+        if (q.code in cleaned or q.code in problems) and _question_enabled(rulebook, q.code, cleaned) is False
+    ]
+    for code in disabled:
+        cleaned.pop(code, None)
+        problems.pop(code, None)
+
+    for code in answers:  # in the order given
+        if code in problems:
+            field, message = problems[code]
+            errors[field] = [message]
     return Validation(conditions=chosen, answers=cleaned, errors=errors)
 
 
 def _chosen_conditions(rulebook: Rulebook, conditions) -> tuple[tuple[str, ...], list[str]]:
     """The known conditions in `conditions`, once each in the order given,
-    and what is wrong with the rest. A valid list, seen before, is looked up."""
-    key = tuple(conditions) if type(conditions) is list else conditions
-    try:
-        return rulebook._valid_conditions[key], []
-    except (KeyError, TypeError):
-        pass
-    if type(conditions) not in (list, tuple) and (isinstance(conditions, str) or not isinstance(conditions, Sequence)):
+    and what is wrong with the rest."""
+    if isinstance(conditions, str) or not isinstance(conditions, Sequence):
         conditions = ()
     chosen, problems = [], []
     if not conditions:
@@ -793,10 +622,7 @@ def _chosen_conditions(rulebook: Rulebook, conditions) -> tuple[tuple[str, ...],
             )
         elif slug not in chosen:
             chosen.append(slug)
-    chosen = tuple(chosen)
-    if not problems and type(key) is tuple:
-        remember(rulebook._valid_conditions, key, chosen, limit=4096)
-    return chosen, problems
+    return tuple(chosen), problems
 
 
 def clean_answer(question: QuestionSpec, value):
@@ -840,18 +666,6 @@ def _clean_choice(question: QuestionSpec, value):
 
 
 def _clean_choices(question: QuestionSpec, value):
-    if value.__class__ is list:
-        try:
-            return list(question._valid_lists[tuple(value)])
-        except (KeyError, TypeError):
-            pass
-    cleaned = _check_choices(question, value)
-    if value.__class__ is list:
-        remember(question._valid_lists, tuple(value), tuple(cleaned), limit=1024)
-    return cleaned
-
-
-def _check_choices(question: QuestionSpec, value):
     values = question.choice_values
     if not isinstance(value, list | tuple) or not value:
         raise ValueError("choose at least one option (a list of choice values).")
@@ -868,18 +682,6 @@ _CLEANERS = {
     BOOLEAN: _clean_boolean, INTEGER: _clean_number, DECIMAL: _clean_number,
     CHOICE: _clean_choice, MULTI_CHOICE: _clean_choices,
 }
-
-
-def _valid_as_given(question: QuestionSpec) -> tuple[type | None, Collection]:
-    """(type, values): an answer of exactly that type among those values is
-    valid and its own clean form, so validation need not call the cleaner."""
-    if question.kind == BOOLEAN:
-        return bool, (True, False)
-    if question.kind == CHOICE:
-        return str, frozenset(question.choice_values)
-    if question.kind == INTEGER and isinstance(question.min, int) and isinstance(question.max, int):
-        return int, range(question.min, question.max + 1)
-    return None, ()
 
 
 def _short(value, limit=40):

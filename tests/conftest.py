@@ -159,11 +159,6 @@ def empty_cache():
 
 
 @pytest.fixture
-def fresh_rulebook_cache():
-    """Kept for the tests that name it; the cache is emptied for every test."""
-
-
-@pytest.fixture
 def clinician_client(client, clinician):
     client.force_login(clinician)
     return client

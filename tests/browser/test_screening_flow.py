@@ -11,7 +11,7 @@ from tests.conftest import TEST_PASSWORD
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.usefixtures("fresh_rulebook_cache", "quick_password_hashing"),
+    pytest.mark.usefixtures("quick_password_hashing"),
 ]
 
 AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"

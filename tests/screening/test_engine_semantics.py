@@ -1,4 +1,4 @@
-"""The rule semantics of DESIGN.md on a small hand-made rulebook: no database."""
+"""The rule semantics (docs/architecture.md) on a small hand-made rulebook: no database."""
 
 import ast
 from pathlib import Path

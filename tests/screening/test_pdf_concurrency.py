@@ -17,7 +17,7 @@ from tests.answers import TRD_ELIGIBLE
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.usefixtures("fresh_rulebook_cache", "quick_password_hashing"),
+    pytest.mark.usefixtures("quick_password_hashing"),
 ]
 
 

@@ -11,7 +11,7 @@ from tests.screening.test_views_queries import multiply_criteria
 
 pytestmark = [
     pytest.mark.django_db,
-    pytest.mark.usefixtures("module_knowledge_base", "fresh_rulebook_cache"),
+    pytest.mark.usefixtures("module_knowledge_base"),
 ]
 
 

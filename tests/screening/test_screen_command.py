@@ -19,7 +19,7 @@ TRD = {"patient": "A-1027", "conditions": ["trd"], "answers": CALM}
 
 pytestmark = [
     pytest.mark.django_db,
-    pytest.mark.usefixtures("module_knowledge_base", "fresh_rulebook_cache"),
+    pytest.mark.usefixtures("module_knowledge_base"),
 ]
 
 
@@ -102,6 +102,36 @@ def test_invalid_records_get_errors_and_exit_1_after_every_result():
     assert results[3]["errors"]
 
 
+def test_stderr_that_is_not_a_terminal_gets_nothing_and_stdout_only_json():
+    records = [{**TRD, "patient": f"N-{i}"} for i in range(3)]
+    code, out, err = screen(stdin=json.dumps(records))
+    assert code == 0
+    assert err == ""
+    assert [r["patient"] for r in json.loads(out)] == ["N-0", "N-1", "N-2"]
+    code, out, err = screen("--jsonl", stdin="\n".join(json.dumps(r) for r in records))
+    assert code == 0
+    assert err == ""
+    assert [json.loads(line)["patient"] for line in out.splitlines()] == ["N-0", "N-1", "N-2"]
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_stderr_that_is_a_terminal_shows_progress_never_in_the_json():
+    records = [{**TRD, "patient": f"T-{i}"} for i in range(3)]
+    out, err = io.StringIO(), Terminal()
+    old_stdin = sys.stdin
+    sys.stdin = io.TextIOWrapper(io.BytesIO(json.dumps(records).encode()))
+    try:
+        call_command("screen", stdout=out, stderr=err)
+    finally:
+        sys.stdin = old_stdin
+    assert "/3 [" in err.getvalue()  # a bar counting towards the 3 records
+    assert [r["patient"] for r in json.loads(out.getvalue())] == ["T-0", "T-1", "T-2"]
+
+
 @pytest.mark.parametrize("text", ["{", "[1, 2", "not json", ""])
 def test_malformed_json_exits_2_with_one_line(text):
     code, out, err = screen(stdin=text)
@@ -172,6 +202,7 @@ def test_command_line_runs_as_integrators_call_it(tmp_path):
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)[0]["results"][0]["status"] == "eligible"
+    assert done.stderr == ""  # a pipe is not a terminal: no progress bar
     broken = subprocess.run([*manage, "screen"], cwd=ROOT, env=env, input="{", capture_output=True, text=True)
     assert broken.returncode == 2
     assert broken.stdout == ""

@@ -13,7 +13,7 @@ from screening.rulebook import bump_knowledge_base_revision, current_rulebook
 
 pytestmark = [
     pytest.mark.django_db,
-    pytest.mark.usefixtures("module_knowledge_base", "fresh_rulebook_cache", "quick_password_hashing"),
+    pytest.mark.usefixtures("module_knowledge_base", "quick_password_hashing"),
 ]
 
 # Incomplete for both conditions, with a safety alert, a caution and missing

@@ -1,4 +1,4 @@
-"""`manage.py screen`: screen patients in bulk from JSON (see DESIGN.md)."""
+"""`manage.py screen`: screen patients in bulk from JSON (format: docs/batch.md)."""
 
 import json
 import sys
@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from tqdm import tqdm
 
 from screening.batch import dumps, screen_record
 from screening.rulebook import current_rulebook
@@ -39,7 +40,7 @@ class Command(BaseCommand):
             records = self._lines(stream) if jsonl else self._document(stream)
             if not jsonl:
                 out.write("[", ending="\n")
-            for index, record in enumerate(records):
+            for index, record in enumerate(self._progress(records, options)):
                 result, validation = screen_record(rulebook, record)
                 if "errors" not in result and owner is not None:
                     result = self._save(owner, record, validation, result, rulebook)
@@ -57,6 +58,15 @@ class Command(BaseCommand):
                 stream.close()
         if failures:
             raise CommandError(f"{failures} record(s) have errors; see their \"errors\".", returncode=1)
+
+    def _progress(self, records, options):
+        """`records`, with a progress bar on standard error when that is a
+        terminal; a pipe or a file gets nothing."""
+        stderr = options.get("stderr") or sys.stderr  # what self.stderr writes to
+        return tqdm(
+            records, total=len(records) if isinstance(records, list) else None,
+            file=stderr, disable=not stderr.isatty(), unit=" records", leave=False,
+        )
 
     def _owner(self, username):
         if not username:
@@ -101,4 +111,4 @@ class Command(BaseCommand):
         except ValidationError as error:
             messages = [f"{field}: {m}" for field, ms in error.message_dict.items() for m in ms]
             return {"patient": record["patient"], "rulebook_version": rulebook.version, "errors": messages}
-        return {**json.loads(result), "screening": screening.pk}
+        return {**result, "screening": screening.pk}
