@@ -1,8 +1,9 @@
 """The clinician's pages: thin views over selectors, services and the engine.
 
-Access to one screening is decided in `_screening_for` and nowhere else.
-Each change and each summary view is audited (screening.audit) here, where
-the request is known, in the same transaction as the change.
+Access to one screening is decided in `_screening_for` and nowhere else,
+which audits each refusal. Each change and each summary view is audited
+(screening.audit) here, where the request is known, in the same transaction
+as the change. Every view names the HTTP methods it serves.
 
 A summary's body is kept in Django's cache per screening revision
 (screening.summary.summary_body); everything else is rendered per request.
