@@ -46,6 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 PGHOST, PGPORT = "127.0.0.1", "5432"
 ROLE = "ketascreen"
+OWNER_ROLE = "ketascreen_owner"
 # The app's shared cache (REDIS_URL), in a Redis database of the benchmark's
 # own, emptied before and after the run.
 REDIS_HOST, REDIS_PORT, REDIS_DB = "127.0.0.1", 6379, 12
@@ -88,8 +89,9 @@ def ensure_postgresql():
             if subprocess.run(["pg_isready", "-h", PGHOST, "-p", PGPORT, "-q"]).returncode == 0:
                 break
             time.sleep(1)
-    if psql(f"SELECT 1 FROM pg_roles WHERE rolname = '{ROLE}'") != "1":
-        psql(f"CREATE ROLE {ROLE} LOGIN CREATEDB PASSWORD '{ROLE}'")
+    for role in (ROLE, OWNER_ROLE):  # the app's role, and the owner that migrates
+        if psql(f"SELECT 1 FROM pg_roles WHERE rolname = '{role}'") != "1":
+            psql(f"CREATE ROLE {role} LOGIN CREATEDB PASSWORD '{role}'")
 
 
 def redis_flush(db):
@@ -392,10 +394,11 @@ def main():
     redis_flush(REDIS_DB)
     wrk = ensure_wrk()
     database = f"ketascreen_bench_{os.getpid()}"
-    psql(f"CREATE DATABASE {database} OWNER {ROLE}")
+    psql(f"CREATE DATABASE {database} OWNER {OWNER_ROLE}")
     media = tempfile.mkdtemp(prefix="ketascreen-bench-media-")
     env = {
         "DATABASE_URL": f"postgres://{ROLE}:{ROLE}@{PGHOST}:{PGPORT}/{database}",
+        "MIGRATE_DATABASE_URL": f"postgres://{OWNER_ROLE}:{OWNER_ROLE}@{PGHOST}:{PGPORT}/{database}",
         "DEBUG": "false", "SECRET_KEY": "benchmark-only-" + "k" * 40, "ALLOWED_HOSTS": "127.0.0.1",
         "SECURE_SSL_REDIRECT": "false", "SESSION_COOKIE_SECURE": "false", "CSRF_COOKIE_SECURE": "false",
         "SECURE_HSTS_SECONDS": "0", "CONN_MAX_AGE": "60", "MEDIA_ROOT": media, "LOG_LEVEL": "WARNING",
@@ -425,8 +428,7 @@ def main():
         clinician = get_user_model().objects.create_user("bench-clinician", password=password)
         rulebook = current_rulebook()
         seed(args.screenings, clinician, rulebook)
-        with connection.cursor() as cursor:  # as autovacuum would after a bulk load
-            cursor.execute("ANALYZE")
+        psql("ANALYZE", database)  # as autovacuum would after a bulk load (the app role may not)
         all_conditions = [c.slug for c in rulebook.conditions]
         draft = screening_create(owner=clinician, patient_reference="BENCH-DRAFT", year_of_birth=1970,
                                  conditions=all_conditions, answers=full_answers(rulebook, __import__("random").Random(1)))
@@ -510,9 +512,8 @@ def main():
             before = {name: p50(name) for name in ("list (25 rows)", "summary (final)")}
             connection.connect()
             seed(args.growth - args.screenings, clinician, rulebook, start=args.screenings)
-            with connection.cursor() as cursor:
-                cursor.execute("ANALYZE screening_screening")
             connection.close()
+            psql("ANALYZE screening_screening", database)  # by the superuser: the app role may not
             psql("CHECKPOINT", database)
             after = {name: p50(name) for name in before}
             growth = {name: {"p50_ms_small": before[name], "p50_ms_large": after[name],

@@ -1,10 +1,12 @@
-"""Middleware of our own: security headers, idle session expiry, and
-refusing session cookies Django could never have set."""
+"""Middleware of our own: security headers, idle session expiry, refusing
+session cookies Django could never have set, and refusing methods no page
+serves."""
 
 import time
 
 from django.conf import settings
 from django.contrib.sessions.backends.base import VALID_KEY_CHARS
+from django.http import HttpResponseNotAllowed
 
 # Everything from our own origin, nothing inline, nothing from third parties:
 # the app must work on a closed clinic network, and an injected script has
@@ -67,6 +69,24 @@ def malformed_session_cookie_ignored(get_response):
         key = request.COOKIES.get(settings.SESSION_COOKIE_NAME)
         if key is not None and not set(key) <= valid:
             del request.COOKIES[settings.SESSION_COOKIE_NAME]
+        return get_response(request)
+
+    return middleware
+
+
+SERVED_METHODS = ("GET", "HEAD", "POST")
+
+
+def unserved_methods_refused(get_response):
+    """405 for any method but GET, HEAD and POST, on every URL. The app's own
+    views each name the methods they serve (require_safe and friends); this
+    covers Django's admin, whose views render their page for any method
+    (TRACE and OPTIONS included). No page needs OPTIONS: nothing here is
+    called across origins."""
+
+    def middleware(request):
+        if request.method not in SERVED_METHODS:
+            return HttpResponseNotAllowed(SERVED_METHODS)
         return get_response(request)
 
     return middleware

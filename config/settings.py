@@ -60,6 +60,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.middleware.unserved_methods_refused",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "config.middleware.malformed_session_cookie_ignored",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -114,6 +115,27 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     if env_bool("DATABASE_PREPARED_STATEMENTS", True):
         DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
 
+# Least privilege on PostgreSQL: DATABASE_URL signs the app in as a role that
+# owns nothing, and MIGRATE_DATABASE_URL (the same database, as the role that
+# owns its tables) is used by `manage.py migrate` and `manage.py flush` only.
+# Migrations grant the app role what it needs and no more (see the screening
+# migration "app_role_privileges"): it cannot TRUNCATE, ALTER or DROP
+# anything, switch a trigger off, or UPDATE or DELETE audit events and stored
+# PDFs. Without MIGRATE_DATABASE_URL one role does everything, as on SQLite.
+MIGRATE_DATABASE_URL = os.environ.get("MIGRATE_DATABASE_URL", "")
+DATABASE_ROLES = {}
+if MIGRATE_DATABASE_URL:
+    _owner = dj_database_url.parse(MIGRATE_DATABASE_URL)
+    if (_owner["ENGINE"], _owner["NAME"]) != (DATABASES["default"]["ENGINE"], DATABASES["default"]["NAME"]):
+        raise ImproperlyConfigured(
+            "MIGRATE_DATABASE_URL must name the same PostgreSQL database as DATABASE_URL, with the owner role."
+        )
+    _sign_in = ("USER", "PASSWORD", "HOST", "PORT")
+    DATABASE_ROLES = {
+        "owner": {key: _owner[key] for key in _sign_in},
+        "app": {key: DATABASES["default"][key] for key in _sign_in},
+    }
+
 
 def release_digest():
     """A short digest of the code and templates this process runs: cache
@@ -167,7 +189,39 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_LOCKOUT_CALLABLE = "config.views.locked_out"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
-AXES_IPWARE_PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0")) or None
+
+# Client addresses, for sign-in lockouts and the audit trail, come from
+# django-ipware. TRUSTED_PROXY_COUNT is the number of reverse proxies in front
+# of gunicorn, each adding the address it was reached from to the end of
+# X-Forwarded-For (nginx: `proxy_add_x_forwarded_for`). With 0 (the default)
+# the header is ignored and the address is the connection's own. With N, the
+# client's address is the N-th entry from the right: whatever a client wrote
+# further left is never believed. django-ipware counts the proxies after the
+# client in the header, hence N - 1; "not strict" takes that entry however
+# many a client put before it.
+TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("TRUSTED_PROXY_COUNT must be 0 or more.")
+
+
+def ipware_settings(trusted_proxy_count):
+    """django-axes' django-ipware settings for a number of trusted proxies;
+    screening.audit.client_address reads the same ones."""
+    if trusted_proxy_count == 0:
+        return {
+            "AXES_IPWARE_META_PRECEDENCE_ORDER": ("REMOTE_ADDR",),
+            "AXES_IPWARE_PROXY_COUNT": None,
+        }
+    return {
+        "AXES_IPWARE_META_PRECEDENCE_ORDER": ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"),
+        "AXES_IPWARE_PROXY_COUNT": trusted_proxy_count - 1,
+    }
+
+
+AXES_IPWARE_PROXY_ORDER = "left-most"
+AXES_IPWARE_META_PRECEDENCE_ORDER = ipware_settings(TRUSTED_PROXY_COUNT)["AXES_IPWARE_META_PRECEDENCE_ORDER"]
+AXES_IPWARE_PROXY_COUNT = ipware_settings(TRUSTED_PROXY_COUNT)["AXES_IPWARE_PROXY_COUNT"]
+IPWARE_STRICT = False
 
 # Sessions live in the database and are read through the cache: a signed-in
 # request reads its session from the cache, and only a miss reaches the
@@ -224,6 +278,13 @@ WHITENOISE_USE_FINDERS = DEBUG
 
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
 MEDIA_URL = "media/"
+
+# PDFs: each user may start this many draft renders a minute (a draft's PDF
+# is cached per revision, so downloading one again costs nothing), and a
+# render running longer than this is stopped with an error, so one request
+# never holds a worker for long.
+PDF_DRAFT_RENDERS_PER_MINUTE = int(os.environ.get("PDF_DRAFT_RENDERS_PER_MINUTE", "6"))
+PDF_RENDER_TIMEOUT_SECONDS = float(os.environ.get("PDF_RENDER_TIMEOUT_SECONDS", "20"))
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"

@@ -29,7 +29,7 @@ def screen_record(rulebook: engine.Rulebook, record) -> tuple[dict, engine.Valid
     if not isinstance(patient, str) or not patient.strip():
         errors.append("patient: give the clinic's patient reference as a string.")
     if unknown_keys := record.keys() - FIELDS:
-        errors.append(f"unknown fields: {', '.join(sorted(map(str, unknown_keys)))}.")
+        errors.append(f"unknown fields: {', '.join(_short(key) for key in sorted(map(str, unknown_keys)))}.")
     validation = engine.validate_answers(rulebook, record.get("conditions"), record.get("answers", {}))
     if validation.errors:
         errors += validation.messages()
@@ -37,6 +37,20 @@ def screen_record(rulebook: engine.Rulebook, record) -> tuple[dict, engine.Valid
         return {"patient": patient, "rulebook_version": rulebook.version, "errors": errors}, validation
     advisory = engine.evaluate(rulebook, validation.conditions, validation.answers)
     return advisory_output(patient, rulebook.version, advisory), validation
+
+
+def malformed_line(rulebook: engine.Rulebook, number: int, problem: str) -> dict:
+    """The output object for a line of JSON Lines input that is not JSON."""
+    return {
+        "patient": None, "rulebook_version": rulebook.version, "line": number,
+        "errors": [f"line {number} is not valid JSON: {problem}."],
+    }
+
+
+def _short(text: str, limit: int = 40) -> str:
+    """`text`, cut to `limit` characters with an ellipsis: error messages
+    never echo a long value in full."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def advisory_output(patient, version: str, advisory: engine.Advisory) -> dict:

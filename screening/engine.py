@@ -647,15 +647,15 @@ def _clean_number(question: QuestionSpec, value):
             raise ValueError("enter a finite number.")
         if question.kind == INTEGER:
             if not value.is_integer():
-                raise ValueError(f"{value} is not a whole number.")
+                raise ValueError(f"{_short(value)} is not a whole number.")
             value = int(value)
     elif kind is not int:  # bool is a subclass of int, and not a number here
         raise ValueError(f"“{_short(value)}” is not a number.")
     low, high = question.min, question.max
     if low is not None and value < low:
-        raise ValueError(f"{value} is below the minimum of {low}{question.unit_suffix}.")
+        raise ValueError(f"{_short(value)} is below the minimum of {low}{question.unit_suffix}.")
     if high is not None and value > high:
-        raise ValueError(f"{value} is above the maximum of {high}{question.unit_suffix}.")
+        raise ValueError(f"{_short(value)} is above the maximum of {high}{question.unit_suffix}.")
     return value
 
 

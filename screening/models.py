@@ -1,12 +1,16 @@
 """Screening records and the rulebook snapshots they were evaluated against."""
 
+import hashlib
+import json
 import uuid
+from datetime import UTC
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.urls import reverse
+from django.utils import timezone
 
 from screening import engine
 
@@ -217,6 +221,9 @@ class AuditAction(models.TextChoices):
     VIEWED = "viewed", "Summary viewed"
     PDF_DOWNLOADED = "pdf_downloaded", "PDF downloaded"
     KNOWLEDGE_BASE_CHANGED = "knowledge_base_changed", "Knowledge base changed"
+    ACCESS_DENIED = "access_denied", "Access refused"
+    LOCKED_OUT = "locked_out", "Locked out after failed sign-ins"
+    PDF_FAILED = "pdf_failed", "PDF could not be produced"
 
 
 class AuditEvent(AppendOnlyModel):
@@ -224,9 +231,15 @@ class AuditEvent(AppendOnlyModel):
 
     Holds patient references but never answers: no clinical data in logs.
     Knowledge-base changes point to the history row that holds the detail.
+
+    Tamper-evident: `hash` is the SHA-256 of the event's own content
+    together with the previous event's hash (`previous_hash`), so changing
+    or removing any event breaks every link after it
+    (`manage.py verify_audit`). Events are appended one at a time, in
+    order, through screening.audit.
     """
 
-    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    at = models.DateTimeField(default=timezone.now, db_index=True)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.DO_NOTHING,
         db_constraint=False, related_name="+",
@@ -242,6 +255,8 @@ class AuditEvent(AppendOnlyModel):
     object_key = models.CharField(max_length=100, blank=True)
     history_id = models.PositiveBigIntegerField(null=True, blank=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
+    previous_hash = models.CharField(max_length=64, blank=True, help_text="The previous event's hash.")
+    hash = models.CharField(max_length=64, blank=True, help_text="SHA-256 of this event and the previous hash.")
 
     class Meta:
         ordering = ["-at", "-id"]
@@ -249,3 +264,37 @@ class AuditEvent(AppendOnlyModel):
 
     def __str__(self):
         return f"{self.at:%Y-%m-%d %H:%M} {self.username or '-'} {self.get_action_display()}"
+
+    def content_hash(self) -> str:
+        """SHA-256 (hex) of this event's content and `previous_hash`: what
+        `hash` holds when the event is as it was written."""
+        content = {
+            "previous_hash": self.previous_hash,
+            "at": self.at.astimezone(UTC).isoformat(),
+            "user": self.user_id,
+            "username": self.username,
+            "action": self.action,
+            "screening": self.screening_id,
+            "patient_reference": self.patient_reference,
+            "object_type": self.object_type,
+            "object_key": self.object_key,
+            "history_id": self.history_id,
+            "ip_address": self.ip_address,
+        }
+        canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class AuditChainHead(models.Model):
+    """One row: the audit trail's latest event and its hash. Each append
+    locks it (select_for_update), so two writers never chain to the same
+    event; and it shows when events were removed from the end."""
+
+    last_event_id = models.BigIntegerField(null=True)
+    last_hash = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        verbose_name = "audit chain head"
+
+    def __str__(self):
+        return f"audit chain head at event {self.last_event_id or '-'}"

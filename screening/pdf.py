@@ -10,22 +10,31 @@ URL fetcher refuses everything but data: URLs. A PDF view that fetched its
 own stylesheet from the server would wait on a worker of the same small
 pool, and could deadlock it.
 
-A draft's PDF is rendered on every request and never stored. A final
-screening's PDF is rendered once, on its first download, and stored
+A draft's PDF is rendered on request and kept in Django's cache per
+screening revision (a revision never changes once saved), never stored. A
+final screening's PDF is rendered once, on its first download, and stored
 (default storage) with its SHA-256 in a StoredPdf row beside the screening,
 whose own row stays untouched; later downloads serve those bytes.
+
+Rendering is the slowest thing the app does (seconds for a long draft), so
+it is bounded: each user may start PDF_DRAFT_RENDERS_PER_MINUTE draft
+renders a minute, and a render running longer than
+PDF_RENDER_TIMEOUT_SECONDS is stopped (see `_time_limit`).
 """
 
 import atexit
+import functools
 import hashlib
 import re
+import signal
 import threading
 import unicodedata
-from functools import cache
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
@@ -39,11 +48,28 @@ TEMPLATE = "screening/pdf.html"
 STYLESHEET = Path(settings.BASE_DIR) / "static" / "css" / "pdf.css"
 
 
-class StoredPdfError(Exception):
+class PdfError(Exception):
+    """A PDF could not be produced; the message says why, for the user."""
+
+
+class StoredPdfError(PdfError):
     """A stored PDF is missing or its bytes no longer match their SHA-256."""
 
 
-@cache
+class RenderTimedOut(PdfError):
+    """A render ran past PDF_RENDER_TIMEOUT_SECONDS and was stopped."""
+
+
+class TooManyRenders(Exception):
+    """The user started PDF_DRAFT_RENDERS_PER_MINUTE draft renders within a minute."""
+
+
+class _Alarm(BaseException):
+    """Raised inside a render by the timer. A BaseException, so no
+    `except Exception` within WeasyPrint can swallow it and carry on."""
+
+
+@functools.cache
 def _weasyprint():
     """WeasyPrint's HTML class, a URL fetcher, the font configuration and
     our parsed stylesheet, made once per process: a shared font
@@ -76,6 +102,42 @@ atexit.register(_weasyprint.cache_clear)
 _rendering = threading.Lock()
 
 
+@contextmanager
+def _time_limit(seconds: float):
+    """Stops the block with RenderTimedOut after `seconds`, on the main thread.
+
+    A SIGALRM timer raises inside the render itself, so a stopped render
+    frees its worker and the CPU at once; a render moved to another thread
+    and waited on with a timeout would run on, unseen, in the background,
+    holding the renderer (and its lock) from the next request. Gunicorn's
+    sync workers, which production runs (README), and the test client
+    serve each request on the main thread; where there is no main thread
+    to interrupt (the development server's threads) renders are not timed.
+    """
+    if not seconds or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    armed = True
+
+    def ring(signum, frame):
+        if armed:
+            raise _Alarm
+
+    previous = signal.signal(signal.SIGALRM, ring)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    except _Alarm:
+        raise RenderTimedOut(
+            f"The PDF took longer than {seconds:g} seconds to produce and was stopped."
+        ) from None
+    finally:
+        armed = False
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def _layout(html: str):
     html_class, fetcher, fonts, stylesheet = _weasyprint()
     document = html_class(string=html, base_url=str(STYLESHEET.parent) + "/", url_fetcher=fetcher)
@@ -90,7 +152,10 @@ def layout(html: str):
 
 
 def html_to_pdf(html: str) -> bytes:
-    with _rendering:
+    """The PDF of `html`; RenderTimedOut past PDF_RENDER_TIMEOUT_SECONDS
+    (WeasyPrint is loaded before the timer starts)."""
+    _weasyprint()
+    with _rendering, _time_limit(settings.PDF_RENDER_TIMEOUT_SECONDS):
         return _layout(html).write_pdf()
 
 
@@ -172,16 +237,47 @@ def stored_bytes(stored: StoredPdf) -> bytes:
     return data
 
 
-def pdf_bytes(screening: Screening) -> bytes:
+def pdf_bytes(screening: Screening, *, user=None) -> bytes:
     """What a download sends: a draft rendered now, a final screening's stored PDF.
 
     `screening` may come without its stored result and snapshot
     (`selectors.screening_page`): they are loaded only to render, so a
-    stored PDF is sent without reading them.
+    stored PDF is sent without reading them. A draft's render counts
+    against `user`'s limit (see `draft_pdf`).
     """
     if screening.is_final:
         return stored_bytes(stored_pdf(screening))
-    return render_pdf(_in_full(screening))
+    return draft_pdf(screening, user=user)
+
+
+def draft_pdf(screening: Screening, *, user=None) -> bytes:
+    """A draft's PDF, from the cache when this revision was rendered before,
+    else rendered now. Rendering counts against `user`'s renders for the
+    minute: TooManyRenders when they are used up."""
+    key = f"draft-pdf:{screening.pk}:{screening.revision}"
+    content = cache.get(key)
+    if content is None:
+        if user is not None and not _render_allowed(user):
+            raise TooManyRenders
+        content = render_pdf(_in_full(screening))
+        cache.set(key, content)
+    return content
+
+
+def _render_allowed(user) -> bool:
+    """Counts one draft render for `user` and says whether it is within the
+    limit. The count lives in Django's cache (shared by every process with
+    REDIS_URL) under a key per user that lasts a minute from their first
+    render in it."""
+    key = f"draft-pdf-renders:{user.pk}"
+    if cache.add(key, 1, timeout=60):
+        return 1 <= settings.PDF_DRAFT_RENDERS_PER_MINUTE
+    try:
+        count = cache.incr(key)
+    except ValueError:  # the minute ended between the two calls
+        cache.add(key, 1, timeout=60)
+        count = 1
+    return count <= settings.PDF_DRAFT_RENDERS_PER_MINUTE
 
 
 def _in_full(screening: Screening) -> Screening:

@@ -1,6 +1,8 @@
 """Signals: every knowledge-base change moves the revision the rulebook cache
-checks and is audited; sign-ins and sign-in failures are audited."""
+checks and is audited; sign-ins, sign-in failures and lockouts are audited."""
 
+from axes.signals import user_locked_out
+from django.conf import settings
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from simple_history.models import HistoricalRecords
@@ -64,6 +66,17 @@ def sign_in_failed(sender, credentials, request=None, **kwargs):
     audit(AuditAction.SIGN_IN_FAILED, request=request, username=str(credentials.get("username", ""))[:150])
 
 
+def locked_out(sender, request, username, ip_address, **kwargs):
+    """django-axes locks a username out for an address: audited once, when
+    the lock begins. Each refused attempt during it is a failed sign-in
+    (axes sends this signal again for each, with a higher count)."""
+    from screening.audit import audit
+    from screening.models import AuditAction
+
+    if getattr(request, "axes_failures_since_start", None) == settings.AXES_FAILURE_LIMIT:
+        audit(AuditAction.LOCKED_OUT, request=request, username=str(username or "")[:150])
+
+
 def connect():
     for model in KNOWLEDGE_BASE_MODELS:
         post_save.connect(knowledge_base_changed, sender=model, dispatch_uid=f"kb-save-{model.__name__}")
@@ -78,3 +91,4 @@ def connect():
     user_logged_in.connect(signed_in, dispatch_uid="audit-sign-in")
     user_logged_out.connect(signed_out, dispatch_uid="audit-sign-out")
     user_login_failed.connect(sign_in_failed, dispatch_uid="audit-sign-in-failed")
+    user_locked_out.connect(locked_out, dispatch_uid="audit-locked-out")

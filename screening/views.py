@@ -1,13 +1,17 @@
 """The clinician's pages: thin views over selectors, services and the engine.
 
-Access to one screening is decided in `_screening_for` and nowhere else.
-Each change and each summary view is audited (screening.audit) here, where
-the request is known, in the same transaction as the change.
+Access to one screening is decided in `_screening_for` and nowhere else,
+which audits each refusal. Each change and each summary view is audited
+(screening.audit) here, where the request is known, in the same transaction
+as the change. Every view names the HTTP methods it serves.
 
 A summary's body is kept in Django's cache per screening revision
 (screening.summary.summary_body); everything else is rendered per request.
 """
 
+import logging
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -17,7 +21,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
 from django.utils.http import urlencode
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from screening import pdf, selectors, services
 from screening.audit import audit
@@ -31,6 +35,8 @@ from screening.forms import (
 from screening.models import AuditAction, FinalScreeningError, Screening
 from screening.rulebook import current_rulebook
 from screening.summary import summary_body
+
+logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 25
 LAST_PAGE = 10**6  # no deeper page: its OFFSET would make the database walk 25 million rows
@@ -53,18 +59,26 @@ def _screening_for(request, pk, *, edit=False, load=selectors.screening_detail) 
     to anyone else it does not exist (404). Loads it with `load` (by
     default with its owner, finaliser, snapshot and amended screening;
     `selectors.screening_page` leaves out the result and snapshot): 1 query,
-    plus 2 for the permissions of a user who is not the owner.
+    plus 2 for the permissions of a user who is not the owner. A refusal
+    is audited as `access_denied`.
     """
     screening = load(pk)
-    if screening is None:
-        raise Http404("No such screening.")
-    if screening.owner_id == request.user.pk:
+    if screening is not None and screening.owner_id == request.user.pk:
         return screening
-    if not selectors.can_view_all(request.user):
+    if screening is None or not selectors.can_view_all(request.user):
+        _refused(request, pk, screening)
         raise Http404("No such screening.")
     if edit:
+        _refused(request, pk, screening)
         raise PermissionDenied("Only the clinician who started this screening can change, finalise or amend it.")
     return screening
+
+
+def _refused(request, pk, screening):
+    """A refusal is part of the record: who asked for which screening (by
+    the id asked for, and its patient reference when it exists)."""
+    audit(AuditAction.ACCESS_DENIED, request=request, screening=screening,
+          object_type="screening", object_key=str(pk))
 
 
 def _add_errors(form, error: ValidationError):
@@ -111,6 +125,7 @@ def _page_number(value) -> int:
 
 
 @login_required
+@require_safe
 def screening_list(request):
     filter_form = ScreeningFilterForm(request.GET)
     filters = filter_form.filters()
@@ -129,6 +144,7 @@ def screening_list(request):
 
 
 @login_required
+@require_http_methods(["GET", "HEAD", "POST"])
 def screening_new(request):
     rulebook = current_rulebook()
     form = NewScreeningForm(request.POST if request.method == "POST" else None, rulebook=rulebook)
@@ -175,6 +191,7 @@ def _questionnaire_form(data, screening, rulebook, *, require_complete=False):
 
 
 @login_required
+@require_http_methods(["GET", "HEAD", "POST"])
 def screening_questionnaire(request, pk):
     screening = _screening_for(request, pk, edit=True, load=selectors.screening_page)
     if refused := _not_editable(request, screening):
@@ -280,6 +297,7 @@ def screening_answers(request, pk):
 
 
 @login_required
+@require_safe
 def screening_summary(request, pk):
     screening = _screening_for(request, pk, load=selectors.screening_page)
     return _summary_page(request, screening)
@@ -382,6 +400,7 @@ def screening_amend(request, pk):
 
 
 @login_required
+@require_http_methods(["GET", "HEAD", "POST"])
 def screening_details(request, pk):
     """Correct a draft's patient reference, year of birth and conditions."""
     screening = _screening_for(request, pk, edit=True, load=selectors.screening_page)
@@ -426,12 +445,30 @@ def screening_discard(request, pk):
 
 
 @login_required
-@require_GET
+@require_safe
 def screening_pdf(request, pk):
-    """The summary as a PDF attachment: a draft's rendered now, a final
-    screening's as stored on its first download (screening.pdf)."""
+    """The summary as a PDF attachment: a draft's rendered now (or cached for
+    its revision), a final screening's as stored on its first download
+    (screening.pdf). Too many draft renders in a minute is a 429; a PDF
+    that cannot be produced is audited and explained."""
     screening = _screening_for(request, pk, load=selectors.screening_page)
-    content = pdf.pdf_bytes(screening)
+    try:
+        content = pdf.pdf_bytes(screening, user=request.user)
+    except pdf.TooManyRenders:
+        response = render(request, "screening/pdf_too_many.html", {
+            "screening": screening, "limit": settings.PDF_DRAFT_RENDERS_PER_MINUTE,
+        }, status=429)
+        response["Retry-After"] = "60"
+        return response
+    except pdf.PdfError as error:
+        logger.error("PDF of screening %s failed: %s", screening.pk, error)
+        audit(AuditAction.PDF_FAILED, request=request, screening=screening)
+        return render(request, "screening/pdf_failed.html", {
+            "screening": screening, "timed_out": isinstance(error, pdf.RenderTimedOut),
+        }, status=503)
+    except Exception:
+        audit(AuditAction.PDF_FAILED, request=request, screening=screening)
+        raise  # logged, and answered with the error page, by Django
     audit(AuditAction.PDF_DOWNLOADED, request=request, screening=screening)
     response = HttpResponse(content, content_type="application/pdf")
     response["Content-Disposition"] = pdf.content_disposition(screening)

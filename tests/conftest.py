@@ -32,6 +32,25 @@ def _chromium_path():
 
 
 @pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    """With two PostgreSQL roles (MIGRATE_DATABASE_URL set), the test
+    database is made and migrated by the owner role, as in production."""
+    from config.database import use_role
+
+    use_role("owner")
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup):
+    """The tests run as the app role; the owner drops the test database."""
+    from config.database import use_role
+
+    use_role("app")
+    yield
+    use_role("owner")
+
+
+@pytest.fixture(scope="session")
 def browser():
     in_ci = os.environ.get("CI", "").lower() == "true"
     try:

@@ -149,12 +149,36 @@ def test_jsonl_streams_one_result_per_line():
     assert all(r["results"][0]["status"] == "eligible" for r in results)
 
 
-def test_jsonl_malformed_line_exits_2_naming_the_line():
-    lines = json.dumps(TRD) + "\n{oops\n"
+def test_jsonl_malformed_line_becomes_an_error_naming_it_and_the_rest_are_screened():
+    lines = json.dumps(TRD) + "\n{oops\n" + json.dumps({**TRD, "patient": "A-3"}) + "\n"
     code, out, err = screen("--jsonl", stdin=lines)
-    assert code == 2
-    assert "Line 2" in err
-    assert json.loads(out.splitlines()[0])["patient"] == "A-1027"
+    assert code == 1
+    first, broken, third = (json.loads(line) for line in out.splitlines())
+    assert first["results"][0]["status"] == third["results"][0]["status"] == "eligible"
+    assert third["patient"] == "A-3"
+    assert broken["line"] == 2 and broken["patient"] is None and "results" not in broken
+    assert broken["errors"] == ["line 2 is not valid JSON: Expecting property name enclosed in double quotes at column 2."]
+    assert "1 record(s) have errors" in err
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+    ('{"patient": "A-1", "answers": {"age": ' + "9" * 5000 + "}}", "too many digits"),
+])
+def test_json_the_parser_cannot_take_exits_2_with_one_line(text, problem):
+    code, out, err = screen(stdin=text)
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and problem in err
+
+
+def test_long_values_are_shortened_in_error_messages():
+    record = {**TRD, "answers": {**CALM, "age": int("9" * 400)}, "conditions": ["trd", "x" * 500]}
+    code, out, _ = screen(stdin=json.dumps(record))
+    assert code == 1
+    (result,) = json.loads(out)
+    condition, age = result["errors"]
+    assert condition.startswith("conditions: unknown condition “" + "x" * 39 + "…”")
+    assert age == "age: " + "9" * 39 + "… is above the maximum of 120 years."
 
 
 def test_nothing_is_stored_without_save():
@@ -190,20 +214,49 @@ def test_save_needs_an_existing_user():
     assert code == 1 and "nobody" in err
 
 
-def test_command_line_runs_as_integrators_call_it(tmp_path):
-    """A real process: exit status and streams as a shell script sees them."""
-    env_db = {"DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite3'}"}
+@pytest.fixture(scope="module")
+def manage_py(tmp_path_factory):
+    """Runs manage.py as a real process against an SQLite database of its
+    own, migrated and loaded once: (exit status, stdout, stderr)."""
     import os
-    env = {**os.environ, **env_db}
-    manage = [sys.executable, "manage.py"]
-    subprocess.run([*manage, "migrate", "-v0"], cwd=ROOT, env=env, check=True)
-    subprocess.run([*manage, "load_knowledge_base", "-v0"], cwd=ROOT, env=env, check=True)
-    done = subprocess.run([*manage, "screen"], cwd=ROOT, env=env, input=json.dumps(TRD),
-                          capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)[0]["results"][0]["status"] == "eligible"
-    assert done.stderr == ""  # a pipe is not a terminal: no progress bar
-    broken = subprocess.run([*manage, "screen"], cwd=ROOT, env=env, input="{", capture_output=True, text=True)
-    assert broken.returncode == 2
-    assert broken.stdout == ""
-    assert len(broken.stderr.strip().splitlines()) == 1
+
+    env = {name: value for name, value in os.environ.items() if name != "MIGRATE_DATABASE_URL"}
+    env["DATABASE_URL"] = f"sqlite:///{tmp_path_factory.mktemp('cli') / 'cli.sqlite3'}"
+
+    def run(*args, stdin=""):
+        done = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, input=stdin,
+                              capture_output=True, text=True)
+        return done.returncode, done.stdout, done.stderr
+
+    assert run("migrate", "-v0")[0] == 0
+    assert run("load_knowledge_base", "-v0")[0] == 0
+    return run
+
+
+def test_command_line_runs_as_integrators_call_it(manage_py):
+    """A real process: exit status and streams as a shell script sees them."""
+    code, out, err = manage_py("screen", stdin=json.dumps(TRD))
+    assert code == 0, err
+    assert json.loads(out)[0]["results"][0]["status"] == "eligible"
+    assert err == ""  # a pipe is not a terminal: no progress bar
+    code, out, err = manage_py("screen", stdin="{")
+    assert code == 2
+    assert out == ""
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_a_process_given_deep_nesting_exits_2_with_one_line(manage_py):
+    code, out, err = manage_py("screen", stdin="[" * 100_000)
+    assert (code, out) == (2, "")
+    assert err.strip().splitlines() == ["CommandError: Input is not valid JSON: it is nested too deeply."]
+
+
+def test_a_process_given_jsonl_with_a_malformed_second_line_screens_the_first_and_third(manage_py):
+    lines = "\n".join([json.dumps(TRD), '{"patient": "A-2", ', json.dumps({**TRD, "patient": "A-3"})])
+    code, out, err = manage_py("screen", "--jsonl", stdin=lines)
+    assert code == 1
+    results = [json.loads(line) for line in out.splitlines()]
+    assert [r["patient"] for r in results] == ["A-1027", None, "A-3"]
+    assert [r.get("line") for r in results] == [None, 2, None]
+    assert results[0]["results"][0]["status"] == results[2]["results"][0]["status"] == "eligible"
+    assert len(err.strip().splitlines()) == 1

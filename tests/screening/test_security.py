@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.contrib.sessions.models import Session
 from django.core.cache import cache
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from conditions.models import Criterion
@@ -133,7 +133,8 @@ def test_database_refuses_raw_changes_to_audit_events(clinician):
     event = AuditEvent.objects.create(user=clinician, username="clinician", action=AuditAction.SIGN_IN)
     for sql in ["UPDATE screening_auditevent SET username = 'x' WHERE id = %s",
                 "DELETE FROM screening_auditevent WHERE id = %s"]:
-        with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+        # refused by the app role's privileges, and by the trigger behind them
+        with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(sql, [event.pk])
     assert AuditEvent.objects.filter(pk=event.pk, username="clinician").exists()
 
@@ -215,3 +216,108 @@ def test_screenings_are_read_only_in_the_admin(knowledge_base, admin_client, cli
     delete = admin_client.post(f"/admin/screening/screening/{screening.pk}/delete/", {"post": "yes"})
     assert delete.status_code == 403
     assert Screening.objects.get(pk=screening.pk).patient_reference == "ADM-1"
+
+
+# --- client addresses behind the reverse proxy ----------------------------------------
+
+
+@pytest.fixture
+def trusted_proxies(settings):
+    """Sets TRUSTED_PROXY_COUNT as the environment would: django-axes' ipware
+    settings, which the audit trail reads too."""
+    from config.settings import ipware_settings
+
+    def trust(count):
+        settings.TRUSTED_PROXY_COUNT = count
+        for name, value in ipware_settings(count).items():
+            setattr(settings, name, value)
+
+    return trust
+
+
+def sign_in_through_proxy(client, username, password, forwarded_for):
+    """A sign-in as one reverse proxy (at 127.0.0.1) passes it on."""
+    return client.post("/accounts/login/", {"username": username, "password": password},
+                       REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR=forwarded_for)
+
+
+def test_behind_one_proxy_a_lockout_is_per_client_address(quick_password_hashing, client, clinician, trusted_proxies):
+    trusted_proxies(1)
+    for attempt in range(6):  # six failures, each from an address of its own
+        response = sign_in_through_proxy(client, "clinician", "wrong-password", f"198.51.100.{attempt + 1}")
+        assert response.status_code == 200
+    # the clinician, at their own desk, is not locked out by anyone else's failures
+    assert sign_in_through_proxy(client, "clinician", TEST_PASSWORD, "10.20.0.5").status_code == 302
+    client.logout()
+    for _ in range(5):
+        sign_in_through_proxy(client, "clinician", "wrong-password", "198.51.100.9")
+    locked = sign_in_through_proxy(client, "clinician", TEST_PASSWORD, "198.51.100.9")
+    assert locked.status_code == 429
+    assert sign_in_through_proxy(client, "clinician", TEST_PASSWORD, "10.20.0.5").status_code == 302
+    addresses = AuditEvent.objects.filter(action=AuditAction.SIGN_IN_FAILED).values_list("ip_address", flat=True)
+    assert set(addresses) == {f"198.51.100.{n}" for n in (1, 2, 3, 4, 5, 6, 9)}
+
+
+def test_behind_one_proxy_what_a_client_writes_into_the_header_is_not_believed(
+    quick_password_hashing, client, clinician, trusted_proxies
+):
+    trusted_proxies(1)
+    for n in range(5):  # the proxy adds the address it saw after whatever the client sent
+        sign_in_through_proxy(client, "clinician", "wrong-password", f"203.0.113.{n}, 198.51.100.7")
+    assert sign_in_through_proxy(client, "clinician", TEST_PASSWORD, "203.0.113.99, 198.51.100.7").status_code == 429
+    failed = AuditEvent.objects.filter(action=AuditAction.SIGN_IN_FAILED)
+    assert set(failed.values_list("ip_address", flat=True)) == {"198.51.100.7"}
+
+
+def test_with_no_trusted_proxy_the_forwarded_header_is_ignored(quick_password_hashing, client, clinician, trusted_proxies):
+    trusted_proxies(0)
+    for attempt in range(5):
+        sign_in_through_proxy(client, "clinician", "wrong-password", f"198.51.100.{attempt + 1}")
+    # every attempt came from 127.0.0.1, whatever the header said
+    assert sign_in_through_proxy(client, "clinician", TEST_PASSWORD, "10.20.0.5").status_code == 429
+    failed = AuditEvent.objects.filter(action=AuditAction.SIGN_IN_FAILED)
+    assert set(failed.values_list("ip_address", flat=True)) == {"127.0.0.1"}
+
+
+def test_a_lockout_is_audited_once_when_it_begins(quick_password_hashing, client, clinician):
+    for _ in range(7):
+        sign_in(client, "clinician", "wrong-password")
+    events = AuditEvent.objects.order_by("id")
+    assert [event.action for event in events].count(AuditAction.LOCKED_OUT) == 1
+    locked_out = events.get(action=AuditAction.LOCKED_OUT)
+    assert (locked_out.username, locked_out.ip_address) == ("clinician", "10.0.0.7")
+    assert events.filter(action=AuditAction.SIGN_IN_FAILED).count() == 7
+
+
+# --- refusals are part of the record --------------------------------------------------
+
+
+@pytest.mark.parametrize("page", ["", "questionnaire/", "pdf/"])
+def test_asking_for_another_clinicians_screening_is_audited_as_access_denied(
+    knowledge_base, client, clinician, other_clinician, page
+):
+    theirs = screening_create(owner=other_clinician, patient_reference="THEIRS-1", year_of_birth=None,
+                              conditions=["trd"])
+    client.force_login(clinician)
+    response = client.get(f"/screenings/{theirs.pk}/{page}", REMOTE_ADDR="10.0.0.7")
+    assert response.status_code == 404
+    refusal = AuditEvent.objects.get(action=AuditAction.ACCESS_DENIED)
+    assert (refusal.username, refusal.object_key, refusal.screening_id, refusal.patient_reference,
+            refusal.ip_address) == ("clinician", str(theirs.pk), theirs.pk, "THEIRS-1", "10.0.0.7")
+    assert not AuditEvent.objects.filter(action=AuditAction.VIEWED).exists()
+
+
+def test_asking_for_a_screening_that_does_not_exist_is_audited_with_the_id_asked_for(clinician_client):
+    assert clinician_client.get("/screenings/424242/").status_code == 404
+    refusal = AuditEvent.objects.get(action=AuditAction.ACCESS_DENIED)
+    assert (refusal.username, refusal.object_key, refusal.screening_id) == ("clinician", "424242", None)
+
+
+def test_a_reader_refused_a_change_is_audited_as_access_denied(knowledge_base, client, auditor, other_clinician):
+    theirs = screening_create(owner=other_clinician, patient_reference="THEIRS-2", year_of_birth=None,
+                              conditions=["trd"])
+    client.force_login(auditor)
+    assert client.post(f"/screenings/{theirs.pk}/finalise/", {"confirm": "on"}).status_code == 403
+    refusal = AuditEvent.objects.get(action=AuditAction.ACCESS_DENIED)
+    assert (refusal.username, refusal.object_key) == ("auditor", str(theirs.pk))
+    assert not Screening.objects.get(pk=theirs.pk).is_final

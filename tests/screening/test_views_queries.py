@@ -127,15 +127,17 @@ def test_questionnaire_page_queries_are_fixed(screenings, clinician_client, asse
 
 def test_summary_page_queries_are_fixed(screenings, clinician_client, assert_queries):
     screening = screenings.first()
-    with assert_queries(5):
+    with assert_queries(7):
         # 1. the signed-in user
         # 2. the screening with its owner's and finaliser's names, without its stored result
         # 3. the knowledge base's state token (a draft evaluated under older rules is evaluated again)
-        # 4. INSERT the audit event "summary viewed"
-        # 5. its stored result and rulebook snapshot, to render the summary of this revision
+        # 4. the audit chain's head, locked FOR UPDATE
+        # 5. INSERT the audit event "summary viewed", chained to the head's hash
+        # 6. UPDATE the head to this event
+        # 7. its stored result and rulebook snapshot, to render the summary of this revision
         first = clinician_client.get(reverse("screening:summary", args=[screening.pk]))
-    with assert_queries(4):
-        # 1.-4. as above; this revision's summary is rendered already
+    with assert_queries(6):
+        # 1.-6. as above; this revision's summary is rendered already
         again = clinician_client.get(reverse("screening:summary", args=[screening.pk]))
     assert first.status_code == again.status_code == 200
     assert "Active suicidal thoughts reported" in again.content.decode()
@@ -147,17 +149,19 @@ def test_final_summary_page_adds_one_query_for_its_amendments(
 ):
     screening = services.screening_finalise(screening=screenings.first(), user=clinician, reason="Seen in clinic.")
     clinician_client.get(reverse("screening:summary", args=[screening.pk]))
-    with assert_queries(3):
+    with assert_queries(5):
         # 1. the signed-in user
         # 2. the screening with its owner's and finaliser's names, and whether anything amends it
-        # 3. INSERT the audit event "summary viewed"
+        # 3. the audit chain's head, locked FOR UPDATE
+        # 4. INSERT the audit event "summary viewed", chained to the head's hash
+        # 5. UPDATE the head to this event
         response = clinician_client.get(reverse("screening:summary", args=[screening.pk]))
     assert response.status_code == 200
     assert "Amend" in response.content.decode()
     services.screening_amend(screening=screening, user=clinician)
-    with assert_queries(4):
-        # 1.-3. as above
-        # 4. the screenings that amend it
+    with assert_queries(6):
+        # 1.-5. as above
+        # 6. the screenings that amend it
         response = clinician_client.get(reverse("screening:summary", args=[screening.pk]))
     assert "Replaced by <a" in response.content.decode()
 
@@ -173,14 +177,16 @@ def test_saving_answers_makes_a_fixed_number_of_queries(screenings, clinician_cl
             form[question.code] = "yes" if value else "no"
         elif value is not None:
             form[question.code] = value
-    with assert_queries(7):
+    with assert_queries(9):
         # 1. the signed-in user
         # 2. the screening with its owner's and finaliser's names, without its stored result
         # 3. the knowledge base's state token (the cached rulebook is current)
         # 4. the screening locked FOR UPDATE, to refuse a final one or a stale form
         # 5. the id of the rulebook's stored snapshot
         # 6. UPDATE the screening: answers, fresh result, snapshot, revision
-        # 7. INSERT the audit event "answers saved"
+        # 7. the audit chain's head, locked FOR UPDATE
+        # 8. INSERT the audit event "answers saved", chained to the head's hash
+        # 9. UPDATE the head to this event
         response = clinician_client.post(reverse("screening:questionnaire", args=[screening.pk]), form)
     assert response.status_code == 302, response.content.decode()[:2000]
     assert Screening.objects.get(pk=screening.pk).answers["age"] == 71
@@ -198,13 +204,15 @@ def test_new_screening_page_queries_are_fixed(screenings, clinician_client, asse
 def test_finalising_makes_a_fixed_number_of_queries(screenings, clinician_client, assert_queries):
     screening = screenings.first()
     form = {"confirm": "on", "revision": screening.revision, "reason": "Seen in clinic; the rest follows."}
-    with assert_queries(6):
+    with assert_queries(8):
         # 1. the signed-in user
         # 2. the screening with its owner's and finaliser's names, without its stored result
         # 3. the knowledge base's state token (is the draft's result that of the current rules?)
         # 4. the screening's status, revision and result, locked FOR UPDATE (its answers unread)
         # 5. UPDATE status, reason, finalised at and by, revision
-        # 6. INSERT the audit event "finalised while incomplete"
+        # 6. the audit chain's head, locked FOR UPDATE
+        # 7. INSERT the audit event "finalised while incomplete", chained to the head's hash
+        # 8. UPDATE the head to this event
         response = clinician_client.post(reverse("screening:finalise", args=[screening.pk]), form)
     assert response.status_code == 302
     final = Screening.objects.get(pk=screening.pk)
@@ -214,7 +222,7 @@ def test_finalising_makes_a_fixed_number_of_queries(screenings, clinician_client
 
 def test_amending_makes_a_fixed_number_of_queries(screenings, clinician, clinician_client, assert_queries):
     final = services.screening_finalise(screening=screenings.first(), user=clinician, reason="Seen in clinic.")
-    with assert_queries(12):
+    with assert_queries(16):
         # 1. the signed-in user
         # 2. the final screening with its owner's and finaliser's names, without its stored result
         # 3. the final screening locked FOR NO KEY UPDATE, so two amends at once make one draft
@@ -224,7 +232,9 @@ def test_amending_makes_a_fixed_number_of_queries(screenings, clinician, clinici
         # 7-8. model validation: the owner and the amended screening exist
         # 9. model validation: one live amendment per screening (the unique constraint)
         # 10. INSERT the amendment
-        # 11-12. INSERT the audit events "amended" and "screening created"
+        # 11-13. the audit chain's head locked FOR UPDATE, INSERT the audit event "amended",
+        #        UPDATE the head to it
+        # 14-16. the same for the audit event "screening created"
         response = clinician_client.post(reverse("screening:amend", args=[final.pk]))
     amendment = Screening.objects.get(amends=final)
     assert response.status_code == 302 and response["Location"].endswith(f"/{amendment.pk}/questionnaire/")

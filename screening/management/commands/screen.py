@@ -9,9 +9,29 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from tqdm import tqdm
 
-from screening.batch import dumps, screen_record
+from screening.batch import dumps, malformed_line, screen_record
 from screening.rulebook import current_rulebook
 from screening.services import screening_create
+
+
+class MalformedLine:
+    """A line of JSON Lines input that is not JSON: its number, and why."""
+
+    def __init__(self, number: int, problem: str):
+        self.number, self.problem = number, problem
+
+
+def json_problem(error: Exception, *, one_line: bool = False) -> str:
+    """Why the parser could not take the input, in one short line: a
+    RecursionError (nesting deeper than Python recurses) or a ValueError
+    (not JSON, not UTF-8, or a number of thousands of digits)."""
+    if isinstance(error, RecursionError):
+        return "it is nested too deeply"
+    if isinstance(error, UnicodeDecodeError):
+        return "it is not UTF-8 text"
+    if isinstance(error, json.JSONDecodeError):
+        return str(error) if not one_line else f"{error.msg} at column {error.pos + 1}"
+    return "a number in it has too many digits"
 
 
 class Command(BaseCommand):
@@ -19,7 +39,8 @@ class Command(BaseCommand):
         "Screen patients from JSON: an object or an array of objects "
         '({"patient": "A-1027", "conditions": ["trd"], "answers": {...}}), from FILE or '
         "standard input. Writes a JSON array of results in the same order. Exits 1 when "
-        "any record has errors, 2 when the input is not valid JSON."
+        "any record has errors (with --jsonl, a line that is not JSON is such a record), 2 when "
+        "the input is not valid JSON."
     )
 
     def add_arguments(self, parser):
@@ -41,7 +62,10 @@ class Command(BaseCommand):
             if not jsonl:
                 out.write("[", ending="\n")
             for index, record in enumerate(self._progress(records, options)):
-                result, validation = screen_record(rulebook, record)
+                if isinstance(record, MalformedLine):
+                    result, validation = malformed_line(rulebook, record.number, record.problem), None
+                else:
+                    result, validation = screen_record(rulebook, record)
                 if "errors" not in result and owner is not None:
                     result = self._save(owner, record, validation, result, rulebook)
                 failures += "errors" in result
@@ -85,18 +109,20 @@ class Command(BaseCommand):
     def _document(self, stream):
         try:
             data = json.loads(stream.read())
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise CommandError(f"Input is not valid JSON: {error}.", returncode=2) from None
+        except (ValueError, RecursionError) as error:
+            raise CommandError(f"Input is not valid JSON: {json_problem(error)}.", returncode=2) from None
         return data if isinstance(data, list) else [data]
 
     def _lines(self, stream):
+        """Each line's record; a line that is not JSON becomes a
+        MalformedLine, and the lines after it are read on."""
         for number, line in enumerate(stream, start=1):
             if not line.strip():
                 continue
             try:
                 yield json.loads(line)
-            except (json.JSONDecodeError, UnicodeDecodeError) as error:
-                raise CommandError(f"Line {number} is not valid JSON: {error}.", returncode=2) from None
+            except (ValueError, RecursionError) as error:
+                yield MalformedLine(number, json_problem(error, one_line=True))
 
     def _save(self, owner, record, validation, result, rulebook):
         try:

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('screening', '0007_knowledge_base_token'),
+        ('screening', '0009_app_role_privileges'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
