@@ -244,14 +244,16 @@ def test_amending_makes_a_fixed_number_of_queries(screenings, clinician, clinici
 def test_autosaving_makes_the_queries_of_saving(screenings, clinician_client, assert_queries):
     screening = screenings.first()
     form = {"revision": screening.revision, "age": 72, "systolic_bp": 400}
-    with assert_queries(7):
+    with assert_queries(9):
         # 1. the signed-in user
         # 2. the screening with its owner's and finaliser's names, without its stored result
         # 3. the knowledge base's state token (the cached rulebook is current)
         # 4. the screening locked FOR UPDATE, to refuse a final one or a stale revision
         # 5. the id of the rulebook's stored snapshot
         # 6. UPDATE the screening: answers, fresh result, snapshot, revision
-        # 7. INSERT the audit event "answers saved"
+        # 7. the audit chain's head, locked FOR UPDATE
+        # 8. INSERT the audit event "answers saved", chained to the head's hash
+        # 9. UPDATE the head to this event
         response = clinician_client.post(reverse("screening:answers", args=[screening.pk]), form)
     assert response.status_code == 200
     assert [item["question"] for item in response.json()["not_saved"]] == ["systolic_bp"]
@@ -276,16 +278,17 @@ def test_a_stale_drafts_summary_adds_the_queries_of_evaluating_it_again(
     criterion.value = 3
     criterion.save()
     snapshot_for(current_rulebook())  # warm and stored, as any earlier request would have left them
-    with assert_queries(10):
+    with assert_queries(14):
         # 1. the signed-in user
         # 2. the screening with its owner's and finaliser's names, without its stored result
         # 3. the knowledge base's state token: newer than the draft's rules
         # 4. the draft locked FOR UPDATE, with its answers and stored result
         # 5. the id of the new rulebook's stored snapshot
         # 6. UPDATE the draft: result, snapshot, version, the version it was evaluated under before, revision
-        # 7. INSERT the audit event "re-evaluated"
-        # 8. the screening as it now is, without its stored result
-        # 9. INSERT the audit event "summary viewed"
-        # 10. its stored result and rulebook snapshot, to render the summary of this revision
+        # 7-9. the audit chain's head locked FOR UPDATE, INSERT the audit event "re-evaluated",
+        #      UPDATE the head to it
+        # 10. the screening as it now is, without its stored result
+        # 11-13. the same for the audit event "summary viewed"
+        # 14. its stored result and rulebook snapshot, to render the summary of this revision
         response = clinician_client.get(reverse("screening:summary", args=[screening.pk]))
     assert "The screening rules changed since these answers were saved" in response.content.decode()
