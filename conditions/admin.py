@@ -16,7 +16,15 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
-from conditions.models import Condition, Criterion, Question, Reference, Section
+from conditions.models import (
+    Condition,
+    Criterion,
+    Question,
+    Reference,
+    RuleCase,
+    RuleCaseExpectation,
+    Section,
+)
 
 VALUE_JSON_ERROR = (
     "This is not valid JSON. Write numbers and true / false as they are (18, 2.5, true), "
@@ -80,6 +88,48 @@ class CriterionForm(forms.ModelForm):
             "references", "order", "active",
         ]
         error_messages = {"value": {"invalid": VALUE_JSON_ERROR}}
+
+ANSWERS_JSON_ERROR = (
+    "This is not valid JSON. Write the answers in curly brackets, each question code in double "
+    'quotes with its answer, e.g. {"age": 45, "mdd_current": true, "suicidal_ideation": "none", '
+    '"interacting_medicines": ["none"]}.'
+)
+
+
+class RuleCaseForm(forms.ModelForm):
+    class Meta:
+        model = RuleCase
+        fields = ["name", "description", "answers"]
+        error_messages = {"answers": {"invalid": ANSWERS_JSON_ERROR}}
+        widgets = {"answers": forms.Textarea(attrs={"rows": 12, "cols": 80})}
+
+
+class RuleCaseExpectationInline(admin.TabularInline):
+    model = RuleCaseExpectation
+    extra = 1
+    min_num = 1
+    verbose_name = "expected status"
+    verbose_name_plural = "expected status per condition"
+
+
+@admin.register(RuleCase)
+class RuleCaseAdmin(SimpleHistoryAdmin):
+    """The case library a preview checks before publishing."""
+
+    form = RuleCaseForm
+    list_display = ["name", "expected"]
+    search_fields = ["name", "description"]
+    ordering = ["name"]
+    inlines = [RuleCaseExpectationInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("expectations__condition")
+
+    @admin.display(description="expected")
+    def expected(self, case):
+        return "; ".join(
+            f"{e.condition.slug}: {e.get_status_display().lower()}" for e in case.expectations.all()
+        )
 
 
 @admin.register(Section)

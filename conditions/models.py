@@ -7,8 +7,10 @@ one (docs/architecture.md, "The rule semantics").
 
 from decimal import Decimal, InvalidOperation
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from conditions.citations import vancouver, vancouver_html
@@ -142,6 +144,32 @@ def _check_choice_values(question, values, *, as_list):
             )})
 
 
+class ReviewQuerySet(models.QuerySet):
+    def overdue(self, today=None):
+        """Rows whose review date has passed."""
+        return self.filter(review_due__lt=today or timezone.localdate())
+
+
+class Reviewed(models.Model):
+    """Who reviews a rule or reference next, and by when."""
+
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        help_text="The clinical lead who reviews it next.",
+    )
+    review_due = models.DateField(
+        "review due", null=True, blank=True, help_text="When it should next be checked against the evidence."
+    )
+
+    objects = ReviewQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def review_overdue(self):
+        return self.review_due is not None and self.review_due < timezone.localdate()
+
+
 class Section(models.Model):
     """A fieldset of the questionnaire; sections are shown in `order`."""
 
@@ -158,7 +186,7 @@ class Section(models.Model):
         return self.title
 
 
-class Reference(models.Model):
+class Reference(Reviewed):
     key = models.SlugField(max_length=60, unique=True, help_text="Short stable key, e.g. feder-2014.")
     authors = models.TextField()
     title = models.TextField()
@@ -373,7 +401,7 @@ class Question(models.Model):
         return [item["value"] for item in self.choices if isinstance(item, dict) and "value" in item]
 
 
-class Criterion(models.Model):
+class Criterion(Reviewed):
     key = models.SlugField(
         max_length=80, unique=True, help_text="Stable key, e.g. trd-two-failed-trials-require."
     )
@@ -420,6 +448,111 @@ class Criterion(models.Model):
             return f"{question} {symbol}"
         value = ", ".join(map(str, self.value)) if isinstance(self.value, list) else self.value
         return f"{question} {symbol} {value}"
+
+
+class ExpectedStatus(models.TextChoices):
+    ELIGIBLE = "eligible", "Eligible"
+    CAUTION = "caution", "Eligible with caution"
+    NOT_MET = "not_met", "Not met"
+    EXCLUDED = "excluded", "Excluded"
+    INCOMPLETE = "incomplete", "Incomplete"
+
+
+def clean_case_answers(answers, questions):
+    """A test case's answers checked against `questions` (code -> Question).
+
+    Returns field-free messages, one per problem, in the wording a lead
+    needs to fix them; an empty list when the answers are fine.
+    """
+    if not isinstance(answers, dict):
+        return ['Write the answers as {"question_code": answer, …}, e.g. {"age": 45, "mdd_current": true}.']
+    problems = []
+    for code, answer in answers.items():
+        question = questions.get(code)
+        if question is None:
+            problems.append(f"“{code}” is not a question code.")
+            continue
+        problem = _answer_problem(question, answer)
+        if problem:
+            problems.append(f"{code}: {problem}")
+    return problems
+
+
+def _answer_problem(question, answer):
+    if answer is None:
+        return ""
+    kind = question.kind
+    if kind == Kind.BOOLEAN:
+        return "" if isinstance(answer, bool) else "answer true or false."
+    if kind in NUMBER_KINDS:
+        if isinstance(answer, bool) or not isinstance(answer, int | float):
+            return "answer a number."
+        if kind == Kind.INTEGER and answer != int(answer):
+            return "answer a whole number."
+        if question.min_value is not None and answer < question.min_value:
+            return f"{answer} is below the minimum of {_number_text(question.min_value)}."
+        if question.max_value is not None and answer > question.max_value:
+            return f"{answer} is above the maximum of {_number_text(question.max_value)}."
+        return ""
+    known = question.choice_values()
+    if kind == Kind.CHOICE:
+        return "" if answer in known else f"answer one of: {', '.join(known)}."
+    if not isinstance(answer, list) or not answer or any(value not in known for value in answer):
+        return f"answer a non-empty list of: {', '.join(known)}."
+    return ""
+
+
+def _number_text(number):
+    number = Decimal(str(number))
+    return str(int(number)) if number == number.to_integral_value() else str(number.normalize())
+
+
+class RuleCase(models.Model):
+    """A test case for the rules: answers and the status expected for each
+    of its conditions. Previewing a change evaluates every case against
+    the working copy and lists those whose expectation fails."""
+
+    name = models.CharField(max_length=120, unique=True)
+    description = models.TextField(blank=True, help_text="What the case checks, and why.")
+    answers = models.JSONField(
+        default=dict, blank=True,
+        help_text='Question code → answer, e.g. {"age": 45, "mdd_current": true, '
+                  '"interacting_medicines": ["none"]}. A missing code is an unanswered question.',
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "test case"
+
+    def __str__(self):
+        return self.name
+
+    def clean(self):
+        if self.answers is None:
+            self.answers = {}
+        questions = {}
+        if isinstance(self.answers, dict):
+            questions = {q.code: q for q in Question.objects.filter(code__in=list(self.answers))}
+        problems = clean_case_answers(self.answers, questions)
+        if problems:
+            raise ValidationError({"answers": problems})
+
+
+class RuleCaseExpectation(models.Model):
+    case = models.ForeignKey(RuleCase, on_delete=models.CASCADE, related_name="expectations")
+    condition = models.ForeignKey(Condition, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField("expected status", max_length=20, choices=ExpectedStatus.choices)
+
+    class Meta:
+        ordering = ["condition__order", "condition__slug"]
+        constraints = [
+            models.UniqueConstraint(fields=["case", "condition"], name="one_expectation_per_condition"),
+        ]
+
+    def __str__(self):
+        return f"{self.condition}: {self.get_status_display()}"
 
 
 def _criterion_condition_str(link):
