@@ -62,7 +62,7 @@ def build_rulebook() -> engine.Rulebook:
         criterion_specs.append(engine.CriterionSpec(
             key=criterion.key, question=criterion.question.code, operator=criterion.operator,
             value=engine._freeze(criterion.value), effect=criterion.effect,
-            message=criterion.message, conditions=frozenset(applies & active_slugs),
+            message=criterion.message_text(), conditions=frozenset(applies & active_slugs),
             references=tuple(sorted(r.key for r in criterion.references.all())),
         ))
     cited = {}
