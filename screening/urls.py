@@ -12,4 +12,5 @@ urlpatterns = [
     path("<int:pk>/finalise/", views.screening_finalise, name="finalise"),
     path("<int:pk>/amend/", views.screening_amend, name="amend"),
     path("<int:pk>/pdf/", views.screening_pdf, name="pdf"),
+    path("<int:pk>/compare/", views.screening_compare, name="compare"),
 ]

@@ -597,3 +597,49 @@ def test_list_page_queries_do_not_grow_with_rows(lead_client, django_assert_max_
         response = lead_client.get(f"/admin/conditions/{model}/")
     assert response.status_code == 200
     assert response.context["cl"].result_count == size
+
+
+# Review dates ------------------------------------------------------------------
+
+
+def test_overdue_reviews_are_listed_and_counted_on_the_admin_home(lead_client, lead, knowledge_base):
+    import datetime
+
+    from django.utils import timezone
+
+    today = timezone.localdate()
+    Criterion.objects.filter(key="trd-phq9-require").update(review_due=today - datetime.timedelta(days=1), reviewer=lead)
+    Criterion.objects.filter(key="ocd-ybocs-require").update(review_due=today + datetime.timedelta(days=30))
+    Reference.objects.filter(key__in=["feder-2014", "cohen-2018"]).update(review_due=today - datetime.timedelta(days=400))
+    home = lead_client.get("/admin/").content.decode()
+    assert "3 overdue:" in home and "1 criterion</a>" in home and "2 references</a>" in home
+    listed = lead_client.get("/admin/conditions/criterion/?review=overdue").context["cl"].result_list
+    assert [c.key for c in listed] == ["trd-phq9-require"]
+    references = lead_client.get("/admin/conditions/reference/?review=overdue").context["cl"].result_list
+    assert sorted(r.key for r in references) == ["cohen-2018", "feder-2014"]
+    assert "Overdue:" in lead_client.get("/admin/conditions/criterion/").content.decode()
+
+
+def test_a_review_date_is_set_in_the_criterion_form(lead_client, lead, knowledge_base):
+    criterion = Criterion.objects.get(key="trd-phq9-require")
+    response = lead_client.post(change_url(criterion), criterion_form(
+        criterion, reviewer=lead.pk, review_due="2030-01-31",
+    ))
+    assert response.status_code == 302
+    criterion.refresh_from_db()
+    assert (criterion.reviewer, str(criterion.review_due)) == (lead, "2030-01-31")
+    response = lead_client.post(change_url(criterion), criterion_form(criterion, review_due="31/31/2030"))
+    assert_refused(response, "Enter a valid date.")
+
+
+def test_references_are_listed_by_authors_year_and_title(lead_client, knowledge_base):
+    html = lead_client.get("/admin/conditions/reference/").content.decode()
+    assert "Feder A, Parides MK" in html and "<td class=\"field-year\">2014</td>" in html
+    criterion = Criterion.objects.get(key="ptsd-diagnosis-require")
+    form = lead_client.get(change_url(criterion)).content.decode()
+    assert "Feder A et al. (2014) Efficacy of intravenous ketamine" in form
+
+
+def test_questions_are_listed_by_their_text(lead_client, knowledge_base):
+    html = lead_client.get("/admin/conditions/question/").content.decode()
+    assert 'PHQ-9 total score<br><small class="quiet">phq9_total</small>' in html

@@ -322,3 +322,40 @@ def _criterion_post(key):
         "order": criterion.order, "active": "on",
     }
 
+
+
+# A past screening under today's rules -----------------------------------------------
+
+
+def test_a_final_screening_compares_with_the_current_rules_without_changing(clinician, clinician_client):
+    final = final_trd_screening(clinician)
+    summary = clinician_client.get(final.get_absolute_url()).content.decode()
+    assert "Compare with current rules" in summary
+    raise_trd_threshold()
+    rulebook_publish(note="Three trials.")
+    response = clinician_client.get(reverse("screening:compare", args=[final.pk]))
+    assert response.status_code == 200
+    row = response.context["comparisons"][0]
+    assert (row.condition, row.recorded, row.current) == ("trd", "eligible", "not_met")
+    assert [c.key for c in row.criteria] == [TRIALS]
+    html = response.content.decode()
+    assert "Recorded: require: failed_antidepressant_trials at least 2." in html
+    assert "Current: require: failed_antidepressant_trials at least 3." in html
+    before = Screening.objects.filter(pk=final.pk).values("result", "rulebook_version", "revision").get()
+    clinician_client.get(reverse("screening:compare", args=[final.pk]))
+    assert Screening.objects.filter(pk=final.pk).values("result", "rulebook_version", "revision").get() == before
+
+
+def test_only_those_who_may_read_a_screening_may_compare_it(clinician, other_clinician, client):
+    final = final_trd_screening(clinician)
+    client.force_login(other_clinician)
+    assert client.get(reverse("screening:compare", args=[final.pk])).status_code == 404
+
+
+def test_a_draft_has_nothing_to_compare(clinician, clinician_client):
+    draft = services.screening_create(
+        owner=clinician, patient_reference="D-1", year_of_birth=None, conditions=["trd"], answers=TRD_ELIGIBLE,
+    )
+    response = clinician_client.get(reverse("screening:compare", args=[draft.pk]))
+    assert response.status_code == 302
+    assert "Compare with current rules" not in clinician_client.get(draft.get_absolute_url()).content.decode()
