@@ -393,7 +393,6 @@ REVIEW_FIELDSET = ("Review", {
 class ReferenceAdmin(SimpleHistoryAdmin):
     list_display = ["reference", "year", "details", review_due_display]
     list_filter = ["verified", ReviewOverdueFilter]
-    list_select_related = ["reviewer"]
     search_fields = ["authors", "title", "key", "source", "doi", "pmid"]
     ordering = ["verified", "authors", "key"]
     readonly_fields = ["citation"]

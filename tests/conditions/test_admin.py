@@ -643,3 +643,83 @@ def test_references_are_listed_by_authors_year_and_title(lead_client, knowledge_
 def test_questions_are_listed_by_their_text(lead_client, knowledge_base):
     html = lead_client.get("/admin/conditions/question/").content.decode()
     assert 'PHQ-9 total score<br><small class="quiet">phq9_total</small>' in html
+
+
+# The case library ------------------------------------------------------------------
+
+
+def case_form(name="A new case", answers='{"age": 45}', expectations=(("trd", "eligible"),), **changes):
+    data = {
+        "name": name, "description": "", "answers": answers,
+        "expectations-TOTAL_FORMS": len(expectations), "expectations-INITIAL_FORMS": 0,
+        "expectations-MIN_NUM_FORMS": 1, "expectations-MAX_NUM_FORMS": 1000,
+    }
+    for index, (slug, status) in enumerate(expectations):
+        condition = Condition.objects.filter(slug=slug).first()
+        data[f"expectations-{index}-condition"] = condition.pk if condition else slug
+        data[f"expectations-{index}-status"] = status
+    data.update(changes)
+    return data
+
+
+def test_a_lead_adds_a_test_case_with_expected_statuses_as_rows(lead_client, knowledge_base):
+    from conditions.models import RuleCase
+
+    response = lead_client.post("/admin/conditions/rulecase/add/", case_form(
+        answers='{"age": 45, "mdd_current": true, "interacting_medicines": ["none"]}',
+        expectations=[("trd", "not_met"), ("ocd", "not_met")],
+    ))
+    assert response.status_code == 302
+    case = RuleCase.objects.get(name="A new case")
+    assert case.answers == {"age": 45, "mdd_current": True, "interacting_medicines": ["none"]}
+    assert sorted((e.condition.slug, e.status) for e in case.expectations.all()) == [
+        ("ocd", "not_met"), ("trd", "not_met"),
+    ]
+
+
+@pytest.mark.parametrize("changes, field, message", [
+    ({"answers": "{age: 45"}, "answers", "This is not valid JSON."),
+    ({"answers": '{"agee": 45}'}, "answers", "“agee” is not a question code."),
+    ({"answers": '{"age": 400}'}, "answers", "age: 400 is above the maximum of 120."),
+    ({"answers": '{"mdd_current": "yes"}'}, "answers", "mdd_current: answer true or false."),
+    ({"answers": '{"suicidal_ideation": "often"}'}, "answers", "suicidal_ideation: answer one of: none, passive, active_no_plan, active_plan."),
+    ({"answers": "[1, 2]"}, "answers", 'Write the answers as {"question_code": answer, …}'),
+    ({"name": "TRD: only one failed trial"}, "name", "Test case with this Name already exists."),
+])
+def test_a_malformed_test_case_gives_a_form_error(lead_client, knowledge_base, changes, field, message):
+    response = lead_client.post("/admin/conditions/rulecase/add/", case_form(**changes))
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert any(message in error for error in errors[field])
+
+
+def test_nonsense_in_a_test_cases_rows_gives_form_errors(lead_client, knowledge_base):
+    response = lead_client.post("/admin/conditions/rulecase/add/", case_form(
+        expectations=[("nowhere", "fine"), ("trd", "eligible"), ("trd", "caution")],
+    ))
+    assert response.status_code == 200
+    formset = response.context["inline_admin_formsets"][0].formset
+    assert formset.errors[0] and (formset.errors[1] or formset.non_form_errors() or formset.errors[2])
+
+
+@pytest.mark.parametrize("url, queries", [
+    # session, user, the user's permissions, their groups' permissions; then
+    # the filtered count, the total count, the cases, their expectations
+    # with their conditions
+    ("/admin/conditions/rulecase/", 4 + 4),
+    # the overdue criteria count, the overdue references count
+    ("/admin/", 4 + 2),
+])
+def test_case_list_and_admin_home_keep_a_fixed_number_of_queries(
+    lead_client, knowledge_base, assert_queries, url, queries,
+):
+    from conditions.models import RuleCase
+
+    lead_client.get(url)
+    with assert_queries(queries):
+        assert lead_client.get(url).status_code == 200
+    for case in list(RuleCase.objects.all()):
+        case.pk, case.name = None, case.name + " (copy)"
+        case.save()
+    with assert_queries(queries):
+        assert lead_client.get(url).status_code == 200
