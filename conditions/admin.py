@@ -6,8 +6,11 @@ the history middleware in settings). List pages make a fixed number of
 queries however many rows they show.
 """
 
+import re
+from decimal import Decimal
+
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -16,19 +19,26 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
-from conditions.models import Condition, Criterion, Question, Reference, Section
-
-VALUE_JSON_ERROR = (
-    "This is not valid JSON. Write numbers and true / false as they are (18, 2.5, true), "
-    'text in double quotes ("severe"), and lists in square brackets (["manic", "mixed"]); '
-    "leave it empty for is_true / is_false."
+from conditions.models import (
+    LIST_OPERATORS,
+    NO_VALUE_OPERATORS,
+    NUMBER_KINDS,
+    NUMBER_OPERATORS,
+    OPERATORS_FOR_KIND,
+    Condition,
+    Criterion,
+    Kind,
+    Operator,
+    Question,
+    Reference,
+    RuleCase,
+    RuleCaseExpectation,
+    Section,
 )
-CHOICES_JSON_ERROR = (
-    "This is not valid JSON. Write a list of choices in square brackets, each with a value "
-    'and a label in double quotes, e.g. [{"value": "none", "label": "None"}, '
-    '{"value": "mild", "label": "Mild"}].'
-)
 
+admin.site.site_header = "KetaScreen knowledge base"
+admin.site.site_title = "KetaScreen knowledge base"
+admin.site.index_title = "Knowledge base, rule versions and users"
 
 class TolerantAutocompleteSelect(AutocompleteSelect):
     """An autocomplete that re-shows a form holding a malformed id instead of failing.
@@ -59,17 +69,207 @@ class TolerantAutocompleteMixin:
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
+# Rule values without JSON -------------------------------------------------------
+#
+# A criterion's value (and a question's enable-when value) is edited with the
+# field that fits its question and operator. Which field fits is known once
+# both are chosen: on a new rule, choose them and save; the form comes back
+# asking for the value in the box that fits (no script needed).
+
+
+class NoteWidget(forms.Widget):
+    """A field with nothing to type: it shows a note instead."""
+
+    def __init__(self, note, attrs=None):
+        super().__init__(attrs)
+        self.note = note
+
+    def render(self, name, value, attrs=None, renderer=None):
+        return format_html('<div class="help ks-value-note" id="{}">{}</div>', (attrs or {}).get("id", ""), self.note)
+
+    def value_from_datadict(self, data, files, name):
+        return None
+
+    def value_omitted_from_data(self, data, files, name):
+        return False
+
+
+CHOOSE_FIRST = (
+    "Choose the question and the operator, then save (“Save and continue editing”): "
+    "this box then asks for the value in the form that fits them."
+)
+YES_NO = [("yes", "Yes"), ("no", "No")]
+
+
+def rule_value_field(question, operator, *, label="value"):
+    """The form field for a rule's value on `question` with `operator`."""
+    common = {"required": False, "label": label}
+    if question is None or operator not in OPERATORS_FOR_KIND.get(question.kind, set()):
+        return forms.Field(widget=NoteWidget(CHOOSE_FIRST), **common)
+    if operator in NO_VALUE_OPERATORS:
+        return forms.Field(widget=NoteWidget("No value: the operator says it all."), **common)
+    if operator in NUMBER_OPERATORS or question.kind in NUMBER_KINDS:
+        unit = f" ({question.unit})" if question.unit else ""
+        if question.kind == Kind.INTEGER:
+            return forms.IntegerField(help_text=f"A whole number{unit}.", **common)
+        return forms.DecimalField(
+            max_digits=16, decimal_places=3, help_text=f"A number{unit}.",
+            widget=forms.NumberInput(attrs={"step": "any"}), **common,
+        )
+    if question.kind == Kind.BOOLEAN:
+        return forms.TypedChoiceField(
+            choices=YES_NO, coerce=lambda v: v == "yes", empty_value=None,
+            widget=forms.RadioSelect, **common,
+        )
+    choices = [(c["value"], c["label"]) for c in question.choices if isinstance(c, dict)]
+    if operator in LIST_OPERATORS:
+        return forms.MultipleChoiceField(
+            choices=choices, widget=forms.CheckboxSelectMultiple, help_text="Tick one or more.", **common
+        )
+    return forms.ChoiceField(choices=[("", "---------"), *choices], **common)
+
+
+def value_for_form(field, value):
+    """A stored rule value as `field` shows it."""
+    if isinstance(field, forms.TypedChoiceField) and isinstance(value, bool):
+        return "yes" if value else "no"
+    return value
+
+
+def value_from_form(value):
+    """A cleaned form value as the model stores it (numbers as int or float)."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if value in ("", []):
+        return None
+    return value
+
+
+def _chosen(form, question_field, operator_field, question, operator):
+    """The question and operator the form is about: as posted when bound, else as stored."""
+    if not form.is_bound:
+        return question, operator
+    pk = form.data.get(question_field)
+    question = None
+    if pk and str(pk).isdigit():
+        question = Question.objects.filter(pk=int(pk)).first()
+    return question, form.data.get(operator_field, "")
+
+
+# Choices as rows ----------------------------------------------------------------
+
+CHOICE_VALUE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+BLANK_ROWS = 3
+MOST_ROWS = 200
+
+
+class ChoiceRowsWidget(forms.Widget):
+    """A question's choices as rows of value, label and order, with blank
+    rows to add more (save to get more blank rows)."""
+
+    def value_from_datadict(self, data, files, name):
+        try:
+            count = min(int(data.get(f"{name}-rows", 0)), MOST_ROWS)
+        except (TypeError, ValueError):
+            count = 0
+        return [
+            {part: str(data.get(f"{name}-{index}-{part}", "")).strip() for part in ("value", "label", "order")}
+            for index in range(count)
+        ]
+
+    def value_omitted_from_data(self, data, files, name):
+        return f"{name}-rows" not in data
+
+    def render(self, name, value, attrs=None, renderer=None):
+        rows = []
+        for index, row in enumerate(value if isinstance(value, list) else []):
+            if isinstance(row, dict):
+                rows.append({"value": row.get("value", ""), "label": row.get("label", ""),
+                             "order": row.get("order", (index + 1) * 10)})
+        start = (len(rows) + 1) * 10
+        rows += [{"value": "", "label": "", "order": ""} for _ in range(BLANK_ROWS)]
+        body = format_html_join("", (
+            '<tr><td><input type="text" name="{0}-{1}-value" value="{2}" aria-label="value of choice {3}" size="20"></td>'
+            '<td><input type="text" name="{0}-{1}-label" value="{4}" aria-label="label of choice {3}" size="40"></td>'
+            '<td><input type="number" name="{0}-{1}-order" value="{5}" aria-label="order of choice {3}" step="1" style="width:5em"></td></tr>'
+        ), ((name, i, r["value"], i + 1, r["label"], r["order"]) for i, r in enumerate(rows)))
+        return format_html(
+            '<table class="ks-choice-rows" id="{}"><thead><tr><th>value (saved with answers)</th>'
+            '<th>label (what clinicians read)</th><th>order</th></tr></thead><tbody>{}</tbody></table>'
+            '<input type="hidden" name="{}-rows" value="{}">'
+            '<p class="help">Empty a row to remove that choice. Need more rows? Save, and three more appear. '
+            'Choices are shown in order, lowest first (next free: {}).</p>',
+            (attrs or {}).get("id", ""), body, name, len(rows), start,
+        )
+
+
+class ChoiceRowsField(forms.Field):
+    widget = ChoiceRowsWidget
+
+    def to_python(self, rows):
+        if not rows:
+            return []
+        if all(isinstance(r, dict) and set(r) == {"value", "label"} for r in rows):
+            return rows  # as stored
+        kept, problems = [], []
+        for number, row in enumerate(rows, 1):
+            value, label, order = row["value"], row["label"], row["order"]
+            if not value and not label:
+                continue
+            if not value:
+                problems.append(f"Row {number}: give the choice a value (the key its answers are saved under).")
+            elif not CHOICE_VALUE.match(value):
+                problems.append(
+                    f"Row {number}: “{value}” cannot be a value; use lower-case letters, digits, _ and -, "
+                    "e.g. active_plan."
+                )
+            if not label:
+                problems.append(f"Row {number}: give the choice a label (what the clinician reads).")
+            try:
+                position = int(order) if order else number * 10
+            except ValueError:
+                problems.append(f"Row {number}: the order is a whole number, e.g. 10.")
+                position = number * 10
+            kept.append((position, number, {"value": value, "label": label}))
+        if problems:
+            raise ValidationError(problems)
+        return [choice for _, _, choice in sorted(kept, key=lambda item: item[:2])]
+
+    def has_changed(self, initial, data):
+        try:
+            return self.to_python(data) != (initial or [])
+        except ValidationError:
+            return True
+
+
 class QuestionForm(forms.ModelForm):
+    choices = ChoiceRowsField(required=False, label="choices")
+
     class Meta:
         model = Question
         fields = [
             "code", "text", "help_text", "section", "order", "kind", "choices", "min_value",
             "max_value", "unit", "enable_when_question", "enable_when_operator", "enable_when_value",
         ]
-        error_messages = {
-            "choices": {"invalid": CHOICES_JSON_ERROR},
-            "enable_when_value": {"invalid": VALUE_JSON_ERROR},
-        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        parent, operator = _chosen(
+            self, "enable_when_question", "enable_when_operator",
+            self.instance.enable_when_question, self.instance.enable_when_operator,
+        )
+        field = rule_value_field(parent, operator, label="enable when value")
+        if parent is None and not operator:
+            field.widget = NoteWidget("Choose a question and an operator first, then save.")
+        self.fields["enable_when_value"] = field
+        if not self.is_bound:
+            self.initial["enable_when_value"] = value_for_form(field, self.instance.enable_when_value)
+
+    def clean_choices(self):
+        return self.cleaned_data["choices"] or []
+
+    def clean_enable_when_value(self):
+        return value_from_form(self.cleaned_data["enable_when_value"])
 
 
 class CriterionForm(forms.ModelForm):
@@ -77,9 +277,70 @@ class CriterionForm(forms.ModelForm):
         model = Criterion
         fields = [
             "key", "question", "operator", "value", "effect", "message", "conditions",
-            "references", "order", "active",
+            "references", "order", "active", "reviewer", "review_due",
         ]
-        error_messages = {"value": {"invalid": VALUE_JSON_ERROR}}
+        help_texts = {"message": (
+            "What a clinician reads when this criterion decides a result. Write {value} and "
+            "{unit} to show this criterion's own value and its question's unit, so the words "
+            "always match the rule."
+        )}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        question, operator = _chosen(
+            self, "question", "operator",
+            self.instance.question if self.instance.question_id else None, self.instance.operator,
+        )
+        field = rule_value_field(question, operator)
+        self.fields["value"] = field
+        if not self.is_bound:
+            self.initial["value"] = value_for_form(field, self.instance.value)
+
+    def clean_value(self):
+        return value_from_form(self.cleaned_data["value"])
+
+
+ANSWERS_JSON_ERROR = (
+    "This is not valid JSON. Write the answers in curly brackets, each question code in double "
+    'quotes with its answer, e.g. {"age": 45, "mdd_current": true, "suicidal_ideation": "none", '
+    '"interacting_medicines": ["none"]}.'
+)
+
+
+class RuleCaseForm(forms.ModelForm):
+    class Meta:
+        model = RuleCase
+        fields = ["name", "description", "answers"]
+        error_messages = {"answers": {"invalid": ANSWERS_JSON_ERROR}}
+        widgets = {"answers": forms.Textarea(attrs={"rows": 12, "cols": 80})}
+
+
+class RuleCaseExpectationInline(admin.TabularInline):
+    model = RuleCaseExpectation
+    extra = 1
+    min_num = 1
+    verbose_name = "expected status"
+    verbose_name_plural = "expected status per condition"
+
+
+@admin.register(RuleCase)
+class RuleCaseAdmin(SimpleHistoryAdmin):
+    """The case library a preview checks before publishing."""
+
+    form = RuleCaseForm
+    list_display = ["name", "expected"]
+    search_fields = ["name", "description"]
+    ordering = ["name"]
+    inlines = [RuleCaseExpectationInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("expectations__condition")
+
+    @admin.display(description="expected")
+    def expected(self, case):
+        return "; ".join(
+            f"{e.condition.slug}: {e.get_status_display().lower()}" for e in case.expectations.all()
+        )
 
 
 @admin.register(Section)
@@ -96,17 +357,63 @@ class SectionAdmin(SimpleHistoryAdmin):
         return section.question_count
 
 
+class ReviewOverdueFilter(admin.SimpleListFilter):
+    """Rows whose review date has passed, or that have no review date."""
+
+    title = "review"
+    parameter_name = "review"
+
+    def lookups(self, request, model_admin):
+        return [("overdue", "Overdue"), ("unscheduled", "No review date")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "overdue":
+            return queryset.overdue()
+        if self.value() == "unscheduled":
+            return queryset.filter(review_due=None)
+        return queryset
+
+
+@admin.display(description="review due", ordering="review_due")
+def review_due_display(item):
+    if item.review_due is None:
+        return "—"
+    if item.review_overdue():
+        return format_html("<strong>Overdue: {}</strong>", item.review_due.strftime("%-d %b %Y"))
+    return item.review_due.strftime("%-d %b %Y")
+
+
+REVIEW_FIELDSET = ("Review", {
+    "fields": ["reviewer", "review_due"],
+    "description": "Who checks this against the evidence next, and by when. Overdue reviews are counted on the admin home page.",
+})
+
+
 @admin.register(Reference)
 class ReferenceAdmin(SimpleHistoryAdmin):
-    list_display = ["key", "details", "authors", "title", "source"]
-    list_filter = ["verified"]
-    search_fields = ["key", "authors", "title", "source", "doi", "pmid"]
-    ordering = ["verified", "key"]
+    list_display = ["reference", "year", "details", review_due_display]
+    list_filter = ["verified", ReviewOverdueFilter]
+    search_fields = ["authors", "title", "key", "source", "doi", "pmid"]
+    ordering = ["verified", "authors", "key"]
     readonly_fields = ["citation"]
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
-    fields = [
-        "key", "authors", "title", "source", "doi", "pmid", "url", "verified", "note", "citation",
+    fieldsets = [
+        (None, {"fields": [
+            "key", "authors", "title", "source", "doi", "pmid", "url", "verified", "note", "citation",
+        ]}),
+        REVIEW_FIELDSET,
     ]
+
+    @admin.display(description="reference", ordering="authors")
+    def reference(self, item):
+        return format_html(
+            '{}<br><span class="quiet">{}</span><br><small class="quiet">{}</small>',
+            item.authors, item.title, item.key,
+        )
+
+    @admin.display(description="year")
+    def year(self, item):
+        return item.year()
 
     @admin.display(description="details", ordering="verified")
     def details(self, reference):
@@ -213,10 +520,10 @@ class ConditionAdmin(SimpleHistoryAdmin):
 @admin.register(Question)
 class QuestionAdmin(TolerantAutocompleteMixin, SimpleHistoryAdmin):
     form = QuestionForm
-    list_display = ["code", "text", "kind", "section", "order", "enable_when_question"]
+    list_display = ["question", "kind", "section", "order", "enable_when"]
     list_filter = ["section", "kind"]
     list_select_related = ["section", "enable_when_question"]
-    search_fields = ["code", "text"]
+    search_fields = ["text", "code"]
     ordering = ["section__order", "order", "code"]
     autocomplete_fields = ["section", "enable_when_question"]
     fieldsets = [
@@ -234,21 +541,57 @@ class QuestionAdmin(TolerantAutocompleteMixin, SimpleHistoryAdmin):
             readonly.append("code")  # saved answers are keyed by it
         return readonly
 
+    @admin.display(description="question", ordering="text")
+    def question(self, item):
+        return question_html(item)
+
+    @admin.display(description="enable when", ordering="enable_when_question__text")
+    def enable_when(self, item):
+        parent = item.enable_when_question
+        if parent is None:
+            return "—"
+        words = Operator(item.enable_when_operator).label if item.enable_when_operator in Operator.values else ""
+        value = item.enable_when_value
+        value = "" if value is None else ", ".join(map(str, value)) if isinstance(value, list) else value
+        return format_html("{} {} {}<br><small class=\"quiet\">{}</small>", parent.text, words, value, parent.code)
+
+
+def question_html(question):
+    """A question as leads know it: its text, its code small underneath."""
+    return format_html('{}<br><small class="quiet">{}</small>', question.text, question.code)
+
 
 @admin.register(Criterion)
 class CriterionAdmin(TolerantAutocompleteMixin, SimpleHistoryAdmin):
     form = CriterionForm
-    list_display = ["key", "effect", "rule", "applies_to", "active", "order"]
-    list_filter = ["effect", "conditions", "active"]
+    list_display = ["key", "effect", "rule", "applies_to", "active", "order", review_due_display]
+    list_filter = ["effect", "conditions", "active", ReviewOverdueFilter]
     list_select_related = ["question"]
-    search_fields = ["key", "message", "question__code"]
+    search_fields = ["key", "message", "question__text", "question__code"]
     ordering = ["order", "key"]
     autocomplete_fields = ["question"]
     filter_horizontal = ["conditions", "references"]
+    readonly_fields = ["message_as_shown"]
     fieldsets = [
-        (None, {"fields": ["key", "question", "operator", "value", "effect", "message"]}),
+        (None, {"fields": ["key", "question", "operator", "value", "effect", "message", "message_as_shown"]}),
         ("Scope and evidence", {"fields": ["conditions", "references", "order", "active"]}),
+        REVIEW_FIELDSET,
     ]
+
+    @admin.display(description="message as clinicians read it")
+    def message_as_shown(self, criterion):
+        if criterion.pk is None:
+            return "Shown once the criterion is saved."
+        drift = criterion.message_drift()
+        if drift:
+            return format_html('{}<br><strong class="errornote">{}</strong>', criterion.message_text(), drift)
+        return criterion.message_text()
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        drift = obj.message_drift()
+        if drift:
+            messages.warning(request, drift)
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("question").prefetch_related("conditions")

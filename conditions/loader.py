@@ -8,6 +8,9 @@ file. `knowledge_base_load(data)` then creates or updates rows by their
 stable keys in one transaction, saving only rows that differ, so loading
 the same file twice writes nothing (and no history) the second time.
 Rows that are in the database but not in the file are left alone.
+
+A file may also hold `cases:`, the test cases a preview checks (see
+docs/rulebook-versions.md); a file without them loads as before.
 """
 
 from collections import Counter
@@ -18,10 +21,22 @@ import yaml
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 
-from conditions.models import Condition, Criterion, Question, Reference, Section, clean_rule_value
+from conditions.models import (
+    Condition,
+    Criterion,
+    ExpectedStatus,
+    Question,
+    Reference,
+    RuleCase,
+    RuleCaseExpectation,
+    Section,
+    clean_case_answers,
+    clean_rule_value,
+)
 
 DEFAULT_FILE = Path(__file__).resolve().parent / "knowledge" / "default.yaml"
 GROUPS = ("sections", "references", "conditions", "questions", "criteria")
+CASE_FIELDS = ("name", "description", "answers", "expected")
 ORDER_STEP = 10
 # libyaml's safe loader when PyYAML was built with it: the same result, faster.
 SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -89,10 +104,11 @@ class Plan:
     conditions: list
     questions: list
     criteria: list
+    cases: list = field(default_factory=list)
 
     def problems(self, general=()):
         found = list(general)
-        for group in GROUPS:
+        for group in [*GROUPS, "cases"]:
             for item in getattr(self, group):
                 found.extend(item.problems)
         return found
@@ -135,8 +151,8 @@ def knowledge_base_load(data, *, reason="Loaded from a knowledge base file"):
 def knowledge_base_plan(data):
     """Every item of `data` built, resolved and validated; raises InvalidKnowledgeBase."""
     general = [
-        f"{name}: not a part of a knowledge base file; the parts are {', '.join(GROUPS)}."
-        for name in data if name not in GROUPS
+        f"{name}: not a part of a knowledge base file; the parts are {', '.join(GROUPS)} and cases."
+        for name in data if name not in (*GROUPS, "cases") and not str(name).startswith("x-")
     ]
     raw = {}
     for group in GROUPS:
@@ -173,6 +189,7 @@ def knowledge_base_plan(data):
     for item in plan.criteria:
         _full_clean(item, exclude=["question"])
     _check_rules_left_in_database(plan)
+    plan.cases = _build_cases(data.get("cases"), plan, general)
 
     problems = plan.problems(general)
     if problems:
@@ -212,6 +229,58 @@ def _build(raw, group, model, fields, general, *, links=(), relations=()):
                 item.problem(f"write a list of keys, e.g. {LINK_EXAMPLES[name]}.", name)
                 keys = []
             item.links[name] = keys
+    return items
+
+
+def _build_cases(raw, plan, general):
+    """The file's test cases as unsaved RuleCase items, their answers checked
+    against the questions as they will be after loading; each item's
+    `links["expected"]` maps condition slugs to expected statuses."""
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        general.append("cases: write a list of items, one per line starting with “- ”.")
+        return []
+    questions = _question_graph(plan)
+    condition_slugs = set(Condition.objects.values_list("slug", flat=True))
+    condition_slugs |= set(_by_key(plan.conditions, "slug"))
+    items, names = [], set()
+    for index, entry in enumerate(raw):
+        place = f"cases[{index}]"
+        if not isinstance(entry, dict):
+            general.append(f"{place}: write a mapping of fields ({', '.join(CASE_FIELDS)}).")
+            continue
+        name = entry.get("name")
+        if isinstance(name, str):
+            place += f" ({name})"
+        case = RuleCase(
+            name=name if isinstance(name, str) else "", description=entry.get("description") or "",
+            answers=entry.get("answers") or {},
+        )
+        item = Item(place, entry, case)
+        items.append(item)
+        for key in entry:
+            if key not in CASE_FIELDS:
+                item.problem(f"“{key}” is not a field here; the fields are {', '.join(CASE_FIELDS)}.")
+        if not isinstance(name, str) or not name.strip():
+            item.problem("give the case a name.", "name")
+        elif name in names:
+            item.problem(f"“{name}” names another case too.", "name")
+        names.add(name)
+        for problem in clean_case_answers(case.answers, questions):
+            item.problem(problem, "answers")
+        expected = entry.get("expected")
+        if not isinstance(expected, dict) or not expected:
+            item.problem("write the expected status per condition, e.g. {trd: eligible}.", "expected")
+            continue
+        for slug, status in expected.items():
+            if slug not in condition_slugs:
+                item.problem(f"there is no condition “{slug}”.", "expected")
+            elif status not in ExpectedStatus.values:
+                item.problem(
+                    f"“{status}” is not a status; use one of {', '.join(ExpectedStatus.values)}.", "expected"
+                )
+        item.links["expected"] = expected
     return items
 
 
@@ -372,7 +441,32 @@ def _write(plan, reason):
         plan.criteria, Criterion, "key",
         {"conditions": conditions, "references": references}, counts["criteria"], reason,
     )
+    counts["cases"] = Counter(created=0, updated=0, unchanged=0)
+    _save_cases(plan.cases, conditions, counts["cases"], reason)
     return counts
+
+
+def _save_cases(items, conditions, counts, reason):
+    cases = {case.name: case for case in RuleCase.objects.prefetch_related("expectations__condition")}
+    for item in items:
+        planned, row = item.instance, cases.get(item.instance.name)
+        created = row is None
+        row = row or RuleCase(name=planned.name)
+        changed = created or (row.description, row.answers) != (planned.description, planned.answers)
+        if changed:
+            row.description, row.answers = planned.description, planned.answers
+            row._change_reason = reason
+            row.save()
+        wanted = item.links["expected"]
+        current = {} if created else {e.condition.slug: e.status for e in row.expectations.all()}
+        if current != wanted:
+            row.expectations.all().delete()
+            RuleCaseExpectation.objects.bulk_create(
+                RuleCaseExpectation(case=row, condition=conditions[slug], status=status)
+                for slug, status in wanted.items()
+            )
+            changed = True
+        counts["created" if created else "updated" if changed else "unchanged"] += 1
 
 
 def _save_all(items, model, key_field, link_rows, counts, reason):

@@ -5,10 +5,13 @@ any future API refuse the same malformed rules, and the engine never meets
 one (docs/architecture.md, "The rule semantics").
 """
 
+import re
 from decimal import Decimal, InvalidOperation
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from conditions.citations import vancouver, vancouver_html
@@ -25,12 +28,12 @@ class Kind(models.TextChoices):
 class Operator(models.TextChoices):
     IS_TRUE = "is_true", "is yes"
     IS_FALSE = "is_false", "is no"
-    EQ = "eq", "="
-    NE = "ne", "≠"
-    LT = "lt", "<"
-    LTE = "lte", "≤"
-    GT = "gt", ">"
-    GTE = "gte", "≥"
+    EQ = "eq", "is"
+    NE = "ne", "is not"
+    LT = "lt", "less than"
+    LTE = "lte", "at most"
+    GT = "gt", "more than"
+    GTE = "gte", "at least"
     IN = "in", "is one of"
     NOT_IN = "not_in", "is none of"
     ANY_OF = "any_of", "includes any of"
@@ -67,13 +70,22 @@ OPERATORS_FOR_KIND = {
 LARGEST_NUMBER = 10**12
 
 VALUE_HELP = (
-    "The value the operator compares with, as JSON. "
-    "is_true / is_false: leave empty. "
-    "eq / ne: one answer, e.g. true, 3, 2.5 or \"severe\" (a choice value). "
-    "lt / lte / gt / gte: a number, e.g. 18. "
-    "in / not_in / any_of / all_of / none_of: a list of the question's choice values, "
-    "e.g. [\"manic\", \"mixed\"]."
+    "What the answer is compared with. The box fits the question and the operator: "
+    "a number for “less than”, “at most”, “more than” and “at least”; ticks of the "
+    "question's choices for “is one of”, “includes any of” and the like; nothing for "
+    "“is yes” and “is no”."
 )
+
+
+def operator_words(operator):
+    """An operator as the admin shows it, e.g. “at least”."""
+    return f"“{Operator(operator).label}”" if operator in Operator.values else f"“{operator}”"
+
+
+def _words_list(operators):
+    ordered = [o for o in Operator.values if o in operators]
+    names = [operator_words(o) for o in ordered]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
 
 
 def clean_rule_value(question, operator, value):
@@ -85,24 +97,24 @@ def clean_rule_value(question, operator, value):
     """
     allowed = OPERATORS_FOR_KIND.get(question.kind, set())
     if operator not in allowed:
-        names = ", ".join(sorted(allowed))
         raise ValidationError({"operator": (
-            f"“{operator}” does not fit a {question.get_kind_display().lower()} question "
-            f"({question.code}); use one of: {names}."
+            f"{operator_words(operator)} does not fit a {question.get_kind_display().lower()} question "
+            f"({question.code}); use {_words_list(allowed)}."
         )})
     if operator in NO_VALUE_OPERATORS:
         if value not in (None, "", []):
-            raise ValidationError({"value": f"{operator} takes no value: leave the value empty."})
+            raise ValidationError({"value": f"{operator_words(operator)} takes no value: leave the value empty."})
         return None
-    if value is None or value == "":
-        raise ValidationError({"value": "This operator needs a value. " + VALUE_HELP})
+    if value is None or value == "" or value == []:
+        raise ValidationError({"value": f"The operator {operator_words(operator)} needs a value: "
+                                        f"{_value_wanted(question, operator)}"})
     if operator in NUMBER_OPERATORS or (
         operator in {Operator.EQ, Operator.NE} and question.kind in NUMBER_KINDS
     ):
         return _clean_number(question, value)
     if operator in {Operator.EQ, Operator.NE} and question.kind == Kind.BOOLEAN:
         if not isinstance(value, bool):
-            raise ValidationError({"value": "Write true or false (without quotes)."})
+            raise ValidationError({"value": "Choose yes or no."})
         return value
     if operator in {Operator.EQ, Operator.NE}:
         _check_choice_values(question, [value], as_list=False)
@@ -110,12 +122,22 @@ def clean_rule_value(question, operator, value):
     # A list operator on a choice kind.
     if not isinstance(value, list) or not value:
         raise ValidationError({"value": (
-            f"{operator} needs a non-empty list of choice values, e.g. "
-            f"[\"{question.choice_values()[0] if question.choice_values() else 'value'}\"]."
+            f"The operator {operator_words(operator)} needs one or more of the question's choices: "
+            "tick at least one."
         )})
     _check_choice_values(question, value, as_list=True)
     order = {choice: index for index, choice in enumerate(question.choice_values())}
     return sorted(set(value), key=order.__getitem__)
+
+
+def _value_wanted(question, operator):
+    if question.kind in NUMBER_KINDS:
+        return f"enter a number{' in ' + question.unit if question.unit else ''}."
+    if question.kind == Kind.BOOLEAN:
+        return "choose yes or no."
+    if operator in LIST_OPERATORS:
+        return "tick one or more of the question's choices."
+    return "choose one of the question's choices."
 
 
 def _clean_number(question, value):
@@ -138,8 +160,41 @@ def _check_choice_values(question, values, *, as_list):
         if not isinstance(value, str) or value not in known:
             raise ValidationError({"value": (
                 f"“{value}” is not a choice of {question.code}; its choices are: "
-                f"{', '.join(known)}." + ("" if as_list else " Write one of them in quotes.")
+                f"{', '.join(known)}."
             )})
+
+
+class ReviewQuerySet(models.QuerySet):
+    def overdue(self, today=None):
+        """Rows whose review date has passed."""
+        return self.filter(review_due__lt=today or timezone.localdate())
+
+
+YEAR = re.compile(r"\b(19|20)\d\d\b")
+
+
+def _shorten(text, limit):
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+class Reviewed(models.Model):
+    """Who reviews a rule or reference next, and by when."""
+
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        help_text="The clinical lead who reviews it next.",
+    )
+    review_due = models.DateField(
+        "review due", null=True, blank=True, help_text="When it should next be checked against the evidence."
+    )
+
+    objects = ReviewQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def review_overdue(self):
+        return self.review_due is not None and self.review_due < timezone.localdate()
 
 
 class Section(models.Model):
@@ -158,7 +213,7 @@ class Section(models.Model):
         return self.title
 
 
-class Reference(models.Model):
+class Reference(Reviewed):
     key = models.SlugField(max_length=60, unique=True, help_text="Short stable key, e.g. feder-2014.")
     authors = models.TextField()
     title = models.TextField()
@@ -176,10 +231,21 @@ class Reference(models.Model):
     history = HistoricalRecords()
 
     class Meta:
-        ordering = ["key"]
+        ordering = ["authors", "key"]
 
     def __str__(self):
-        return self.key
+        """Authors, year and title, as a lead looks a reference up, e.g.
+        `Feder A et al. (2014) Efficacy of intravenous ketamine…`."""
+        authors = [a.strip() for a in self.authors.split(",") if a.strip()]
+        first = authors[0] if authors else self.key
+        who = first if len(authors) == 1 else f"{first.removesuffix(' et al.')} et al."
+        year = f" ({self.year()})" if self.year() else ""
+        return _shorten(f"{who}{year} {self.title}", 110)
+
+    def year(self):
+        """The publication year, read from the source (e.g. “JAMA Psychiatry. 2014;71(6)”)."""
+        found = YEAR.search(self.source)
+        return found.group(0) if found else ""
 
     def clean(self):
         if self.pmid and not self.pmid.isdigit():
@@ -253,7 +319,8 @@ class Question(models.Model):
         ordering = ["section__order", "order", "code"]
 
     def __str__(self):
-        return self.code
+        """Its text, then its code: leads pick questions by what they ask."""
+        return f"{_shorten(self.text, 90)} ({self.code})"
 
     def clean(self):
         if self.choices is None:
@@ -275,13 +342,10 @@ class Question(models.Model):
     def _clean_choices(self, errors):
         if self.kind not in CHOICE_KINDS:
             if self.choices:
-                errors["choices"] = "Only choice questions have choices; leave it as []."
+                errors["choices"] = "Only choice questions have choices; empty the choice rows."
             return
         if not isinstance(self.choices, list) or not self.choices:
-            errors["choices"] = (
-                'A choice question needs its choices, e.g. '
-                '[{"value": "none", "label": "None"}, {"value": "mild", "label": "Mild"}].'
-            )
+            errors["choices"] = "A choice question needs its choices: fill in a value and a label for each."
             return
         seen = set()
         for item in self.choices:
@@ -290,10 +354,7 @@ class Question(models.Model):
                 or not isinstance(item["value"], str) or not item["value"]
                 or not isinstance(item["label"], str) or not item["label"]
             ):
-                errors["choices"] = (
-                    f"Each choice is {{\"value\": \"…\", \"label\": \"…\"}} with text in both; "
-                    f"check {item!r}."
-                )
+                errors["choices"] = f"Each choice needs a value and a label, in words; check {item!r}."
                 return
             if item["value"] in seen:
                 errors["choices"] = f"The choice value “{item['value']}” appears twice."
@@ -363,7 +424,7 @@ class Question(models.Model):
                 clean_rule_value(self, operator, value)
             except ValidationError:
                 raise ValidationError({"kind": (
-                    f"{name} reads this question with “{operator}”, which does not fit a "
+                    f"{name} reads this question with {operator_words(operator)}, which does not fit a "
                     f"{self.get_kind_display().lower()} question; change or remove it first."
                 )}) from None
 
@@ -373,7 +434,17 @@ class Question(models.Model):
         return [item["value"] for item in self.choices if isinstance(item, dict) and "value" in item]
 
 
-class Criterion(models.Model):
+PLACEHOLDER = re.compile(r"\{(\w*)\}")
+NUMBER = re.compile(r"(?<![\w.-])\d+(?:\.\d+)?(?![\w-])")
+NUMBER_WORDS = {
+    word: index for index, word in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve".split()
+    )
+}
+NUMBER_WORD = re.compile(r"\b(" + "|".join(NUMBER_WORDS) + r")\b", re.IGNORECASE)
+
+
+class Criterion(Reviewed):
     key = models.SlugField(
         max_length=80, unique=True, help_text="Stable key, e.g. trd-two-failed-trials-require."
     )
@@ -405,6 +476,12 @@ class Criterion(models.Model):
         return f"{scope} · {self.effect} · {self.rule_text()}"
 
     def clean(self):
+        unknown = sorted(set(PLACEHOLDER.findall(self.message or "")) - {"value", "unit"})
+        if unknown:
+            raise ValidationError({"message": (
+                f"{{{unknown[0]}}} is not a placeholder; a message may use {{value}} (the criterion's "
+                "value) and {unit} (its question's unit)."
+            )})
         try:
             question = self.question  # may be an unsaved question, as the loader builds them
         except Question.DoesNotExist:
@@ -413,13 +490,157 @@ class Criterion(models.Model):
             return
         self.value = clean_rule_value(question, self.operator, self.value)
 
+    def message_text(self):
+        """The message a clinician reads: {value} and {unit} filled from this
+        criterion's own value and its question's unit, so the words and the
+        threshold cannot drift apart."""
+        message = self.message
+        if "{" not in message:
+            return message
+        return message.replace("{value}", self.value_text()).replace("{unit}", self.question.unit)
+
+    def value_text(self):
+        """The value in words: a number as written, choices by their labels, yes or no."""
+        value = self.value
+        if isinstance(value, bool):
+            return "yes" if value else "no"
+        if isinstance(value, list | str):
+            labels = {c["value"]: c["label"] for c in self.question.choices if isinstance(c, dict)}
+            items = value if isinstance(value, list) else [value]
+            return ", ".join(labels.get(item, str(item)) for item in items)
+        return "" if value is None else str(value)
+
+    def message_drift(self):
+        """A warning when the message mentions numbers and none is the
+        criterion's value (e.g. “at least two” under a value of 3); "" otherwise."""
+        if isinstance(self.value, bool) or not isinstance(self.value, int | float):
+            return ""
+        text = PLACEHOLDER.sub("", self.message or "")
+        mentioned = [Decimal(n) for n in NUMBER.findall(text)]
+        mentioned += [Decimal(NUMBER_WORDS[w.lower()]) for w in NUMBER_WORD.findall(text)]
+        if not mentioned or Decimal(str(self.value)) in mentioned:
+            return ""
+        said = ", ".join(sorted({_number_text(n) for n in mentioned}, key=Decimal))
+        return (
+            f"The message of {self.key} mentions {said}, but its value is {self.value_text()}: "
+            "check the wording, or write {value} so that the message always shows the value."
+        )
+
     def rule_text(self):
+        """The rule in words, e.g. `failed_antidepressant_trials at least 2`."""
         question = self.question.code if self.question_id else "?"
-        symbol = Operator(self.operator).label if self.operator in Operator.values else self.operator
+        words = Operator(self.operator).label if self.operator in Operator.values else self.operator
         if self.operator in NO_VALUE_OPERATORS:
-            return f"{question} {symbol}"
+            return f"{question} {words}"
+        if isinstance(self.value, bool):
+            return f"{question} {words} {'yes' if self.value else 'no'}"
         value = ", ".join(map(str, self.value)) if isinstance(self.value, list) else self.value
-        return f"{question} {symbol} {value}"
+        return f"{question} {words} {value}"
+
+
+class ExpectedStatus(models.TextChoices):
+    ELIGIBLE = "eligible", "Eligible"
+    CAUTION = "caution", "Eligible with caution"
+    NOT_MET = "not_met", "Not met"
+    EXCLUDED = "excluded", "Excluded"
+    INCOMPLETE = "incomplete", "Incomplete"
+
+
+def clean_case_answers(answers, questions):
+    """A test case's answers checked against `questions` (code -> Question).
+
+    Returns field-free messages, one per problem, in the wording a lead
+    needs to fix them; an empty list when the answers are fine.
+    """
+    if not isinstance(answers, dict):
+        return ['Write the answers as {"question_code": answer, …}, e.g. {"age": 45, "mdd_current": true}.']
+    problems = []
+    for code, answer in answers.items():
+        question = questions.get(code)
+        if question is None:
+            problems.append(f"“{code}” is not a question code.")
+            continue
+        problem = _answer_problem(question, answer)
+        if problem:
+            problems.append(f"{code}: {problem}")
+    return problems
+
+
+def _answer_problem(question, answer):
+    if answer is None:
+        return ""
+    kind = question.kind
+    if kind == Kind.BOOLEAN:
+        return "" if isinstance(answer, bool) else "answer true or false."
+    if kind in NUMBER_KINDS:
+        if isinstance(answer, bool) or not isinstance(answer, int | float):
+            return "answer a number."
+        if kind == Kind.INTEGER and answer != int(answer):
+            return "answer a whole number."
+        if question.min_value is not None and answer < question.min_value:
+            return f"{answer} is below the minimum of {_number_text(question.min_value)}."
+        if question.max_value is not None and answer > question.max_value:
+            return f"{answer} is above the maximum of {_number_text(question.max_value)}."
+        return ""
+    known = question.choice_values()
+    if kind == Kind.CHOICE:
+        return "" if answer in known else f"answer one of: {', '.join(known)}."
+    if not isinstance(answer, list) or not answer or any(value not in known for value in answer):
+        return f"answer a non-empty list of: {', '.join(known)}."
+    return ""
+
+
+def _number_text(number):
+    number = Decimal(str(number))
+    return str(int(number)) if number == number.to_integral_value() else str(number.normalize())
+
+
+class RuleCase(models.Model):
+    """A test case for the rules: answers and the status expected for each
+    of its conditions. Previewing a change evaluates every case against
+    the working copy and lists those whose expectation fails."""
+
+    name = models.CharField(max_length=120, unique=True)
+    description = models.TextField(blank=True, help_text="What the case checks, and why.")
+    answers = models.JSONField(
+        default=dict, blank=True,
+        help_text='Question code → answer, e.g. {"age": 45, "mdd_current": true, '
+                  '"interacting_medicines": ["none"]}. A missing code is an unanswered question.',
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "test case"
+
+    def __str__(self):
+        return self.name
+
+    def clean(self):
+        if self.answers is None:
+            self.answers = {}
+        questions = {}
+        if isinstance(self.answers, dict):
+            questions = {q.code: q for q in Question.objects.filter(code__in=list(self.answers))}
+        problems = clean_case_answers(self.answers, questions)
+        if problems:
+            raise ValidationError({"answers": problems})
+
+
+class RuleCaseExpectation(models.Model):
+    case = models.ForeignKey(RuleCase, on_delete=models.CASCADE, related_name="expectations")
+    condition = models.ForeignKey(Condition, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField("expected status", max_length=20, choices=ExpectedStatus.choices)
+
+    class Meta:
+        ordering = ["condition__order", "condition__slug"]
+        constraints = [
+            models.UniqueConstraint(fields=["case", "condition"], name="one_expectation_per_condition"),
+        ]
+
+    def __str__(self):
+        return f"{self.condition}: {self.get_status_display()}"
 
 
 def _criterion_condition_str(link):

@@ -52,6 +52,30 @@ class RulebookSnapshot(models.Model):
         return engine.Rulebook.from_json(self.content)
 
 
+class PublishedRulebook(models.Model):
+    """A version of the rulebook that a clinical lead published: what
+    clinicians, the questionnaire and `screen` use until the next one.
+
+    Numbered 1, 2, 3… in publishing order; the snapshot holds its content.
+    Never changed or deleted: the list of versions is part of the record.
+    """
+
+    number = models.PositiveIntegerField(unique=True)
+    snapshot = models.ForeignKey(RulebookSnapshot, on_delete=models.PROTECT, related_name="publications")
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    published_at = models.DateTimeField(auto_now_add=True)
+    note = models.TextField(blank=True, help_text="What changed and why.")
+
+    class Meta:
+        ordering = ["-number"]
+        verbose_name = "published rulebook version"
+
+    def __str__(self):
+        return f"version {self.number}"
+
+
 class Status(models.TextChoices):
     DRAFT = "draft", "Draft"
     FINAL = "final", "Final"

@@ -1,11 +1,14 @@
 """The rulebook: the knowledge base as an engine snapshot, built and cached.
 
-`build_rulebook()` reads the database in a fixed number of queries.
-`current_rulebook()` returns it from Django's cache, keyed by a token that
-every save or delete of a knowledge-base row (and every change to their
-many-to-many links) replaces in the database. Each request reads the token
-with one small query, so an edit in the admin shows on the next new
-questionnaire in every server process, and no key can ever name old content.
+Two rulebooks matter. The *working copy* is the knowledge base as the admin
+has left it: `build_rulebook()` reads it in a fixed number of queries and
+`working_rulebook()` keeps it in Django's cache, keyed by a token that every
+save or delete of a knowledge-base row (and every change to their
+many-to-many links) replaces in the database. The *current* rulebook is the
+last version a clinical lead published (screening.publishing):
+`current_rulebook()` returns it from the cache by its version, which names
+one content for ever. Clinicians, the questionnaire and `screen` use the
+current rulebook only, so an admin edit reaches them when it is published.
 """
 
 import uuid
@@ -15,7 +18,7 @@ from django.db.models import F, Prefetch
 
 from conditions.models import Condition, Criterion, Question, Reference, Section
 from screening import engine
-from screening.models import KnowledgeBaseRevision, RulebookSnapshot
+from screening.models import KnowledgeBaseRevision, PublishedRulebook, RulebookSnapshot
 
 
 def _number(value):
@@ -59,7 +62,7 @@ def build_rulebook() -> engine.Rulebook:
         criterion_specs.append(engine.CriterionSpec(
             key=criterion.key, question=criterion.question.code, operator=criterion.operator,
             value=engine._freeze(criterion.value), effect=criterion.effect,
-            message=criterion.message, conditions=frozenset(applies & active_slugs),
+            message=criterion.message_text(), conditions=frozenset(applies & active_slugs),
             references=tuple(sorted(r.key for r in criterion.references.all())),
         ))
     cited = {}
@@ -117,8 +120,8 @@ def bump_knowledge_base_revision():
         KnowledgeBaseRevision.objects.get_or_create(pk=1, defaults={"revision": 1})
 
 
-def current_rulebook() -> engine.Rulebook:
-    """The rulebook of the knowledge base as it is now, from the cache by
+def working_rulebook() -> engine.Rulebook:
+    """The working copy: the knowledge base as it is now, from the cache by
     the knowledge base's state token (a key no other content can ever
     have): 1 query when cached, 9 when built (state, 7 to build, state
     again). A change committed while the rulebook was read would leave a
@@ -132,6 +135,39 @@ def current_rulebook() -> engine.Rulebook:
         if after != state:
             state, key, rulebook = after, f"rulebook:{after}", None
     cache.add(key, rulebook)
+    return rulebook
+
+
+def latest_publication() -> PublishedRulebook | None:
+    """One query: the newest published version with its snapshot's version
+    (its content left unread), or None before anything is published."""
+    return (
+        PublishedRulebook.objects.select_related("snapshot")
+        .only("id", "number", "published_at", "snapshot__id", "snapshot__version")
+        .order_by("-number").first()
+    )
+
+
+def current_rulebook() -> engine.Rulebook:
+    """The rulebook clinicians use: the last published version, from the
+    cache by its version: 1 query when cached, 2 when read from its
+    snapshot. Before anything is published (an install that predates
+    publishing) it is the working copy, as it always was."""
+    publication = latest_publication()
+    if publication is None:
+        return working_rulebook()
+    return published_rulebook(publication.snapshot)
+
+
+def published_rulebook(snapshot: RulebookSnapshot) -> engine.Rulebook:
+    """The rulebook of a stored snapshot, from the cache by its version
+    (immutable content): no query when cached, 1 otherwise."""
+    key = f"rulebook:version:{snapshot.version}"
+    rulebook = cache.get(key)
+    if rulebook is None:
+        content = RulebookSnapshot.objects.filter(pk=snapshot.pk).values_list("content", flat=True).get()
+        rulebook = engine.Rulebook.from_json(content)
+        cache.add(key, rulebook)
     return rulebook
 
 

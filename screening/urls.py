@@ -20,4 +20,5 @@ urlpatterns = [
     path("<int:pk>/finalise/", patient_data(views.screening_finalise), name="finalise"),
     path("<int:pk>/amend/", patient_data(views.screening_amend), name="amend"),
     path("<int:pk>/pdf/", patient_data(views.screening_pdf), name="pdf"),
+    path("<int:pk>/compare/", patient_data(views.screening_compare), name="compare"),
 ]

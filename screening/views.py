@@ -23,7 +23,7 @@ from django.utils.cache import patch_cache_control
 from django.utils.http import urlencode
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from screening import pdf, selectors, services
+from screening import pdf, publishing, selectors, services
 from screening.audit import audit
 from screening.forms import (
     DetailsForm,
@@ -474,3 +474,19 @@ def screening_pdf(request, pk):
     response["Content-Disposition"] = pdf.content_disposition(screening)
     patch_cache_control(response, private=True, no_store=True)
     return response
+
+
+@login_required
+@require_safe
+def screening_compare(request, pk):
+    """A final screening beside the result today's published rules would
+    give for the same answers; read-only, the record never changes."""
+    screening = _screening_for(request, pk)
+    if not screening.is_final:
+        messages.info(request, "A draft already follows the current rules; compare once it is final.")
+        return redirect(screening)
+    current = current_rulebook()
+    return render(request, "screening/compare.html", {
+        "screening": screening, "current_version": current.version,
+        "comparisons": publishing.screening_comparison(screening, current),
+    })

@@ -106,13 +106,20 @@ def knowledge_base(db):
 
 def role(name):
     from django.contrib.auth.models import Group, Permission
+    from django.db.models import Q
 
     roles = importlib.import_module("conditions.migrations.0002_roles").ROLES
+    granted = Q(content_type__app_label="conditions", codename__in=roles[name])
+    if name == "Clinical leads":  # what later migrations grant the leads
+        for app_label, migration in [
+            ("conditions", "conditions.migrations.0003_review_dates_and_case_library"),
+            ("screening", "screening.migrations.0008_published_rulebook"),
+        ]:
+            codenames = importlib.import_module(migration).LEAD_PERMISSIONS
+            granted |= Q(content_type__app_label=app_label, codename__in=codenames)
     group, created = Group.objects.get_or_create(name=name)
     if created:
-        group.permissions.set(
-            Permission.objects.filter(content_type__app_label="conditions", codename__in=roles[name])
-        )
+        group.permissions.set(Permission.objects.filter(granted))
     return group
 
 

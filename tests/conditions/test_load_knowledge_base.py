@@ -98,7 +98,9 @@ def test_command_reports_what_it_created():
     out, _, error = load()
     assert error is None
     assert "Criteria: 48 created, 0 updated, 0 unchanged." in out
-    assert "128 created, 0 updated, 0 unchanged." in out
+    assert "Cases: 21 created, 0 updated, 0 unchanged." in out
+    assert "149 created, 0 updated, 0 unchanged." in out
+    assert "Published version 1" in out
 
 
 def test_loading_twice_changes_nothing_and_writes_no_history(knowledge_base):
@@ -106,7 +108,8 @@ def test_loading_twice_changes_nothing_and_writes_no_history(knowledge_base):
     history_before = {model.__name__: model.history.count() for model in MODELS}
     out, _, error = load()
     assert error is None
-    assert "0 created, 0 updated, 128 unchanged." in out
+    assert "0 created, 0 updated, 149 unchanged." in out
+    assert "Published" not in out  # nothing new to publish
     assert row_counts() == rows_before
     assert {model.__name__: model.history.count() for model in MODELS} == history_before
 
@@ -153,8 +156,9 @@ def test_broken_file_loads_nothing_and_reports_every_problem(tmp_path):
     problems = err.splitlines()
     assert "criteria[22] (trd-phq9-require): question: there is no question “phq_nine_total”." in problems
     assert (
-        "criteria[21] (trd-two-failed-trials-require): operator: “any_of” does not fit a whole "
-        "number question (failed_antidepressant_trials); use one of: eq, gt, gte, lt, lte, ne."
+        "criteria[21] (trd-two-failed-trials-require): operator: “includes any of” does not fit a whole "
+        "number question (failed_antidepressant_trials); use “is”, “is not”, “less than”, “at most”, "
+        "“more than” or “at least”."
     ) in problems
     assert (
         "criteria[5] (all-suicidal-ideation-alert): value: “active_with_means” is not a choice "

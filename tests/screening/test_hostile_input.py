@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from screening import engine, services
 from screening.models import Screening
+from screening.publishing import rulebook_publish
 from screening.rulebook import current_rulebook
 
 pytestmark = [
@@ -124,6 +125,7 @@ def test_markup_in_knowledge_base_text_is_escaped_on_the_questionnaire_and_summa
     criterion = Criterion.objects.get(key="all-age-65-plus-caution")
     criterion.message = "Older <script>alert(1)</script> patients"
     criterion.save()
+    rulebook_publish(note="Markup typed by a lead.")
     draft.refresh_from_db()
     services.screening_save_answers(screening=draft, answers={**draft.answers, "age": 70})
     for path in (f"/screenings/{draft.pk}/questionnaire/", f"/screenings/{draft.pk}/"):

@@ -15,6 +15,7 @@ from django.urls import reverse
 from conditions.models import Condition, Question
 from screening import selectors, services
 from screening.models import AuditAction, AuditEvent, Screening
+from screening.publishing import rulebook_publish
 from tests.answers import TRD_ELIGIBLE
 from tests.conftest import TEST_PASSWORD, role
 
@@ -70,17 +71,20 @@ def other_client(other_clinician):
 @pytest.mark.django_db
 @pytest.mark.usefixtures("module_knowledge_base", "quick_password_hashing")
 class TestPages:
-    def test_an_edited_question_shows_on_the_next_questionnaire(self, clinician_client, clinician):
+    def test_an_edited_question_shows_on_the_next_questionnaire_once_published(self, clinician_client, clinician):
         draft = draft_for(clinician)
         _, before = page(clinician_client, "screening:questionnaire", draft)
         question = Question.objects.get(code="phq9_total")
         assert question.text in before
         question.text = "PHQ-9 total score (edited)"
         question.save()
+        _, unpublished = page(clinician_client, "screening:questionnaire", draft)
+        assert "PHQ-9 total score (edited)" not in unpublished
+        rulebook_publish(note="PHQ-9 wording.")
         _, after = page(clinician_client, "screening:questionnaire", draft)
         assert "PHQ-9 total score (edited)" in after
 
-    def test_a_new_criterion_asks_its_question_on_the_next_questionnaire(self, clinician_client, clinician):
+    def test_a_new_criterion_asks_its_question_on_the_next_questionnaire_once_published(self, clinician_client, clinician):
         from conditions.models import Criterion
 
         draft = draft_for(clinician)
@@ -88,6 +92,7 @@ class TestPages:
         assert 'name="ybocs_total"' not in before
         criterion = Criterion.objects.filter(question__code="ybocs_total").first()
         criterion.conditions.add(Condition.objects.get(slug="trd"))
+        rulebook_publish(note="Y-BOCS for TRD.")
         _, after = page(clinician_client, "screening:questionnaire", draft)
         assert 'name="ybocs_total"' in after
 

@@ -22,6 +22,7 @@ from pypdf import PdfReader
 from conditions.models import Criterion, Question
 from screening import pdf, services
 from screening.models import AuditAction, AuditEvent, Screening, StoredPdf
+from screening.publishing import rulebook_publish
 from screening.rulebook import current_rulebook
 from screening.summary import summary_context
 from tests.answers import TRD_ELIGIBLE
@@ -223,6 +224,7 @@ def test_markup_typed_into_the_knowledge_base_or_a_reference_is_printed_as_typed
     question = Question.objects.get(code="mdd_current")
     question.text = "Current <i>major</i> depressive episode"
     question.save()
+    rulebook_publish(note="Markup typed by a lead.")
     screening = draft_for(clinician, answers=TRD_ELIGIBLE)
     Screening.objects.filter(pk=screening.pk).update(patient_reference="<b>x</b>")
     client.force_login(clinician)

@@ -5,7 +5,8 @@ import pytest
 from conditions.models import Condition, Criterion, Question
 from screening import rulebook as rulebook_module
 from screening.engine import Rulebook, evaluate
-from screening.rulebook import build_rulebook, current_rulebook, snapshot_for
+from screening.publishing import rulebook_publish
+from screening.rulebook import build_rulebook, current_rulebook, snapshot_for, working_rulebook
 from tests.screening.test_default_knowledge_base import ALL, CALM
 from tests.screening.test_views_queries import multiply_criteria
 
@@ -57,17 +58,32 @@ def test_restored_snapshot_is_identical_and_evaluates_the_same():
 
 def test_cached_rulebook_costs_one_query(django_assert_num_queries):
     first = current_rulebook()
-    with django_assert_num_queries(1):  # the knowledge base's state token
+    with django_assert_num_queries(1):  # the newest published version
         assert current_rulebook() == first
+    working = working_rulebook()
+    with django_assert_num_queries(1):  # the knowledge base's state token
+        assert working_rulebook() == working
 
 
-def test_any_knowledge_base_edit_rebuilds_the_cache():
-    before = current_rulebook()
+def test_any_knowledge_base_edit_rebuilds_the_working_copy():
+    before = working_rulebook()
     criterion = Criterion.objects.get(key="trd-phq9-require")
     criterion.value = 12
     criterion.save()
-    after = current_rulebook()
+    after = working_rulebook()
     assert after.version != before.version
+    assert next(c for c in after.criteria if c.key == "trd-phq9-require").value == 12
+
+
+def test_the_current_rulebook_is_the_published_one_until_the_next_publish():
+    published = current_rulebook()
+    assert published == build_rulebook()  # loading the knowledge base published it
+    Criterion.objects.filter(key="trd-phq9-require").update(value=12)
+    criterion = Criterion.objects.get(key="trd-phq9-require")
+    criterion.save()  # moves the knowledge base's state
+    assert current_rulebook() == published
+    rulebook_publish(note="PHQ-9 threshold raised to 12.")
+    after = current_rulebook()
     assert next(c for c in after.criteria if c.key == "trd-phq9-require").value == 12
 
 

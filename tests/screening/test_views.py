@@ -10,6 +10,7 @@ from django.urls import reverse
 from conditions.models import Criterion
 from screening import services
 from screening.models import AuditAction, AuditEvent, Screening, Status
+from screening.publishing import rulebook_publish
 from tests.answers import TRD_ELIGIBLE
 
 pytestmark = [
@@ -528,6 +529,7 @@ def test_a_final_summary_keeps_the_criterion_text_it_was_evaluated_with(
     original = criterion.message
     criterion.message = "Needs a current depressive episode (reworded by the clinical lead)."
     criterion.save()
+    rulebook_publish(note="Reworded.")
 
     words = text(clinician_client.get(reverse("screening:summary", args=[screening.pk])))
     assert original in words

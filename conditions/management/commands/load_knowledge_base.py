@@ -1,12 +1,15 @@
 """`python manage.py load_knowledge_base [FILE]`: load the clinical content.
 
 Validates the whole file first and loads nothing if any item is invalid;
-otherwise creates or updates rows by their stable keys in one transaction.
+otherwise creates or updates rows by their stable keys in one transaction,
+then publishes what it loaded as a new rulebook version (the screening
+app's `publish_rulebook`), unless `--draft` is given.
 """
 
 from collections import Counter
 from pathlib import Path
 
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from conditions.loader import (
@@ -36,8 +39,13 @@ class Command(BaseCommand):
             help="Load only into an empty knowledge base, so that edits made in the admin "
                  "are never overwritten (what `make run` uses).",
         )
+        parser.add_argument(
+            "--draft", action="store_true",
+            help="Load into the working copy only; clinicians keep the published rules until "
+                 "a clinical lead previews and publishes them.",
+        )
 
-    def handle(self, *args, file, if_empty, **options):
+    def handle(self, *args, file, if_empty, draft, **options):
         path = Path(file)
         if if_empty and Condition.objects.exists():
             if options["verbosity"]:
@@ -55,10 +63,18 @@ class Command(BaseCommand):
                 f"{len(error.problems)} problem(s) in {path}; nothing was loaded."
             ) from None
 
-        if options["verbosity"] == 0:
-            return
+        if options["verbosity"]:
+            self._report(path, counts)
+        if not draft:
+            # Publishing belongs to the screening app, which this app never imports.
+            call_command(
+                "publish_rulebook", note=f"Loaded from {path.name}", if_changed=True,
+                verbosity=options["verbosity"], stdout=self.stdout._out, stderr=self.stderr._out,
+            )
+
+    def _report(self, path, counts):
         total = Counter()
-        for group in GROUPS:
+        for group in [*GROUPS, "cases"]:
             self.stdout.write(f"{group.capitalize()}: {_summary(counts[group])}.")
             total.update(counts[group])
         self.stdout.write(self.style.SUCCESS(f"Loaded {path}: {_summary(total)}."))
