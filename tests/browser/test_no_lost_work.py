@@ -8,7 +8,6 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from conditions.models import Criterion, Question, Section
 from screening import services
 from screening.models import Screening
 from tests.answers import TRD_ELIGIBLE as TRD_ANSWERS
@@ -20,18 +19,13 @@ from tests.browser.test_screening_flow import (
     start_trd_screening,
 )
 from tests.conftest import TEST_PASSWORD
+from tests.knowledge import add_trd_question, raise_trd_threshold
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),
     pytest.mark.usefixtures("quick_password_hashing"),
 ]
-
-
-def raise_trd_threshold():
-    criterion = Criterion.objects.get(key="trd-two-failed-trials-require")
-    criterion.value = 3
-    criterion.save()
 
 
 def latest_screening():
@@ -80,15 +74,7 @@ def test_a_stale_draft_shows_the_new_question_on_its_questionnaire(clinician_pag
     page.get_by_role("button", name="Save draft").click()
     expect(page.get_by_role("alert").filter(has_text="Draft saved")).to_be_visible()
     old_version = latest_screening().rulebook_version
-    question = Question.objects.create(
-        code="ect_considered", text="Has ECT been considered?", kind="boolean",
-        section=Section.objects.order_by("order").first(), order=99,
-    )
-    criterion = Criterion.objects.create(
-        key="trd-ect-considered-require", question=question, operator="is_true", effect="require",
-        message="ECT should have been considered first.",
-    )
-    criterion.conditions.add(*Criterion.objects.get(key="trd-mdd-current-require").conditions.all())
+    add_trd_question()
     page.reload()
     expect(page.get_by_test_id("rules-changed")).to_contain_text(old_version)
     new = page.locator("#question-ect_considered")

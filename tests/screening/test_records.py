@@ -13,10 +13,12 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from pypdf import PdfReader
 
-from conditions.models import Condition, Criterion, Question, Section
+from conditions.models import Condition
 from screening import services
 from screening.models import AuditAction, AuditEvent, Screening, Status
+from screening.publishing import rulebook_publish
 from tests.answers import TRD_ELIGIBLE
+from tests.knowledge import add_trd_question, raise_trd_threshold
 from tests.screening.test_screen_command import TRD, screen
 from tests.screening.test_views import (
     confirmed,
@@ -43,26 +45,6 @@ def media_root(settings, tmp_path):
 
 def actions(screening):
     return list(AuditEvent.objects.filter(screening=screening).order_by("id").values_list("action", flat=True))
-
-
-def raise_trd_threshold():
-    """A clinical lead asks for three failed trials instead of two."""
-    criterion = Criterion.objects.get(key="trd-two-failed-trials-require")
-    criterion.value = 3
-    criterion.save()
-
-
-def add_trd_question():
-    """A clinical lead adds a question and a criterion reading it."""
-    question = Question.objects.create(
-        code="ect_considered", text="Has ECT been considered?", kind="boolean",
-        section=Section.objects.order_by("order").first(), order=99,
-    )
-    criterion = Criterion.objects.create(
-        key="trd-ect-considered-require", question=question, operator="is_true", effect="require",
-        message="ECT should have been considered first.",
-    )
-    criterion.conditions.add(Condition.objects.get(slug="trd"))
 
 
 # --- 1. no stale result ---------------------------------------------------------
@@ -123,6 +105,7 @@ def test_finalising_after_the_rules_changed_but_not_the_result_finalises_under_t
     condition = Condition.objects.get(slug="trd")
     condition.guidance = "Offer alongside psychotherapy, reviewed this week."
     condition.save()
+    rulebook_publish(note="Guidance reviewed.")
     response = clinician_client.post(reverse("screening:finalise", args=[draft.pk]), read)
     assert response.status_code == 302
     draft.refresh_from_db()

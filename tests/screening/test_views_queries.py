@@ -9,7 +9,9 @@ from django.urls import reverse
 from conditions.models import Criterion
 from screening import services
 from screening.models import Screening
+from screening.publishing import rulebook_publish
 from screening.rulebook import bump_knowledge_base_revision, current_rulebook, snapshot_for
+from tests.knowledge import raise_trd_threshold
 
 pytestmark = [
     pytest.mark.django_db,
@@ -46,7 +48,9 @@ def multiply_criteria(factor):
         references(criterion_id=clone.pk, reference_id=reference.pk)
         for clone in clones for reference in by_key[clone.key.rsplit("-copy-", 1)[0]].references.all()
     )
-    bump_knowledge_base_revision()
+    bump_knowledge_base_revision()  # bulk_create sends no signals
+    if factor > 1:
+        rulebook_publish(note=f"Every criterion {factor} times.")
 
 
 def without_csrf_tokens(response):
@@ -274,9 +278,7 @@ def test_a_stale_drafts_summary_adds_the_queries_of_evaluating_it_again(
     screenings, clinician_client, assert_queries
 ):
     screening = screenings.first()
-    criterion = Criterion.objects.get(key="trd-two-failed-trials-require")
-    criterion.value = 3
-    criterion.save()
+    raise_trd_threshold()
     snapshot_for(current_rulebook())  # warm and stored, as any earlier request would have left them
     with assert_queries(14):
         # 1. the signed-in user
