@@ -14,7 +14,7 @@ from tests.conftest import TEST_PASSWORD
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.usefixtures("fresh_rulebook_cache", "quick_password_hashing"),
+    pytest.mark.usefixtures("quick_password_hashing"),
 ]
 
 
