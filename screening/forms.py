@@ -129,6 +129,11 @@ class MultiChoiceAnswerField(AnswerField, forms.MultipleChoiceField):
     pass
 
 
+class TrialsAnswerField(AnswerField, forms.JSONField):
+    """A trials answer as JSON text: a stand-in that keeps the page working
+    until the questionnaire has its trials table."""
+
+
 def _number_attrs(question, step):
     attrs = {"step": step, "inputmode": "numeric" if step == 1 else "decimal"}
     if question.min is not None:
@@ -167,6 +172,11 @@ FIELD_FOR_KIND = {
     ),
     engine.MULTI_CHOICE: lambda q: MultiChoiceAnswerField(
         choices=_choices(q), widget=forms.CheckboxSelectMultiple, error_messages=NOT_A_CHOICE,
+    ),
+    engine.TRIALS: lambda q: TrialsAnswerField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        error_messages={"invalid": 'Write the trials as JSON, e.g. [{"drug": "sertraline", '
+                                   '"daily_dose_mg": 100, "weeks": 6, "outcome": "no_response"}].'},
     ),
 }
 

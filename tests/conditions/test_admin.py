@@ -66,6 +66,8 @@ def question_form(question, **changes):
         "enable_when_question": question.enable_when_question_id or "",
         "enable_when_operator": question.enable_when_operator,
         "enable_when_value": form_value(question.enable_when_value),
+        "calculation": question.calculation,
+        "inputs": [q.pk for q in question.inputs.all()],
     }
     data.update(changes)
     return data
@@ -419,8 +421,8 @@ def test_every_admin_page_opens(lead_client, knowledge_base, model):
 
 
 @pytest.mark.parametrize("model_name, field_name, term, expected", [
-    ("criterion_conditions", "criterion", "phq9", "TRD · require · phq9_total at least 10"),
-    ("criterion", "question", "phq9", "PHQ-9 total score (phq9_total)"),
+    ("criterion_conditions", "criterion", "phq9_total", "TRD · require · phq9_total at least 10"),
+    ("criterion", "question", "phq9_total", "PHQ-9 total score (phq9_total)"),
     ("question", "enable_when_question", "mania",
      "History of mania or hypomania (bipolar I or II disorder, or cyclothymia) (bipolar_history)"),
     ("question", "section", "safety", "Safety screen"),
