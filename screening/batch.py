@@ -59,6 +59,7 @@ def advisory_output(patient, version: str, advisory: engine.Advisory) -> dict:
         "patient": patient,
         "rulebook_version": version,
         "alerts": [_alert_dict(a) for a in advisory.alerts],
+        "duties": [_alert_dict(d) for d in advisory.duties],
         "results": [_condition_dict(r) for r in advisory.results],
     }
 
@@ -72,6 +73,7 @@ def _condition_dict(result: engine.ConditionResult) -> dict:
 
 
 def _alert_dict(reason: engine.Reason) -> dict:
+    """An alert or a duty: screening-wide, so without effect or outcome."""
     return {
         "criterion": reason.criterion, "question": reason.question,
         "message": reason.message, "references": list(reason.references),
