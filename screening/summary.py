@@ -41,6 +41,7 @@ OUTCOME_LABELS = {
     (engine.EXCLUDE, engine.HOLDS): "Exclusion applies",
     (engine.CAUTION, engine.HOLDS): "Caution",
     (engine.ALERT, engine.HOLDS): "Safety alert",
+    (engine.DUTY, engine.HOLDS): "At the treatment session",
 }
 AWAITING_ANSWER = "Awaiting an answer"
 
@@ -63,6 +64,14 @@ class ReasonRow:
 
 
 @dataclass(frozen=True)
+class EvidenceRow:
+    grade: str
+    applies_to: str              # "" for the whole condition
+    note: str
+    references: tuple[int, ...]  # the source's number in the summary's reference list
+
+
+@dataclass(frozen=True)
 class ConditionCard:
     slug: str
     name: str
@@ -75,6 +84,8 @@ class ConditionCard:
     guidance: str
     references: tuple[int, ...]
     shared_cautions: int = 0            # how many of the screening-wide cautions apply to it
+    licensing: str = ""                 # whether, and for which route, the treatment is licensed
+    evidence: tuple[EvidenceRow, ...] = ()  # evidence grades, shown next to the status
 
 
 @dataclass(frozen=True)
@@ -169,7 +180,9 @@ def summary_context(screening: Screening) -> dict:
     snapshot and amended screening (`selectors.screening_detail`). Returns
     `alerts` (ReasonRow), `shared_cautions` (ReasonRow: the cautions that
     hold for every chosen condition, shown once), `results` (ConditionCard,
-    in the order chosen, without the shared cautions),
+    in the order chosen, without the shared cautions, each with its
+    licensing and evidence grades), `duties` (ReasonRow: the checklist "At
+    the treatment session", after the conditions),
     `references` (ReferenceRow, numbered in order of first citation),
     `answers` (AnswerRow, questionnaire order), `missing_count`, and the
     screening's facts for the record.
@@ -189,6 +202,11 @@ def summary_context(screening: Screening) -> dict:
     cards = []
     for result in advisory.results:
         condition = rulebook.condition.get(result.condition)
+        # Numbered first within the card: the grades are shown next to the status.
+        evidence = tuple(
+            EvidenceRow(grade=e.grade, applies_to=e.applies_to, note=e.note, references=number((e.source,)))
+            for e in (condition.evidence if condition else ())
+        )
         reasons = tuple(
             _reason_row(rulebook, number, r, given) for r in result.reasons
             if not (result.status == engine.CAUTION_STATUS and r.criterion in shared)
@@ -208,7 +226,10 @@ def summary_context(screening: Screening) -> dict:
             guidance=condition.guidance if condition else "",
             references=number(result.references),
             shared_cautions=len(shared),
+            licensing=condition.licensing if condition else "",
+            evidence=evidence,
         ))
+    duties = [_reason_row(rulebook, number, duty, given) for duty in advisory.duties]
     answers = [
         AnswerRow(code=q.code, question=q.text, answer=answer_text(q, screening.answers[q.code]))
         for q in rulebook.questions
@@ -220,6 +241,7 @@ def summary_context(screening: Screening) -> dict:
         "screening": screening,
         "alerts": alerts,
         "results": cards,
+        "duties": duties,
         "references": number.rows(),
         "answers": answers,
         "shared_cautions": shared_cautions,
