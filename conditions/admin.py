@@ -473,7 +473,7 @@ class ConditionAdmin(SimpleHistoryAdmin):
         "slug", "name", "description", "guidance", "licensing", "references", "order", "active",
         "criteria_for_every_condition",
     ]
-    inlines = [EvidenceGradeInline, ConditionCriteriaInline]
+    inlines = [ConditionCriteriaInline, EvidenceGradeInline]
 
     def get_queryset(self, request):
         return (

@@ -5,6 +5,27 @@ import simple_history.models
 from django.conf import settings
 from django.db import migrations, models
 
+# Evidence grades are edited by clinical leads, like the rest of the knowledge base.
+LEAD_PERMISSIONS = [
+    f"{action}_evidencegrade" for action in ("add", "change", "delete", "view")
+] + ["view_historicalevidencegrade"]
+
+
+def grant_leads(apps, schema_editor):
+    """Give the clinical leads these permissions (created now on a fresh database)."""
+    from django.contrib.auth.management import create_permissions
+
+    for app_config in apps.get_app_configs():
+        app_config.models_module = True
+        create_permissions(app_config, apps=apps, verbosity=0)
+        app_config.models_module = None
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    group, _ = Group.objects.get_or_create(name="Clinical leads")
+    group.permissions.add(
+        *Permission.objects.filter(content_type__app_label="conditions", codename__in=LEAD_PERMISSIONS)
+    )
+
 
 class Migration(migrations.Migration):
 
@@ -75,4 +96,5 @@ class Migration(migrations.Migration):
                 'constraints': [models.UniqueConstraint(fields=('condition', 'applies_to', 'source'), name='one_grade_per_source_and_kind', violation_error_message='This source already grades this for the condition.')],
             },
         ),
+        migrations.RunPython(grant_leads, migrations.RunPython.noop),
     ]
