@@ -574,6 +574,25 @@ def enabled_questions(rulebook: Rulebook, conditions: Sequence[str], answers: Ma
     return tuple((q, _question_enabled(rulebook, q.code, answers)) for q in rulebook.questions_for(conditions))
 
 
+def read_alike(rulebook: Rulebook, conditions: Sequence[str], code: str, values: Sequence) -> bool:
+    """Whether every rule that reads question `code` for these conditions
+    (the criteria that apply to them, and the enable-when of the
+    questions their questionnaire asks) gives the same result for each of
+    `values`: then any of them may stand for the others. Used when an
+    answer is known only to be one of a few values (an age worked out
+    from a year of birth)."""
+    chosen = [slug for slug in conditions if slug in rulebook.condition]
+    rules = [
+        (c.operator, c.value) for c in rulebook.criteria
+        if c.question == code and any(c.applies_to(slug) for slug in chosen)
+    ]
+    rules += [
+        (q.enable_when.operator, q.enable_when.value) for q in rulebook.questions_for(chosen)
+        if q.enable_when is not None and q.enable_when.question == code
+    ]
+    return all(len({_holds(operator, v, value) for v in values}) == 1 for operator, value in rules)
+
+
 def unanswered_questions(rulebook: Rulebook, conditions: Sequence[str], answers: Mapping[str, object]):
     """Codes of the enabled questions that have no answer, in display order:
     what "Show summary" insists on."""
