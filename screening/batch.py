@@ -1,6 +1,6 @@
 """Screening records from plain JSON-shaped data: the `screen` command's core.
 
-Standard library and the engine only, so the command, the benchmark and any
+Standard library, the engine and screening.age only, so the command, the benchmark and any
 future API share one path from an input object to an output object.
 """
 

@@ -237,3 +237,22 @@ def test_screen_refuses_a_year_of_birth_that_is_not_a_year(year_of_birth):
         code, out, _ = screen(stdin=json.dumps(record))
     assert code == 1
     assert json.loads(out)[0]["errors"] == ["year_of_birth: give a year from 1900 to 2026 as a whole number, e.g. 1981."]
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("module_knowledge_base")
+def test_a_preview_and_a_comparison_read_a_final_screening_with_the_age_it_used(clinician):
+    from conditions.models import Criterion
+    from screening.publishing import rulebook_preview, screening_comparison
+    from screening.rulebook import working_rulebook
+
+    with on_day(date(2026, 7, 1)):
+        final = services.screening_finalise(screening=draft(clinician, 1981), user=clinician)
+    assert trd_status(final).status == "eligible"
+    minors = Criterion.objects.get(key="all-age-under-18-exclude")
+    minors.value = 50
+    minors.save()
+    changes = [c for c in rulebook_preview().changes if c.screening == final.pk]
+    assert [(c.before, c.after) for c in changes] == [("eligible", "excluded")]
+    (comparison,) = screening_comparison(final, working_rulebook())
+    assert (comparison.recorded, comparison.current) == ("eligible", "excluded")
