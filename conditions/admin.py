@@ -31,6 +31,7 @@ from conditions.models import (
     Condition,
     Criterion,
     Drug,
+    EvidenceGrade,
     FormularySettings,
     Instrument,
     Kind,
@@ -460,6 +461,21 @@ class ConditionCriteriaInline(TolerantAutocompleteMixin, admin.TabularInline):
         )
 
 
+class EvidenceGradeInline(TolerantAutocompleteMixin, admin.TabularInline):
+    """The condition's evidence grades, each from a cited source; each row
+    keeps its own history (who changed it, and when)."""
+
+    model = EvidenceGrade
+    autocomplete_fields = ["source"]
+    fields = ["grade", "applies_to", "source", "note", "order"]
+    extra = 1
+    verbose_name_plural = "evidence grades (shown next to the status on the summary and PDF)"
+    formfield_overrides = {models.TextField: {"widget": forms.Textarea(attrs={"rows": 2, "cols": 40})}}
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("source")
+
+
 @admin.register(Condition)
 class ConditionAdmin(SimpleHistoryAdmin):
     list_display = ["name", "slug", "order", "active", "criterion_count", "reference_keys"]
@@ -469,10 +485,10 @@ class ConditionAdmin(SimpleHistoryAdmin):
     filter_horizontal = ["references"]
     readonly_fields = ["criteria_for_every_condition"]
     fields = [
-        "slug", "name", "description", "guidance", "references", "order", "active",
+        "slug", "name", "description", "guidance", "licensing", "references", "order", "active",
         "criteria_for_every_condition",
     ]
-    inlines = [ConditionCriteriaInline]
+    inlines = [ConditionCriteriaInline, EvidenceGradeInline]
 
     def get_queryset(self, request):
         return (

@@ -12,7 +12,11 @@ Rows that are in the database but not in the file are left alone.
 A file may also hold `cases:`, the test cases a preview checks (see
 docs/rulebook-versions.md), `instruments:` (scored questionnaires) and
 `formulary:` (the drugs antidepressant trials are judged against, with the
-minimum weeks of a trial); a file without them loads as before.
+minimum weeks of a trial); a file without them loads as before. A condition
+may carry `licensing:` (text) and `evidence:` (its evidence grades, each
+`{grade, applies_to, source, note}`; the file states them all, so a
+condition without `evidence:` has none). A first-edition file, without
+them, loads as before.
 """
 
 from collections import Counter
@@ -27,6 +31,7 @@ from conditions.models import (
     Condition,
     Criterion,
     Drug,
+    EvidenceGrade,
     ExpectedStatus,
     FormularySettings,
     Instrument,
@@ -55,8 +60,9 @@ REFERENCE_FIELDS = {
     for name in ("key", "authors", "title", "source", "doi", "pmid", "url", "verified", "note")
 }
 CONDITION_FIELDS = {
-    name: name for name in ("slug", "name", "description", "guidance", "active")
+    name: name for name in ("slug", "name", "description", "guidance", "licensing", "active")
 }
+EVIDENCE_FIELDS = ("grade", "applies_to", "source", "note")
 QUESTION_FIELDS = {
     "code": "code", "text": "text", "help": "help_text", "kind": "kind", "choices": "choices",
     "min": "min_value", "max": "max_value", "unit": "unit", "calculation": "calculation",
@@ -107,6 +113,7 @@ class Item:
     instance: object
     links: dict = field(default_factory=dict)  # many-to-many field -> keys
     problems: list = field(default_factory=list)
+    evidence: list = field(default_factory=list)  # a condition's unsaved EvidenceGrades
 
     def problem(self, message, field_name=None):
         prefix = f"{FILE_NAMES.get(field_name, field_name)}: " if field_name else ""
@@ -184,7 +191,8 @@ def knowledge_base_plan(data):
         sections=_build(raw, "sections", Section, SECTION_FIELDS, general),
         references=_build(raw, "references", Reference, REFERENCE_FIELDS, general),
         conditions=_build(
-            raw, "conditions", Condition, CONDITION_FIELDS, general, links=("references",)
+            raw, "conditions", Condition, CONDITION_FIELDS, general, links=("references",),
+            parts=("evidence",),
         ),
         questions=_build(
             raw, "questions", Question, QUESTION_FIELDS, general,
@@ -208,6 +216,10 @@ def knowledge_base_plan(data):
     _resolve(plan)
     for item in plan.sections + plan.references + plan.conditions + plan.drugs + plan.formulary:
         _full_clean(item)
+    reference_keys = set(Reference.objects.values_list("key", flat=True))
+    reference_keys |= set(_by_key(plan.references, "key"))
+    for item in plan.conditions:
+        _build_evidence(item, reference_keys)
     for item in plan.questions:
         _full_clean(item, exclude=["section", "enable_when_question"])
     for item in plan.criteria:
@@ -254,13 +266,14 @@ def _build_formulary(raw, general):
     return built, [item]
 
 
-def _build(raw, group, model, fields, general, *, links=(), relations=(), label=None):
+def _build(raw, group, model, fields, general, *, links=(), relations=(), parts=(), label=None):
     """Unsaved instances of `model` for the items of one group, keys checked unique.
 
     An entry that is not a mapping is reported in `general` and left out.
+    `parts` are fields read on their own (a condition's evidence).
     """
     key_name = next(iter(fields))
-    known = [*fields, *links, *relations]
+    known = [*fields, *links, *relations, *parts]
     items = []
     first_place = {}
     for index, entry in enumerate(raw[group]):
@@ -287,6 +300,50 @@ def _build(raw, group, model, fields, general, *, links=(), relations=(), label=
                 keys = []
             item.links[name] = keys
     return items
+
+
+def _build_evidence(item, reference_keys):
+    """A condition's `evidence:` as unsaved EvidenceGrades (condition and
+    source left unset: they are saved rows only when writing), each
+    validated by the model; `item.evidence` holds (grade, source key)."""
+    raw = item.raw.get("evidence")
+    if raw is None:
+        return
+    if not isinstance(raw, list):
+        item.problem(
+            "write a list of grades, e.g. - {grade: Moderate, applies_to: CRPS, source: cohen-2018}.",
+            "evidence",
+        )
+        return
+    seen = {}
+    for index, entry in enumerate(raw):
+        place = f"evidence[{index}]"
+        if not isinstance(entry, dict):
+            item.problem(f"{place}: write a mapping of fields ({', '.join(EVIDENCE_FIELDS)}).")
+            continue
+        for name in entry:
+            if name not in EVIDENCE_FIELDS:
+                item.problem(f"{place}: “{name}” is not a field here; the fields are {', '.join(EVIDENCE_FIELDS)}.")
+        source = entry.get("source")
+        if source is None:
+            item.problem(f"{place}: source: name the reference that gives this grade, by its key.")
+        elif not isinstance(source, str) or source not in reference_keys:
+            item.problem(f"{place}: source: there is no reference “{source}”.")
+        values = {name: entry.get(name) for name in ("grade", "applies_to", "note")}
+        values = {name: "" if value is None else value for name, value in values.items()}
+        grade = EvidenceGrade(order=index * ORDER_STEP, **values)
+        try:
+            grade.full_clean(exclude=["condition", "source"], validate_unique=False, validate_constraints=False)
+        except ValidationError as error:
+            for field_name, messages in error.message_dict.items():
+                for message in messages:
+                    item.problem(f"{place}: {field_name}: {message}")
+        same = (grade.applies_to, source)
+        if same in seen:
+            what = f"“{grade.applies_to}”" if grade.applies_to else "the whole condition"
+            item.problem(f"{place}: {source} already grades {what} in {seen[same]}.")
+        seen.setdefault(same, place)
+        item.evidence.append((grade, source))
 
 
 def _build_cases(raw, plan, general):
@@ -532,10 +589,13 @@ def _write(plan, reason):
     }
     sections = _save_all(plan.sections, Section, "key", {}, counts["sections"], reason)
     references = _save_all(plan.references, Reference, "key", {}, counts["references"], reason)
-    conditions = _save_all(
-        plan.conditions, Condition, "slug", {"references": references},
-        counts["conditions"], reason,
-    )
+    conditions = {row.slug: row for row in Condition.objects.all()}
+    for item in plan.conditions:
+        row, outcome = _save(item, Condition, "slug", conditions, {"references": references}, reason)
+        conditions[row.slug] = row
+        if _save_evidence(item, row, references, reason) and outcome == "unchanged":
+            outcome = "updated"
+        counts["conditions"][outcome] += 1
 
     questions = {q.code: q for q in Question.objects.all()}
     outcomes = {}
@@ -588,6 +648,24 @@ def _set_links(row, name, wanted, created):
     if {linked.pk for linked in wanted} == current:
         return False
     manager.set(wanted)
+    return True
+
+
+def _save_evidence(item, condition, references, reason):
+    """A condition's evidence grades as the file states them: replaced when
+    they differ, left alone (no history) when they are the same. Returns
+    whether they changed."""
+    current = list(condition.evidence_grades.select_related("source").order_by("order", "id"))
+    wanted = [(g.grade, g.applies_to, key, g.note, g.order) for g, key in item.evidence]
+    if [(g.grade, g.applies_to, g.source.key, g.note, g.order) for g in current] == wanted:
+        return False
+    for grade in current:
+        grade._change_reason = reason
+        grade.delete()
+    for grade, key in item.evidence:
+        grade.condition, grade.source = condition, references[key]
+        grade._change_reason = reason
+        grade.save()
     return True
 
 

@@ -20,6 +20,7 @@ from conditions.models import (
     Condition,
     Criterion,
     Drug,
+    EvidenceGrade,
     FormularySettings,
     Instrument,
     Question,
@@ -37,14 +38,15 @@ def _number(value):
 
 
 def build_rulebook() -> engine.Rulebook:
-    """The active knowledge base as a Rulebook, in 15 queries however large
+    """The active knowledge base as a Rulebook, in 16 queries however large
     it is (fewer when a part is empty): sections; questions (with their
     sections and enable-when parents); their inputs; active criteria (with
     their questions); their conditions; their references; active
-    conditions; their references; instruments (with their totals); their
-    extra items; their references; formulary drugs; their references; the
-    formulary settings; their references. References are read through
-    those prefetches, not a query of their own."""
+    conditions; their references; their evidence grades (with their
+    sources); instruments (with their totals); their extra items; their
+    references; formulary drugs; their references; the formulary settings;
+    their references. References are read through those prefetches, not a
+    query of their own."""
     sections = list(Section.objects.order_by("order", "key"))
     questions = list(
         Question.objects.select_related("enable_when_question", "section")
@@ -62,7 +64,13 @@ def build_rulebook() -> engine.Rulebook:
     )
     conditions = list(
         Condition.objects.filter(active=True)
-        .prefetch_related(Prefetch("references", queryset=Reference.objects.order_by()))
+        .prefetch_related(
+            Prefetch("references", queryset=Reference.objects.order_by()),
+            Prefetch(
+                "evidence_grades",
+                queryset=EvidenceGrade.objects.select_related("source").order_by("order", "id"),
+            ),
+        )
         .order_by("order", "slug")
     )
     instruments = list(
@@ -98,6 +106,9 @@ def build_rulebook() -> engine.Rulebook:
     for item in [*criteria, *conditions, *instruments, *drugs]:
         for reference in item.references.all():
             cited[reference.key] = reference
+    for condition in conditions:
+        for grade in condition.evidence_grades.all():
+            cited[grade.source.key] = grade.source
     trial_references = list(settings.references.all()) if settings.pk else []
     for reference in trial_references:
         cited[reference.key] = reference
@@ -111,6 +122,11 @@ def build_rulebook() -> engine.Rulebook:
             engine.ConditionSpec(
                 slug=c.slug, name=c.name, description=c.description, guidance=c.guidance,
                 references=tuple(sorted(r.key for r in c.references.all())),
+                licensing=c.licensing,
+                evidence=tuple(
+                    engine.EvidenceSpec(grade=g.grade, source=g.source.key, applies_to=g.applies_to, note=g.note)
+                    for g in c.evidence_grades.all()
+                ),
             )
             for c in conditions
         ),
@@ -186,7 +202,7 @@ def bump_knowledge_base_revision():
 def working_rulebook() -> engine.Rulebook:
     """The working copy: the knowledge base as it is now, from the cache by
     the knowledge base's state token (a key no other content can ever
-    have): 1 query when cached, 17 when built (state, 15 to build, state
+    have): 1 query when cached, 18 when built (state, 16 to build, state
     again). A change committed while the rulebook was read would leave a
     mixed snapshot, and moves the token: then it is read again."""
     state = knowledge_base_state()

@@ -12,6 +12,7 @@ from conditions.models import (
     Condition,
     Criterion,
     Drug,
+    EvidenceGrade,
     FormularySettings,
     Instrument,
     Question,
@@ -20,7 +21,7 @@ from conditions.models import (
 )
 
 KNOWLEDGE_BASE_MODELS = (
-    Section, Reference, Condition, Question, Criterion, Instrument, Drug, FormularySettings,
+    Section, Reference, Condition, Question, Criterion, EvidenceGrade, Instrument, Drug, FormularySettings,
 )
 KNOWLEDGE_BASE_LINKS = (
     Condition.references.through,
@@ -49,7 +50,10 @@ def knowledge_base_change_audited(sender, instance, history_instance, history_us
     from screening.models import AuditAction
 
     request = getattr(HistoricalRecords.context, "request", None)
-    key = getattr(instance, "key", None) or getattr(instance, "slug", None) or getattr(instance, "code", "")
+    key = (
+        getattr(instance, "key", None) or getattr(instance, "slug", None) or getattr(instance, "code", None)
+        or getattr(instance, "audit_key", "")
+    )
     audit(
         AuditAction.KNOWLEDGE_BASE_CHANGED, request=request, user=history_user,
         object_type=instance._meta.model_name, object_key=str(key),

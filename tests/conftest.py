@@ -114,6 +114,7 @@ def role(name):
         for app_label, migration in [
             ("conditions", "conditions.migrations.0003_review_dates_and_case_library"),
             ("conditions", "conditions.migrations.0005_instruments_and_formulary"),
+            ("conditions", "conditions.migrations.0006_duty_licensing_evidence_grades"),
             ("screening", "screening.migrations.0012_published_rulebook"),
         ]:
             codenames = importlib.import_module(migration).LEAD_PERMISSIONS

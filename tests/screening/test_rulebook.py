@@ -2,7 +2,7 @@
 
 import pytest
 
-from conditions.models import Condition, Criterion, Question
+from conditions.models import Condition, Criterion, EvidenceGrade, Question, Reference
 from screening import rulebook as rulebook_module
 from screening.engine import Rulebook, evaluate
 from screening.publishing import rulebook_publish
@@ -28,20 +28,42 @@ def test_default_rulebook_holds_the_whole_knowledge_base():
     assert (trials.operator, trials.value, trials.effect, trials.conditions) == ("gte", 2, "require", {"trd"})
 
 
+def add_evidence_grades(per_condition):
+    """`per_condition` evidence grades for every condition, each from a reference."""
+    references = list(Reference.objects.order_by("key")[:per_condition])
+    EvidenceGrade.objects.bulk_create(
+        EvidenceGrade(condition=condition, grade="Weak", applies_to=f"Kind {n}", source=references[n], order=n)
+        for condition in Condition.objects.all() for n in range(per_condition)
+    )
+
+
 @pytest.mark.parametrize("times", [1, 10])
-def test_building_takes_fifteen_queries_however_large_the_knowledge_base(times, django_assert_num_queries):
+def test_building_takes_sixteen_queries_however_large_the_knowledge_base(times, assert_queries):
     multiply_criteria(times)
-    # sections; questions + sections + parents; their inputs; active criteria
-    # + questions; their conditions; their references; active conditions;
-    # their references; instruments + totals; their extra items; their
-    # references; formulary drugs; their references; formulary settings;
-    # their references.
-    with django_assert_num_queries(15):
+    add_evidence_grades(times)
+    with assert_queries(16):
+        # 1. sections
+        # 2. questions, with their sections and enable-when parents
+        # 3. the questions' inputs (of calculated questions)
+        # 4. active criteria, with their questions
+        # 5. the criteria's conditions
+        # 6. the criteria's references
+        # 7. active conditions
+        # 8. the conditions' references
+        # 9. the conditions' evidence grades, with their sources
+        # 10. instruments, with their totals
+        # 11. the instruments' extra items
+        # 12. the instruments' references
+        # 13. formulary drugs
+        # 14. the drugs' references
+        # 15. the formulary settings
+        # 16. the settings' references
         rulebook = build_rulebook()
     assert len(rulebook.criteria) == 49 * times
+    assert all(len(c.evidence) == times for c in rulebook.conditions)
 
 
-def test_more_drugs_and_instruments_cost_no_more_queries(django_assert_num_queries):
+def test_more_drugs_and_instruments_cost_no_more_queries(assert_queries):
     from conditions.models import Drug, Instrument
 
     for drug in Drug.objects.prefetch_related("references"):
@@ -58,7 +80,7 @@ def test_more_drugs_and_instruments_cost_no_more_queries(django_assert_num_queri
     )
     copy.extra_items.set(extra)
     copy.references.set(phq9.references.all())
-    with django_assert_num_queries(15):
+    with assert_queries(16):
         rulebook = build_rulebook()
     assert (len(rulebook.formulary), len(rulebook.instruments)) == (60, 3)
 
