@@ -45,6 +45,14 @@ NO_RESPONSE, PARTIAL_RESPONSE, RESPONSE, STOPPED_SIDE_EFFECTS, STOPPED_OTHER = (
 )
 TRIAL_OUTCOMES = (NO_RESPONSE, PARTIAL_RESPONSE, RESPONSE, STOPPED_SIDE_EFFECTS, STOPPED_OTHER)
 FAILED_OUTCOMES = (NO_RESPONSE, PARTIAL_RESPONSE)
+# Each outcome as a clinician reads it (forms, summary and PDF).
+TRIAL_OUTCOME_LABELS = {
+    NO_RESPONSE: "No response",
+    PARTIAL_RESPONSE: "Partial response",
+    RESPONSE: "Responded",
+    STOPPED_SIDE_EFFECTS: "Stopped for side effects",
+    STOPPED_OTHER: "Stopped for another reason",
+}
 TRIAL_FIELDS = ("drug", "daily_dose_mg", "weeks", "outcome")
 MOST_TRIALS = 50
 LARGEST_TRIAL_NUMBER = 100_000
