@@ -460,6 +460,13 @@ class Question(models.Model):
                 raise ValidationError({"calculation": (
                     f"This question is an input of {total.code}; an input cannot be calculated itself."
                 )})
+            instrument = Instrument.objects.filter(total=total).only("code", "options").first()
+            scores = [o.get("score") for o in instrument.options if isinstance(o, dict)] if instrument else []
+            if scores and (self.min_value != 0 or self.max_value != max(scores)):
+                raise ValidationError({"max_value": (
+                    f"This question is an item of {instrument.code}, whose options score 0 to {max(scores)}: "
+                    f"keep its minimum at 0 and its maximum at {max(scores)}, or change the options first."
+                )})
 
     def _clean_choices(self, errors):
         if self.kind == Kind.TRIALS and self.calculation:

@@ -2,8 +2,12 @@
 
 A `Rulebook` is an immutable snapshot of the knowledge base; `evaluate()`
 reads a patient's answers against it and returns an `Advisory`, following
-docs/architecture.md, "The rule semantics", exactly. `validate_answers()` checks answers
-the same way for the web form and the `screen` command.
+docs/architecture.md, "The rule semantics", exactly, after working out
+calculated values ("Calculated values, instruments and the formulary": an
+instrument's total from its items, the count of adequate failed
+antidepressant trials from the trials given, each trial judged against the
+formulary). `validate_answers()` checks answers the same way for the web
+form and the `screen` command.
 
 This module imports only the standard library (a test enforces it), so it is
 fast, deterministic and usable anywhere.
@@ -49,6 +53,14 @@ NO_RESPONSE, PARTIAL_RESPONSE, RESPONSE, STOPPED_SIDE_EFFECTS, STOPPED_OTHER = (
 )
 TRIAL_OUTCOMES = (NO_RESPONSE, PARTIAL_RESPONSE, RESPONSE, STOPPED_SIDE_EFFECTS, STOPPED_OTHER)
 FAILED_OUTCOMES = (NO_RESPONSE, PARTIAL_RESPONSE)
+# Each outcome as a clinician reads it (forms, summary and PDF).
+TRIAL_OUTCOME_LABELS = {
+    NO_RESPONSE: "No response",
+    PARTIAL_RESPONSE: "Partial response",
+    RESPONSE: "Responded",
+    STOPPED_SIDE_EFFECTS: "Stopped for side effects",
+    STOPPED_OTHER: "Stopped for another reason",
+}
 TRIAL_FIELDS = ("drug", "daily_dose_mg", "weeks", "outcome")
 MOST_TRIALS = 50
 LARGEST_TRIAL_NUMBER = 100_000

@@ -135,6 +135,12 @@ class TrialsAnswerField(AnswerField, forms.JSONField):
     """A trials answer as JSON text: a stand-in that keeps the page working
     until the questionnaire has its trials table."""
 
+    def to_python(self, value):
+        try:
+            return super().to_python(value)
+        except RecursionError:  # nested deeper than Python parses
+            raise ValidationError(self.error_messages["invalid"], code="invalid") from None
+
 
 def _number_attrs(question, step):
     attrs = {"step": step, "inputmode": "numeric" if step == 1 else "decimal"}

@@ -273,3 +273,13 @@ def test_the_command_reports_instruments_drugs_and_settings(tmp_path):
     assert "Instruments: 1 created, 0 updated, 0 unchanged." in out.getvalue()
     assert "Drugs: 2 created, 0 updated, 0 unchanged." in out.getvalue()
     assert "Formulary settings: 1 created, 0 updated, 0 unchanged." in out.getvalue()
+
+
+def test_an_items_range_stays_that_of_its_instruments_options(total, items):
+    instrument(total).save()
+    item = items[0]
+    item.max_value = 3
+    assert refusal(item) == {"max_value": [
+        "This question is an item of mood, whose options score 0 to 2: keep its minimum at 0 and its maximum "
+        "at 2, or change the options first."
+    ]}
