@@ -296,7 +296,8 @@ class CriterionForm(forms.ModelForm):
             "references", "order", "active", "reviewer", "review_due",
         ]
         help_texts = {"message": (
-            "What a clinician reads when this criterion decides a result. Write {value} and "
+            "What a clinician reads when this criterion decides a result (for a duty: the "
+            "checklist item, e.g. “Observe for at least two hours after dosing.”). Write {value} and "
             "{unit} to show this criterion's own value and its question's unit, so the words "
             "always match the rule."
         )}

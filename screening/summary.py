@@ -290,7 +290,9 @@ def _body_key(screening: Screening, *, can_edit: bool) -> str:
     content, which does not change within a revision: the names of its
     clinician and finaliser (who may be renamed), whether its missing
     questions link to the questionnaire (a draft, for its owner), and the
-    time zone of its times."""
+    time zone of its times. Its duties, evidence grades, licensing and
+    worked-out age come from the stored result, snapshot and age, which
+    change only with the revision."""
     finaliser = screening.finalised_by
     return make_template_fragment_key("summary-body", [
         screening.pk, screening.revision, can_edit and not screening.is_final,

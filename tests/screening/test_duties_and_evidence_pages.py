@@ -62,8 +62,8 @@ def test_duties_that_hold_show_as_a_checklist_after_the_conditions(clinician_cli
     checklist = soup.select_one("[data-testid=duties]")
     assert words(checklist.select_one("h2")) == "At the treatment session"
     items = checklist.select("[data-testid=duty]")
-    assert [words(item.select_one("label")) for item in items] == [BP_DUTY, ECG_DUTY]
-    assert all(item.select_one("input[type=checkbox]") for item in items)
+    assert [words(item.select_one(".ks-duty")) for item in items] == [BP_DUTY, ECG_DUTY]
+    assert all(item.select_one(".ks-tick-box") for item in items)  # a box to tick once printed
     assert "Patient's answer: 120 mmHg" in words(items[0])
     assert "spravato" in " ".join(cited(items[0], soup)).lower()
     assert "cohen" in " ".join(cited(items[1], soup)).lower()
@@ -75,7 +75,7 @@ def test_duties_that_hold_show_as_a_checklist_after_the_conditions(clinician_cli
 def test_a_duty_for_another_condition_is_left_off_and_no_duty_means_no_checklist(clinician_client, clinician):
     add_duties_and_evidence()
     trd_only = summary(clinician_client, draft(clinician, age=70))
-    assert [words(i.select_one("label")) for i in trd_only.select("[data-testid=duty]")] == [BP_DUTY]
+    assert [words(i.select_one(".ks-duty")) for i in trd_only.select("[data-testid=duty]")] == [BP_DUTY]
     without_bp = summary(clinician_client, draft(clinician, systolic_bp=None))
     assert without_bp.select_one("[data-testid=duties]") is None
     assert "At the treatment session" not in words(without_bp)
