@@ -29,7 +29,7 @@ TYPED_TOTALS = (
 
 # The chart's viewBox and the margins around its plotting area.
 WIDTH, HEIGHT = 640, 220
-LEFT, RIGHT, TOP, BOTTOM = 44, 150, 12, 34
+LEFT, RIGHT, TOP, BOTTOM = 44, 16, 12, 34
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ class BandShade:
     y: float
     height: float
     label: str
-    label_y: float
+    range: str         # e.g. "10–14"
     css_class: str
 
 
@@ -90,7 +90,7 @@ class Chart:
     points: tuple
     line: str          # the points of an SVG polyline
     y_ticks: tuple     # (y, label)
-    x_labels: tuple    # (x, label)
+    x_labels: tuple    # (x, label, text-anchor)
     width: int = WIDTH
     height: int = HEIGHT
     plot_left: int = LEFT
@@ -101,10 +101,6 @@ class Chart:
     @property
     def plot_width(self):
         return self.plot_right - self.plot_left
-
-    @property
-    def band_label_x(self):
-        return self.plot_right + 8
 
     @property
     def tick_x(self):
@@ -189,7 +185,7 @@ def _chart(column: InstrumentColumn, dated_scores) -> Chart:
     def x(moment):
         if not span:
             return round((plot_left + plot_right) / 2, 1)
-        inset = 16
+        inset = 8
         return round(plot_left + inset + (plot_right - plot_left - 2 * inset) * (moment.timestamp() - first) / span, 1)
 
     shades = []
@@ -200,7 +196,7 @@ def _chart(column: InstrumentColumn, dated_scores) -> Chart:
             continue
         shades.append(BandShade(
             y=y(high), height=round(y(low) - y(high), 1), label=band.label,
-            label_y=round((y(low) + y(high)) / 2 + 4, 1), css_class=f"ks-band-{min(index, 5)}",
+            range=f"{band.min}–{band.max}", css_class=f"ks-band-{min(index, 5)}",
         ))
     points = tuple(
         Point(x=x(moment), y=y(s.value), text=f"{_date(moment)}: {s}{' (total entered)' if s.entered else ''}")
@@ -209,9 +205,21 @@ def _chart(column: InstrumentColumn, dated_scores) -> Chart:
     edges = sorted({0, top_value, *(band.min for band in column.bands if 0 < band.min < top_value)})
     if len(edges) == 2:
         edges = sorted({0, round(top_value / 2), top_value})
+    ticks = []
+    for edge in edges:  # no two labels on top of each other
+        if not ticks or y(ticks[-1]) - y(edge) >= 14:
+            ticks.append(edge)
+        elif edge == top_value:
+            ticks[-1] = edge
     dates = [moment for moment, _ in dated_scores]
     labelled = dates if len(dates) <= 4 else [dates[0], dates[-1]]
-    x_labels = tuple(dict.fromkeys((x(moment), _date(moment)) for moment in labelled))
+    placed = dict.fromkeys((x(moment), _date(moment)) for moment in labelled)
+    # Dates at the ends of the axis are set inside it, so none is cut off.
+    x_labels = tuple(
+        (position, text, "middle" if not span else "start" if position == min(placed)[0]
+         else "end" if position == max(placed)[0] else "middle")
+        for position, text in placed
+    )
     latest_moment, latest = dated_scores[-1]
     description = (
         f"{len(dated_scores)} total{'s' if len(dated_scores) != 1 else ''} of {column.maximum:g} possible, "
@@ -223,7 +231,7 @@ def _chart(column: InstrumentColumn, dated_scores) -> Chart:
         code=column.code, name=column.name, title=f"{column.full_name} totals over time",
         description=description, bands=tuple(shades), points=points,
         line=" ".join(f"{p.x},{p.y}" for p in points),
-        y_ticks=tuple((y(edge), f"{edge:g}") for edge in edges), x_labels=x_labels,
+        y_ticks=tuple((y(edge), f"{edge:g}") for edge in ticks), x_labels=x_labels,
     )
 
 
