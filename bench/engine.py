@@ -32,11 +32,20 @@ def generate_inputs(rulebook, count, seed=1):
     rnd = random.Random(seed)
     conditions = [c.slug for c in rulebook.conditions]
     wanted_yes = {c.question for c in rulebook.criteria if c.effect == "require" and c.operator == "is_true"}
+    outcomes = ["no_response", "partial_response", "response", "stopped_side_effects", "stopped_other"]
     lines = []
     for index in range(count):
         answers = {}
         for question in rulebook.questions:
-            if question.kind == "boolean":
+            if question.calculation:
+                continue  # worked out from its items, or from the trials
+            if question.kind == "trials":
+                answers[question.code] = [
+                    {"drug": drug.key, "daily_dose_mg": (drug.min_daily_dose_mg or 100) * rnd.choice([0.5, 1, 2]),
+                     "weeks": rnd.randint(2, 12), "outcome": rnd.choice(outcomes)}
+                    for drug in rnd.sample(rulebook.formulary, rnd.randint(0, 3))
+                ]
+            elif question.kind == "boolean":
                 answers[question.code] = rnd.random() < (0.5 if question.code in wanted_yes else 0.05)
             elif question.kind in ("integer", "decimal"):
                 low, high = question.min or 0, question.max or 100

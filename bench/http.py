@@ -235,9 +235,15 @@ def run_python_load(url, seconds, env, connections=4):
 
 
 def full_answers(rulebook, rnd):
-    """Answers to every question, like a calm patient with some variety."""
+    """Answers to every question, like a calm patient with some variety.
+    Calculated questions get a typed total (their inputs are left out, as
+    in records from before instruments were asked item by item)."""
     answers = {}
+    inputs = {code for q in rulebook.calculated_questions for code in q.inputs}
+    inputs |= {code for i in rulebook.instruments for code in i.extra_items}
     for question in rulebook.questions:
+        if question.code in inputs:
+            continue
         if question.kind == "boolean":
             answers[question.code] = rnd.random() < 0.1
         elif question.kind in ("integer", "decimal"):
@@ -351,7 +357,9 @@ def post_bodies(path, drafts, rulebook, csrf):
         answers = full_answers(rulebook, rnd)
         fields = [("csrfmiddlewaretoken", csrf), ("revision", screening.revision), ("action", "summary")]
         for question in rulebook.questions_for(screening.conditions):
-            value = answers[question.code]
+            value = answers.get(question.code)
+            if value is None:
+                continue
             if isinstance(value, bool):
                 fields.append((question.code, "yes" if value else "no"))
             elif isinstance(value, list):

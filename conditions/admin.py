@@ -15,18 +15,24 @@ from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Count
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
 from conditions.models import (
+    BANDS_EXAMPLE,
     LIST_OPERATORS,
     NO_VALUE_OPERATORS,
     NUMBER_KINDS,
     NUMBER_OPERATORS,
     OPERATORS_FOR_KIND,
+    OPTIONS_EXAMPLE,
     Condition,
     Criterion,
+    Drug,
+    FormularySettings,
+    Instrument,
     Kind,
     Operator,
     Question,
@@ -250,6 +256,7 @@ class QuestionForm(forms.ModelForm):
         fields = [
             "code", "text", "help_text", "section", "order", "kind", "choices", "min_value",
             "max_value", "unit", "enable_when_question", "enable_when_operator", "enable_when_value",
+            "calculation", "inputs",
         ]
 
     def __init__(self, *args, **kwargs):
@@ -267,6 +274,14 @@ class QuestionForm(forms.ModelForm):
 
     def clean_choices(self):
         return self.cleaned_data["choices"] or []
+
+    def clean(self):
+        cleaned = super().clean()
+        if "inputs" in cleaned:
+            # Many-to-many rows are saved after the model is validated: let
+            # Question.clean() check the inputs as they are about to be.
+            self.instance._planned_inputs = list(cleaned["inputs"])
+        return cleaned
 
     def clean_enable_when_value(self):
         return value_from_form(self.cleaned_data["enable_when_value"])
@@ -520,18 +535,26 @@ class ConditionAdmin(SimpleHistoryAdmin):
 @admin.register(Question)
 class QuestionAdmin(TolerantAutocompleteMixin, SimpleHistoryAdmin):
     form = QuestionForm
-    list_display = ["question", "kind", "section", "order", "enable_when"]
-    list_filter = ["section", "kind"]
+    list_display = ["question", "kind", "section", "order", "enable_when", "calculation"]
+    list_filter = ["section", "kind", "calculation"]
     list_select_related = ["section", "enable_when_question"]
     search_fields = ["text", "code"]
     ordering = ["section__order", "order", "code"]
-    autocomplete_fields = ["section", "enable_when_question"]
+    autocomplete_fields = ["section", "enable_when_question", "inputs"]
     fieldsets = [
         (None, {"fields": ["code", "text", "help_text", "section", "order"]}),
         ("Answer", {"fields": ["kind", "choices", "min_value", "max_value", "unit"]}),
         ("Enable when", {
             "fields": ["enable_when_question", "enable_when_operator", "enable_when_value"],
             "description": "Ask this question only when another question's answer passes a test.",
+        }),
+        ("Calculation", {
+            "fields": ["calculation", "inputs"],
+            "description": (
+                "A calculated question is worked out from its inputs (an instrument's total from its "
+                "items; the count of adequate failed trials from the trials question). Criteria read "
+                "it like any answer; a total typed by the clinician is used only when no input is answered."
+            ),
         }),
     ]
 
@@ -603,3 +626,122 @@ class CriterionAdmin(TolerantAutocompleteMixin, SimpleHistoryAdmin):
     @admin.display(description="applies to")
     def applies_to(self, criterion):
         return ", ".join(c.name for c in criterion.conditions.all()) or "Every condition"
+
+
+# Scored instruments and the formulary ------------------------------------------
+
+JSON_ROWS_ERROR = "This is not valid JSON. Write a list in square brackets, e.g. {}."
+
+
+class InstrumentForm(forms.ModelForm):
+    class Meta:
+        model = Instrument
+        fields = ["code", "name", "total", "options", "bands", "extra_items", "references", "licence", "order"]
+        error_messages = {
+            "options": {"invalid": JSON_ROWS_ERROR.format(OPTIONS_EXAMPLE)},
+            "bands": {"invalid": JSON_ROWS_ERROR.format(BANDS_EXAMPLE)},
+        }
+        widgets = {
+            "options": forms.Textarea(attrs={"rows": 6, "cols": 80}),
+            "bands": forms.Textarea(attrs={"rows": 6, "cols": 80}),
+        }
+
+
+@admin.register(Instrument)
+class InstrumentAdmin(TolerantAutocompleteMixin, SimpleHistoryAdmin):
+    """A scored instrument: its items are its total's inputs (edit them on
+    the total question's page); here its options, bands, references and licence."""
+
+    form = InstrumentForm
+    list_display = ["name", "code", "total_question", "item_count", "band_labels"]
+    list_select_related = ["total"]
+    search_fields = ["code", "name"]
+    ordering = ["order", "code"]
+    autocomplete_fields = ["total", "extra_items"]
+    filter_horizontal = ["references"]
+    readonly_fields = ["items"]
+    fieldsets = [
+        (None, {"fields": ["code", "name", "total", "items", "extra_items", "order"]}),
+        ("Scoring", {
+            "fields": ["options", "bands"],
+            "description": "Every item offers the same options; the total's bands run from 0 to the highest total.",
+        }),
+        ("Sources and licence", {"fields": ["references", "licence"]}),
+    ]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(item_count=Count("total__inputs"))
+
+    @admin.display(description="total", ordering="total__code")
+    def total_question(self, instrument):
+        return instrument.total.code
+
+    @admin.display(description="items", ordering="item_count")
+    def item_count(self, instrument):
+        return instrument.item_count
+
+    @admin.display(description="bands")
+    def band_labels(self, instrument):
+        bands = instrument.bands if isinstance(instrument.bands, list) else []
+        return ", ".join(
+            f"{b.get('label')} {b.get('min')}–{b.get('max')}" for b in bands if isinstance(b, dict)
+        )
+
+    @admin.display(description="items (the total's inputs)")
+    def items(self, instrument):
+        if instrument.pk is None:
+            return "The items are the inputs of the total question: choose the total, then save."
+        rows = (
+            (reverse("admin:conditions_question_change", args=[item.pk]), item.code, item.text)
+            for item in instrument.items().only("pk", "code", "text")
+        )
+        return format_html("<ol>{}</ol>", format_html_join("", '<li><a href="{}">{}</a>: {}</li>', rows))
+
+
+@admin.register(Drug)
+class DrugAdmin(SimpleHistoryAdmin):
+    list_display = ["name", "key", "drug_class", "min_daily_dose_mg", "counts_as_trial", "reference_keys"]
+    list_filter = ["drug_class", "counts_as_trial"]
+    search_fields = ["key", "name"]
+    ordering = ["order", "name"]
+    filter_horizontal = ["references"]
+    fields = ["key", "name", "drug_class", "min_daily_dose_mg", "counts_as_trial", "references", "note", "order"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("references")
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        if obj is not None:
+            readonly.append("key")  # saved trials name the drug by it
+        return readonly
+
+    @admin.display(description="references")
+    def reference_keys(self, drug):
+        return ", ".join(reference.key for reference in drug.references.all())
+
+
+@admin.register(FormularySettings)
+class FormularySettingsAdmin(SimpleHistoryAdmin):
+    """The one row of formulary-wide rules."""
+
+    list_display = ["__str__", "reference_keys"]
+    filter_horizontal = ["references"]
+    fields = ["min_trial_weeks", "references"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("references")
+
+    def add_view(self, request, form_url="", extra_context=None):
+        """There is one row: once it exists, adding goes to it."""
+        existing = FormularySettings.objects.filter(pk=1).values_list("pk", flat=True).first()
+        if existing is not None:
+            return redirect(reverse("admin:conditions_formularysettings_change", args=[existing]))
+        return super().add_view(request, form_url, extra_context)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="references")
+    def reference_keys(self, settings):
+        return ", ".join(reference.key for reference in settings.references.all())

@@ -10,7 +10,9 @@ the same file twice writes nothing (and no history) the second time.
 Rows that are in the database but not in the file are left alone.
 
 A file may also hold `cases:`, the test cases a preview checks (see
-docs/rulebook-versions.md); a file without them loads as before.
+docs/rulebook-versions.md), `instruments:` (scored questionnaires) and
+`formulary:` (the drugs antidepressant trials are judged against, with the
+minimum weeks of a trial); a file without them loads as before.
 """
 
 from collections import Counter
@@ -24,7 +26,10 @@ from django.db import transaction
 from conditions.models import (
     Condition,
     Criterion,
+    Drug,
     ExpectedStatus,
+    FormularySettings,
+    Instrument,
     Question,
     Reference,
     RuleCase,
@@ -35,7 +40,9 @@ from conditions.models import (
 )
 
 DEFAULT_FILE = Path(__file__).resolve().parent / "knowledge" / "default.yaml"
-GROUPS = ("sections", "references", "conditions", "questions", "criteria")
+GROUPS = ("sections", "references", "conditions", "questions", "criteria", "instruments")
+PARTS = (*GROUPS, "formulary", "cases")
+FORMULARY_FIELDS = ("min_trial_weeks", "references", "drugs")
 CASE_FIELDS = ("name", "description", "answers", "expected")
 ORDER_STEP = 10
 # libyaml's safe loader when PyYAML was built with it: the same result, faster.
@@ -52,7 +59,12 @@ CONDITION_FIELDS = {
 }
 QUESTION_FIELDS = {
     "code": "code", "text": "text", "help": "help_text", "kind": "kind", "choices": "choices",
-    "min": "min_value", "max": "max_value", "unit": "unit",
+    "min": "min_value", "max": "max_value", "unit": "unit", "calculation": "calculation",
+}
+INSTRUMENT_FIELDS = {name: name for name in ("code", "name", "options", "bands", "licence")}
+DRUG_FIELDS = {
+    "key": "key", "name": "name", "class": "drug_class", "min_daily_dose_mg": "min_daily_dose_mg",
+    "counts_as_trial": "counts_as_trial", "note": "note",
 }
 CRITERION_FIELDS = {
     name: name for name in ("key", "operator", "value", "effect", "message", "active")
@@ -60,6 +72,9 @@ CRITERION_FIELDS = {
 LINK_EXAMPLES = {
     "references": "[feder-2014, sanacora-2017]",
     "conditions": "[trd, ptsd], or [] for every condition",
+    "inputs": "[phq9_1, phq9_2, phq9_3]",
+    "items": "[phq9_1, phq9_2, phq9_3]",
+    "extra_items": "[phq9_difficulty]",
 }
 # Model field -> how the file names it, for messages.
 FILE_NAMES = {
@@ -67,6 +82,7 @@ FILE_NAMES = {
     "enable_when_question": "enable_when.question",
     "enable_when_operator": "enable_when.operator",
     "enable_when_value": "enable_when.value",
+    "drug_class": "class",
 }
 
 
@@ -104,11 +120,14 @@ class Plan:
     conditions: list
     questions: list
     criteria: list
+    instruments: list = field(default_factory=list)
+    drugs: list = field(default_factory=list)
+    formulary: list = field(default_factory=list)  # the settings, as one item (or none)
     cases: list = field(default_factory=list)
 
     def problems(self, general=()):
         found = list(general)
-        for group in [*GROUPS, "cases"]:
+        for group in [*GROUPS, "drugs", "formulary", "cases"]:
             for item in getattr(self, group):
                 found.extend(item.problems)
         return found
@@ -131,7 +150,7 @@ def read_knowledge_base(path):
         raise KnowledgeBaseFileError(f"{path} is not valid YAML{where}: {reason}.") from None
     if not isinstance(data, dict):
         raise KnowledgeBaseFileError(
-            f"{path} should be a mapping with the lists {', '.join(GROUPS)}."
+            f"{path} should be a mapping with the lists {', '.join(GROUPS[:5])}."
         )
     return data
 
@@ -139,8 +158,8 @@ def read_knowledge_base(path):
 def knowledge_base_load(data, *, reason="Loaded from a knowledge base file"):
     """Validate `data` (a parsed file) and write it; returns counts per group.
 
-    The counts map each group name to a Counter of "created", "updated" and
-    "unchanged". Raises InvalidKnowledgeBase, having written nothing, when any
+    The counts map each group name (and "drugs", "formulary settings",
+    "cases") to a Counter of "created", "updated" and "unchanged". Raises InvalidKnowledgeBase, having written nothing, when any
     item is invalid.
     """
     plan = knowledge_base_plan(data)
@@ -151,8 +170,8 @@ def knowledge_base_load(data, *, reason="Loaded from a knowledge base file"):
 def knowledge_base_plan(data):
     """Every item of `data` built, resolved and validated; raises InvalidKnowledgeBase."""
     general = [
-        f"{name}: not a part of a knowledge base file; the parts are {', '.join(GROUPS)} and cases."
-        for name in data if name not in (*GROUPS, "cases") and not str(name).startswith("x-")
+        f"{name}: not a part of a knowledge base file; the parts are {', '.join(PARTS[:-1])} and cases."
+        for name in data if name not in PARTS and not str(name).startswith("x-")
     ]
     raw = {}
     for group in GROUPS:
@@ -169,25 +188,32 @@ def knowledge_base_plan(data):
         ),
         questions=_build(
             raw, "questions", Question, QUESTION_FIELDS, general,
-            relations=("section", "enable_when"),
+            relations=("section", "enable_when", "inputs"),
         ),
         criteria=_build(
             raw, "criteria", Criterion, CRITERION_FIELDS, general,
             links=("conditions", "references"), relations=("question",),
         ),
+        instruments=_build(
+            raw, "instruments", Instrument, INSTRUMENT_FIELDS, general,
+            links=("references", "extra_items", "items"), relations=("total",),
+        ),
     )
-    for group in ("sections", "conditions", "criteria"):
+    plan.drugs, plan.formulary = _build_formulary(data.get("formulary"), general)
+    for group in ("sections", "conditions", "criteria", "instruments", "drugs"):
         for index, item in enumerate(getattr(plan, group)):
             item.instance.order = index * ORDER_STEP
     _order_questions_within_sections(plan.questions)
 
     _resolve(plan)
-    for item in plan.sections + plan.references + plan.conditions:
+    for item in plan.sections + plan.references + plan.conditions + plan.drugs + plan.formulary:
         _full_clean(item)
     for item in plan.questions:
         _full_clean(item, exclude=["section", "enable_when_question"])
     for item in plan.criteria:
         _full_clean(item, exclude=["question"])
+    for item in plan.instruments:
+        _full_clean(item, exclude=["total"])
     _check_rules_left_in_database(plan)
     plan.cases = _build_cases(data.get("cases"), plan, general)
 
@@ -197,7 +223,38 @@ def knowledge_base_plan(data):
     return plan
 
 
-def _build(raw, group, model, fields, general, *, links=(), relations=()):
+def _build_formulary(raw, general):
+    """The formulary's drugs and its settings (one item), unsaved."""
+    if raw is None:
+        return [], []
+    if not isinstance(raw, dict):
+        general.append(
+            "formulary: write a mapping with min_trial_weeks, references and drugs (a list of drugs)."
+        )
+        return [], []
+    for name in raw:
+        if name not in FORMULARY_FIELDS:
+            general.append(f"formulary: “{name}” is not a field here; the fields are {', '.join(FORMULARY_FIELDS)}.")
+    drugs = raw.get("drugs") or []
+    if not isinstance(drugs, list):
+        general.append("formulary.drugs: write a list of drugs, one per line starting with “- ”.")
+        drugs = []
+    built = _build(
+        {"drugs": drugs}, "drugs", Drug, DRUG_FIELDS, general, links=("references",), label="formulary.drugs",
+    )
+    settings = FormularySettings(pk=1)
+    if "min_trial_weeks" in raw:
+        settings.min_trial_weeks = raw["min_trial_weeks"]
+    item = Item("formulary", raw, settings)
+    keys = raw.get("references", [])
+    if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+        item.problem(f"write a list of keys, e.g. {LINK_EXAMPLES['references']}.", "references")
+        keys = []
+    item.links["references"] = keys
+    return built, [item]
+
+
+def _build(raw, group, model, fields, general, *, links=(), relations=(), label=None):
     """Unsaved instances of `model` for the items of one group, keys checked unique.
 
     An entry that is not a mapping is reported in `general` and left out.
@@ -207,7 +264,7 @@ def _build(raw, group, model, fields, general, *, links=(), relations=()):
     items = []
     first_place = {}
     for index, entry in enumerate(raw[group]):
-        place = f"{group}[{index}]"
+        place = f"{label or group}[{index}]"
         if not isinstance(entry, dict):
             general.append(f"{place}: write a mapping of fields ({', '.join(known)}).")
             continue
@@ -332,6 +389,55 @@ def _resolve(plan):
         else:
             item.instance.section = sections[key]
         _resolve_enable_when(item, questions)
+        _resolve_inputs(item, questions)
+
+    for item in plan.drugs + plan.formulary:
+        _check_keys(item, "references", reference_keys, "reference")
+    for item in plan.instruments:
+        _check_keys(item, "references", reference_keys, "reference")
+        _resolve_instrument(item, questions)
+
+
+def _resolve_inputs(item, questions):
+    """A calculated question's inputs, by code, as the instances they name."""
+    codes = item.raw.get("inputs")
+    if codes is None:
+        return
+    if not isinstance(codes, list) or not all(isinstance(code, str) for code in codes):
+        item.problem(f"write a list of question codes, e.g. {LINK_EXAMPLES['inputs']}.", "inputs")
+        return
+    unknown = [code for code in codes if code not in questions]
+    if unknown:
+        item.problem(f"there is no question “{unknown[0]}”.", "inputs")
+    item.links["inputs"] = codes
+    item.instance._planned_inputs = [questions[code] for code in codes if code in questions]
+
+
+def _resolve_instrument(item, questions):
+    """An instrument's total, items and extra items: its items must be its total's inputs."""
+    code = item.raw.get("total")
+    if code is None:
+        item.problem("name its total, the calculated question that holds its score.", "total")
+        return
+    if not isinstance(code, str) or code not in questions:
+        item.problem(f"there is no question “{code}”.", "total")
+        return
+    total = questions[code]
+    item.instance.total = total
+    for name in ("extra_items", "items"):
+        unknown = [c for c in item.links.get(name, []) if c not in questions]
+        if unknown:
+            item.problem(f"there is no question “{unknown[0]}”.", name)
+            return
+    items = item.links.pop("items", [])
+    if not items:
+        item.problem(f"list its scored items, e.g. {LINK_EXAMPLES['items']}.", "items")
+    inputs = [q.code for q in total.planned_inputs()]
+    if set(items) != set(inputs):
+        item.problem(
+            f"the items must be the inputs of its total {code} ({', '.join(inputs) or 'none yet'}); "
+            f"write the same questions under {code}'s inputs.", "items",
+        )
 
 
 def _question_graph(plan):
@@ -341,7 +447,9 @@ def _question_graph(plan):
     database's questions point at those replacements, so the cycle check in
     Question.clean() walks the graph as it will be after loading.
     """
-    stored = {q.code: q for q in Question.objects.select_related("enable_when_question")}
+    stored = {
+        q.code: q for q in Question.objects.select_related("enable_when_question").prefetch_related("inputs")
+    }
     questions = stored | _by_key(plan.questions, "code")
     for code, question in stored.items():
         if questions[code] is question and question.enable_when_question is not None:
@@ -418,7 +526,10 @@ def _check_rules_left_in_database(plan):
 
 
 def _write(plan, reason):
-    counts = {group: Counter(created=0, updated=0, unchanged=0) for group in GROUPS}
+    counts = {
+        group: Counter(created=0, updated=0, unchanged=0)
+        for group in [*GROUPS, "drugs", "formulary settings"]
+    }
     sections = _save_all(plan.sections, Section, "key", {}, counts["sections"], reason)
     references = _save_all(plan.references, Reference, "key", {}, counts["references"], reason)
     conditions = _save_all(
@@ -427,12 +538,23 @@ def _write(plan, reason):
     )
 
     questions = {q.code: q for q in Question.objects.all()}
+    outcomes = {}
     for item in _parents_first(plan.questions):
         item.instance.section = sections[item.instance.section.key]
         parent = item.instance.enable_when_question
         item.instance.enable_when_question = questions[parent.code] if parent else None
-        row, outcome = _save(item, Question, "code", questions, {}, reason)
+        inputs = item.links.pop("inputs", None)
+        row, outcomes[row_code(item)] = _save(item, Question, "code", questions, {}, reason)
         questions[row.code] = row
+        if inputs is not None:
+            item.links["inputs"] = inputs
+    for item in plan.questions:  # every question saved: now their inputs
+        outcome = outcomes[row_code(item)]
+        if "inputs" in item.links:
+            row = questions[row_code(item)]
+            row._change_reason = reason
+            if _set_links(row, "inputs", [questions[code] for code in item.links["inputs"]], outcome == "created"):
+                outcome = "updated" if outcome == "unchanged" else outcome
         counts["questions"][outcome] += 1
 
     for item in plan.criteria:
@@ -441,9 +563,32 @@ def _write(plan, reason):
         plan.criteria, Criterion, "key",
         {"conditions": conditions, "references": references}, counts["criteria"], reason,
     )
+    for item in plan.instruments:
+        item.instance.total = questions[item.instance.total.code]
+    _save_all(
+        plan.instruments, Instrument, "code",
+        {"references": references, "extra_items": questions}, counts["instruments"], reason,
+    )
+    _save_all(plan.drugs, Drug, "key", {"references": references}, counts["drugs"], reason)
+    _save_all(plan.formulary, FormularySettings, "pk", {"references": references},
+              counts["formulary settings"], reason)
     counts["cases"] = Counter(created=0, updated=0, unchanged=0)
     _save_cases(plan.cases, conditions, counts["cases"], reason)
     return counts
+
+
+def row_code(item):
+    return item.instance.code
+
+
+def _set_links(row, name, wanted, created):
+    """Point a many-to-many field at `wanted`; True when that changed it."""
+    manager = getattr(row, name)
+    current = set() if created else set(manager.values_list("pk", flat=True))
+    if {linked.pk for linked in wanted} == current:
+        return False
+    manager.set(wanted)
+    return True
 
 
 def _save_cases(items, conditions, counts, reason):
@@ -498,11 +643,7 @@ def _save(item, model, key_field, rows, link_rows, reason):
     if changed:
         row.save()
     for name, keys in item.links.items():
-        manager = getattr(row, name)
-        wanted = [link_rows[name][key] for key in keys]
-        current = set() if created else set(manager.values_list("pk", flat=True))
-        if {linked.pk for linked in wanted} != current:
-            manager.set(wanted)
+        if _set_links(row, name, [link_rows[name][key] for key in keys], created):
             changed = True
     if created:
         return row, "created"

@@ -23,6 +23,14 @@ class Kind(models.TextChoices):
     DECIMAL = "decimal", "Decimal number"
     CHOICE = "choice", "One choice"
     MULTI_CHOICE = "multi_choice", "Several choices"
+    TRIALS = "trials", "Antidepressant trials"
+
+
+class Calculation(models.TextChoices):
+    """How a calculated question is worked out from its inputs."""
+
+    SUM = "sum", "Sum of its items (whole-number questions)"
+    ADEQUATE_FAILED_TRIALS = "adequate_failed_trials", "Adequate failed trials (from a trials question)"
 
 
 class Operator(models.TextChoices):
@@ -63,6 +71,7 @@ OPERATORS_FOR_KIND = {
     Kind.DECIMAL: {Operator.EQ, Operator.NE, *NUMBER_OPERATORS},
     Kind.CHOICE: {Operator.EQ, Operator.NE, Operator.IN, Operator.NOT_IN},
     Kind.MULTI_CHOICE: {Operator.ANY_OF, Operator.ALL_OF, Operator.NONE_OF},
+    Kind.TRIALS: set(),  # read through a calculated question, never by a rule of its own
 }
 
 # Answers are bounded by the questions' min and max (12 digits); a rule value
@@ -312,8 +321,18 @@ class Question(models.Model):
     enable_when_value = models.JSONField(
         null=True, blank=True, verbose_name="enable when value", help_text=VALUE_HELP
     )
+    calculation = models.CharField(
+        max_length=30, choices=Calculation.choices, blank=True,
+        help_text="A calculated question is worked out from its inputs; its own answer is "
+                  "used only when none of them is answered (a total entered).",
+    )
+    inputs = models.ManyToManyField(
+        "self", symmetrical=False, blank=True, related_name="used_by",
+        help_text="What a calculated question is worked out from: an instrument's items for a "
+                  "sum, the trials question for adequate failed trials.",
+    )
 
-    history = HistoricalRecords()
+    history = HistoricalRecords(m2m_fields=[inputs])
 
     class Meta:
         ordering = ["section__order", "order", "code"]
@@ -334,12 +353,75 @@ class Question(models.Model):
             and self.min_value > self.max_value
         ):
             errors["max_value"] = f"The maximum ({self.max_value}) is below the minimum ({self.min_value})."
+        if self.kind == Kind.TRIALS and self.unit:
+            errors["unit"] = "A trials question has no unit."
         if errors:
             raise ValidationError(errors)
         self._clean_enable_when()
         self._clean_rules_still_fit()
+        self._clean_calculation()
+
+    def planned_inputs(self):
+        """The inputs as they will be saved: those a form or the loader is
+        about to set (`_planned_inputs`), else the saved ones."""
+        planned = getattr(self, "_planned_inputs", None)
+        if planned is not None:
+            return list(planned)
+        return list(self.inputs.all()) if self.pk is not None else []
+
+    def _clean_calculation(self):
+        """A calculated question is a whole number worked out from inputs that fit it."""
+        inputs = self.planned_inputs()
+        if not self.calculation:
+            if inputs:
+                raise ValidationError({"inputs": (
+                    "Only a calculated question has inputs: choose a calculation, or remove the inputs."
+                )})
+        else:
+            if self.kind != Kind.INTEGER:
+                raise ValidationError({"kind": "A calculated question is a whole number: choose “Whole number”."})
+            if not inputs:
+                raise ValidationError({"inputs": "Choose the questions it is worked out from."})
+            wanted = Kind.INTEGER if self.calculation == Calculation.SUM else Kind.TRIALS
+            for question in inputs:
+                if question is self or (question.code == self.code) or (
+                    self.pk is not None and question.pk == self.pk
+                ):
+                    raise ValidationError({"inputs": "A calculated question cannot be its own input."})
+                if question.kind != wanted:
+                    raise ValidationError({"inputs": (
+                        f"{question.code} is a {question.get_kind_display().lower()} question; "
+                        f"{Calculation(self.calculation).label.lower()} needs "
+                        f"{Kind(wanted).label.lower()} questions."
+                    )})
+                if question.calculation:
+                    raise ValidationError({"inputs": (
+                        f"{question.code} is calculated itself; choose the questions it is worked out from instead."
+                    )})
+        if self.pk is None:
+            return
+        for total in self.used_by.all():
+            wanted = Kind.INTEGER if total.calculation == Calculation.SUM else Kind.TRIALS
+            if self.kind != wanted:
+                raise ValidationError({"kind": (
+                    f"{total.code} is worked out from this question and needs it to be a "
+                    f"{Kind(wanted).label.lower()} question; remove it from {total.code}'s inputs first."
+                )})
+            if self.calculation:
+                raise ValidationError({"calculation": (
+                    f"This question is an input of {total.code}; an input cannot be calculated itself."
+                )})
+            instrument = Instrument.objects.filter(total=total).only("code", "options").first()
+            scores = [o.get("score") for o in instrument.options if isinstance(o, dict)] if instrument else []
+            if scores and (self.min_value != 0 or self.max_value != max(scores)):
+                raise ValidationError({"max_value": (
+                    f"This question is an item of {instrument.code}, whose options score 0 to {max(scores)}: "
+                    f"keep its minimum at 0 and its maximum at {max(scores)}, or change the options first."
+                )})
 
     def _clean_choices(self, errors):
+        if self.kind == Kind.TRIALS and self.calculation:
+            errors["calculation"] = "A trials question is answered, not calculated."
         if self.kind not in CHOICE_KINDS:
             if self.choices:
                 errors["choices"] = "Only choice questions have choices; empty the choice rows."
@@ -572,6 +654,12 @@ def _answer_problem(question, answer):
     kind = question.kind
     if kind == Kind.BOOLEAN:
         return "" if isinstance(answer, bool) else "answer true or false."
+    if kind == Kind.TRIALS:
+        fields = {"drug", "daily_dose_mg", "weeks", "outcome"}
+        if not isinstance(answer, list) or any(not isinstance(t, dict) or set(t) != fields for t in answer):
+            return ('answer a list of trials, each {"drug": "sertraline", "daily_dose_mg": 100, '
+                    '"weeks": 6, "outcome": "no_response"}.')
+        return ""
     if kind in NUMBER_KINDS:
         if isinstance(answer, bool) or not isinstance(answer, int | float):
             return "answer a number."
@@ -650,3 +738,223 @@ def _criterion_condition_str(link):
 # The admin shows a condition's criteria through this auto-created link model;
 # without a __str__ its rows would read "Criterion_conditions object (12)".
 Criterion.conditions.through.__str__ = _criterion_condition_str
+
+
+# Scored instruments and the antidepressant formulary ---------------------------
+
+OPTIONS_EXAMPLE = '[{"score": 0, "label": "Not at all"}, {"score": 1, "label": "Several days"}]'
+BANDS_EXAMPLE = '[{"min": 0, "max": 4, "label": "Minimal"}, {"min": 5, "max": 9, "label": "Mild"}]'
+
+
+class Instrument(models.Model):
+    """A scored questionnaire asked item by item (PHQ-9, GAD-7, PCL-5).
+
+    Its items are the inputs of its total, a calculated question (a sum):
+    each item is a whole-number question scored 0 to the highest option
+    score, asked in questionnaire order. Extra items are asked with it and
+    not scored (the PHQ-9's difficulty question).
+    """
+
+    code = models.SlugField(max_length=40, unique=True, help_text="Stable key, e.g. phq9.")
+    name = models.CharField(max_length=200, help_text="e.g. Patient Health Questionnaire-9 (PHQ-9).")
+    total = models.OneToOneField(
+        Question, on_delete=models.PROTECT, related_name="instrument",
+        help_text="The calculated question (a sum) that holds its score; its inputs are the items.",
+    )
+    options = models.JSONField(
+        default=list, blank=True,
+        help_text=f"The response options every item offers, lowest score first, e.g. {OPTIONS_EXAMPLE}.",
+    )
+    bands = models.JSONField(
+        default=list, blank=True,
+        help_text=f"Severity bands of the total, from 0 to the highest total without gaps or overlaps, "
+                  f"e.g. {BANDS_EXAMPLE}.",
+    )
+    extra_items = models.ManyToManyField(
+        Question, blank=True, related_name="extra_item_of",
+        help_text="Asked with the instrument, not scored (e.g. the PHQ-9's difficulty question).",
+    )
+    references = models.ManyToManyField(
+        Reference, blank=True, related_name="instruments", help_text="Its scoring and severity bands."
+    )
+    licence = models.TextField(blank=True, help_text="Who holds the copyright and on what terms it may be used.")
+    order = models.PositiveIntegerField(default=0)
+
+    history = HistoricalRecords(m2m_fields=[extra_items, references])
+
+    class Meta:
+        ordering = ["order", "code"]
+
+    def __str__(self):
+        return self.name
+
+    def clean(self):
+        errors = {}
+        options = self._clean_options(errors)
+        try:
+            total = self.total
+        except Question.DoesNotExist:
+            total = None  # the form reports the missing total itself
+        items = []
+        if total is not None:
+            if total.calculation != Calculation.SUM:
+                errors["total"] = (
+                    f"{total.code} is not a sum: make it a calculated question (“Sum of its items”) "
+                    "whose inputs are the instrument's items."
+                )
+            else:
+                items = total.planned_inputs()
+        highest = max((o["score"] for o in options), default=None)
+        if highest is not None:
+            for item in items:
+                if item.min_value != 0 or item.max_value is None or item.max_value != highest:
+                    errors.setdefault("options", (
+                        f"Item {item.code} is scored from {_number_text(item.min_value or 0)} to "
+                        f"{'no maximum' if item.max_value is None else _number_text(item.max_value)}, "
+                        f"but the options go from 0 to {highest}: make them agree."
+                    ))
+        if highest is not None and items:
+            self._clean_bands(errors, highest * len(items))
+        elif self.bands:
+            self._clean_bands(errors, None)
+        if errors:
+            raise ValidationError(errors)
+
+    def _clean_options(self, errors):
+        options = self.options
+        if not isinstance(options, list) or not options:
+            errors["options"] = f"List the response options with their scores, e.g. {OPTIONS_EXAMPLE}."
+            return []
+        scores = []
+        for option in options:
+            if (
+                not isinstance(option, dict) or set(option) != {"score", "label"}
+                or isinstance(option["score"], bool) or not isinstance(option["score"], int)
+                or not isinstance(option["label"], str) or not option["label"].strip()
+            ):
+                errors["options"] = f"Each option needs a whole-number score and a label; check {option!r}."
+                return []
+            scores.append(option["score"])
+        if scores != list(range(len(scores))):
+            errors["options"] = (
+                f"The scores run 0, 1, 2 … one per option, lowest first; these are {', '.join(map(str, scores))}."
+            )
+            return []
+        return options
+
+    def _clean_bands(self, errors, highest_total):
+        bands = self.bands
+        if not isinstance(bands, list) or not bands:
+            errors["bands"] = f"List the severity bands, e.g. {BANDS_EXAMPLE}."
+            return
+        expected_min = 0
+        for band in bands:
+            if (
+                not isinstance(band, dict) or set(band) != {"min", "max", "label"}
+                or any(isinstance(band[k], bool) or not isinstance(band[k], int) for k in ("min", "max"))
+                or not isinstance(band["label"], str) or not band["label"].strip()
+            ):
+                errors["bands"] = f"Each band needs a whole-number min and max and a label; check {band!r}."
+                return
+            if band["max"] < band["min"]:
+                errors["bands"] = f"The band “{band['label']}” ends ({band['max']}) before it starts ({band['min']})."
+                return
+            if band["min"] < expected_min:
+                errors["bands"] = f"The band “{band['label']}” overlaps the band before it; start it at {expected_min}."
+                return
+            if band["min"] > expected_min:
+                errors["bands"] = (
+                    f"No band covers {expected_min}"
+                    f"{'' if band['min'] - 1 == expected_min else ' to ' + str(band['min'] - 1)}; "
+                    f"start “{band['label']}” at {expected_min}."
+                )
+                return
+            expected_min = band["max"] + 1
+        if highest_total is not None and expected_min - 1 != highest_total:
+            errors["bands"] = (
+                f"The bands end at {expected_min - 1}, but the highest total is {highest_total}; "
+                f"the last band should end at {highest_total}."
+            )
+
+    def items(self):
+        """The scored items, in questionnaire order."""
+        return self.total.inputs.order_by("section__order", "order", "code")
+
+
+class DrugClass(models.TextChoices):
+    SSRI = "ssri", "Selective serotonin reuptake inhibitor (SSRI)"
+    SNRI = "snri", "Serotonin–noradrenaline reuptake inhibitor (SNRI)"
+    TCA = "tca", "Tricyclic antidepressant"
+    MAOI = "maoi", "Monoamine oxidase inhibitor (MAOI)"
+    NASSA = "nassa", "Noradrenergic and specific serotonergic antidepressant (mirtazapine)"
+    OTHER = "other", "Other antidepressant (e.g. bupropion, vortioxetine)"
+    AUGMENTATION = "augmentation", "Augmenting agent (lithium, atypical antipsychotic)"
+
+
+class Drug(models.Model):
+    """A drug of the formulary the antidepressant-trial history is judged against."""
+
+    key = models.SlugField(max_length=60, unique=True, help_text="Stable key, e.g. sertraline; saved trials use it.")
+    name = models.CharField(max_length=120, help_text="Its generic name, e.g. Sertraline.")
+    drug_class = models.CharField("class", max_length=30, choices=DrugClass.choices)
+    min_daily_dose_mg = models.DecimalField(
+        "minimum adequate daily dose (mg)", max_digits=8, decimal_places=2, null=True, blank=True,
+        help_text="A trial at a lower daily dose does not count as adequate. Needed when it counts as a trial.",
+    )
+    counts_as_trial = models.BooleanField(
+        "counts as a trial", default=True,
+        help_text="Whether a trial of it counts towards treatment resistance, as the cited definition says.",
+    )
+    references = models.ManyToManyField(
+        Reference, blank=True, related_name="drugs", help_text="The source of the minimum dose."
+    )
+    note = models.TextField(blank=True, help_text="For clinical leads; not shown to clinicians.")
+    order = models.PositiveIntegerField(default=0)
+
+    history = HistoricalRecords(m2m_fields=[references])
+
+    class Meta:
+        ordering = ["order", "name"]
+        verbose_name = "formulary drug"
+
+    def __str__(self):
+        return f"{self.name} ({_number_text(self.min_daily_dose_mg)} mg)" if self.min_daily_dose_mg else self.name
+
+    def clean(self):
+        dose = self.min_daily_dose_mg
+        if dose is not None and dose <= 0:
+            raise ValidationError({"min_daily_dose_mg": "The minimum daily dose is more than 0 mg."})
+        if dose is None and self.counts_as_trial:
+            raise ValidationError({"min_daily_dose_mg": (
+                "A drug that counts as a trial needs its minimum adequate daily dose, with its source."
+            )})
+
+
+class FormularySettings(models.Model):
+    """The one row of formulary-wide rules: how long a trial must last, and
+    the definition of treatment resistance that says so."""
+
+    min_trial_weeks = models.PositiveSmallIntegerField(
+        "minimum weeks at an adequate dose", default=4,
+        help_text="A trial shorter than this does not count as adequate.",
+    )
+    references = models.ManyToManyField(
+        Reference, blank=True, related_name="+", help_text="The definition of an adequate trial."
+    )
+
+    history = HistoricalRecords(m2m_fields=[references])
+
+    class Meta:
+        verbose_name = "formulary settings"
+        verbose_name_plural = "formulary settings"
+
+    def __str__(self):
+        return f"Adequate trials last at least {self.min_trial_weeks} weeks"
+
+    def save(self, *args, **kwargs):
+        self.pk = 1  # one row only
+        super().save(*args, **kwargs)
+
+    def clean(self):
+        if self.min_trial_weeks is not None and self.min_trial_weeks < 1:
+            raise ValidationError({"min_trial_weeks": "A trial lasts at least 1 week."})

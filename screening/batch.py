@@ -54,11 +54,16 @@ def _short(text: str, limit: int = 40) -> str:
 
 
 def advisory_output(patient, version: str, advisory: engine.Advisory) -> dict:
-    """The output object for an advisory."""
+    """The output object for an advisory: its alerts and results, the values
+    worked out from other answers (`calculated`), the calculated questions
+    whose total was given instead (`entered`) and every trial, judged."""
     return {
         "patient": patient,
         "rulebook_version": version,
         "alerts": [_alert_dict(a) for a in advisory.alerts],
+        "calculated": dict(advisory.calculated),
+        "entered": list(advisory.entered),
+        "trials": [t.to_dict() for t in advisory.trials],
         "results": [_condition_dict(r) for r in advisory.results],
     }
 

@@ -2,8 +2,12 @@
 
 A `Rulebook` is an immutable snapshot of the knowledge base; `evaluate()`
 reads a patient's answers against it and returns an `Advisory`, following
-docs/architecture.md, "The rule semantics", exactly. `validate_answers()` checks answers
-the same way for the web form and the `screen` command.
+docs/architecture.md, "The rule semantics", exactly, after working out
+calculated values ("Calculated values, instruments and the formulary": an
+instrument's total from its items, the count of adequate failed
+antidepressant trials from the trials given, each trial judged against the
+formulary). `validate_answers()` checks answers the same way for the web
+form and the `screen` command.
 
 This module imports only the standard library (a test enforces it), so it is
 fast, deterministic and usable anywhere.
@@ -30,7 +34,33 @@ HOLDS, FAILS, UNKNOWN, SKIPPED = "holds", "fails", "unknown", "skipped"
 BOOLEAN, INTEGER, DECIMAL, CHOICE, MULTI_CHOICE = (
     "boolean", "integer", "decimal", "choice", "multi_choice",
 )
+# A list of antidepressant trials, each {"drug", "daily_dose_mg", "weeks", "outcome"}.
+TRIALS = "trials"
 NONE_CHOICE = "none"
+
+# Calculations: how a calculated question's value is worked out from its inputs.
+SUM = "sum"                                         # the sum of integer inputs
+ADEQUATE_FAILED_TRIALS = "adequate_failed_trials"  # the trials that count, from trials inputs
+CALCULATIONS = (SUM, ADEQUATE_FAILED_TRIALS)
+
+# A trial's outcome; only the first two make a failed trial.
+NO_RESPONSE, PARTIAL_RESPONSE, RESPONSE, STOPPED_SIDE_EFFECTS, STOPPED_OTHER = (
+    "no_response", "partial_response", "response", "stopped_side_effects", "stopped_other",
+)
+TRIAL_OUTCOMES = (NO_RESPONSE, PARTIAL_RESPONSE, RESPONSE, STOPPED_SIDE_EFFECTS, STOPPED_OTHER)
+FAILED_OUTCOMES = (NO_RESPONSE, PARTIAL_RESPONSE)
+# Each outcome as a clinician reads it (forms, summary and PDF).
+TRIAL_OUTCOME_LABELS = {
+    NO_RESPONSE: "No response",
+    PARTIAL_RESPONSE: "Partial response",
+    RESPONSE: "Responded",
+    STOPPED_SIDE_EFFECTS: "Stopped for side effects",
+    STOPPED_OTHER: "Stopped for another reason",
+}
+TRIAL_FIELDS = ("drug", "daily_dose_mg", "weeks", "outcome")
+MOST_TRIALS = 50
+LARGEST_TRIAL_NUMBER = 100_000
+DEFAULT_MIN_TRIAL_WEEKS = 4
 
 
 OPERATORS = {
@@ -91,6 +121,8 @@ class QuestionSpec:
     max: int | float | None = None
     unit: str = ""
     enable_when: EnableWhen | None = None
+    calculation: str = ""             # a calculated question: SUM or ADEQUATE_FAILED_TRIALS
+    inputs: tuple[str, ...] = ()      # the question codes it is worked out from
 
     @cached_property
     def choice_values(self) -> tuple[str, ...]:
@@ -145,6 +177,71 @@ class ReferenceSpec:
 
 
 @dataclass(frozen=True)
+class ScoreOption:
+    score: int
+    label: str
+
+
+@dataclass(frozen=True)
+class Band:
+    min: int
+    max: int
+    label: str
+
+
+@dataclass(frozen=True)
+class InstrumentSpec:
+    """A scored questionnaire asked item by item; its total is a calculated
+    question (a SUM of `items`). `extra_items` are asked with it, not scored."""
+
+    code: str
+    name: str
+    total: str
+    items: tuple[str, ...]
+    options: tuple[ScoreOption, ...]
+    bands: tuple[Band, ...]
+    references: tuple[str, ...] = ()
+    licence: str = ""
+    extra_items: tuple[str, ...] = ()
+
+    def band(self, total) -> Band | None:
+        """The severity band a total falls in, or None."""
+        if total is None:
+            return None
+        return next((b for b in self.bands if b.min <= total <= b.max), None)
+
+
+@dataclass(frozen=True)
+class DrugSpec:
+    """A drug of the formulary: what counts as an adequate daily dose."""
+
+    key: str
+    name: str
+    drug_class: str
+    min_daily_dose_mg: float | None    # None only for a drug that does not count
+    references: tuple[str, ...] = ()
+    counts_as_trial: bool = True
+
+
+class TrialJudgement(NamedTuple):
+    """One antidepressant trial as given, and whether it counts as an
+    adequate failed trial; `reason` says why, or why not, in words."""
+
+    drug: str
+    daily_dose_mg: float
+    weeks: float
+    outcome: str
+    counted: bool
+    reason: str
+
+    def to_dict(self):
+        return {
+            "drug": self.drug, "daily_dose_mg": self.daily_dose_mg, "weeks": self.weeks,
+            "outcome": self.outcome, "counted": self.counted, "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
 class Rulebook:
     """An immutable snapshot of the knowledge base, in display order.
 
@@ -158,6 +255,10 @@ class Rulebook:
     criteria: tuple[CriterionSpec, ...]
     conditions: tuple[ConditionSpec, ...]
     references: tuple[ReferenceSpec, ...]
+    instruments: tuple[InstrumentSpec, ...] = ()
+    formulary: tuple[DrugSpec, ...] = ()
+    min_trial_weeks: int | float = DEFAULT_MIN_TRIAL_WEEKS
+    trial_references: tuple[str, ...] = ()   # what defines an adequate trial
 
     # Lookups, computed once per rulebook.
 
@@ -172,6 +273,34 @@ class Rulebook:
     @cached_property
     def reference(self) -> dict[str, ReferenceSpec]:
         return {r.key: r for r in self.references}
+
+    @cached_property
+    def instrument(self) -> dict[str, InstrumentSpec]:
+        return {i.code: i for i in self.instruments}
+
+    @cached_property
+    def instrument_for_total(self) -> dict[str, InstrumentSpec]:
+        """Instruments by the code of their total question."""
+        return {i.total: i for i in self.instruments}
+
+    @cached_property
+    def drug(self) -> dict[str, DrugSpec]:
+        return {d.key: d for d in self.formulary}
+
+    @cached_property
+    def calculated_questions(self) -> tuple[QuestionSpec, ...]:
+        """The calculated questions, in questionnaire order."""
+        return tuple(q for q in self.questions if q.calculation)
+
+    @cached_property
+    def _calculated_for_input(self) -> dict[str, QuestionSpec]:
+        """For each input (or instrument extra item), the calculated question it belongs to."""
+        found = {}
+        for question in self.calculated_questions:
+            instrument = self.instrument_for_total.get(question.code)
+            for code in (*question.inputs, *(instrument.extra_items if instrument else ())):
+                found.setdefault(code, question)
+        return found
 
     @cached_property
     def _criteria_by_condition(self) -> dict[str, tuple[CriterionSpec, ...]]:
@@ -191,16 +320,23 @@ class Rulebook:
     @cached_property
     def _question_codes_by_condition(self) -> dict[str, frozenset[str]]:
         """The codes of the questions each condition's criteria read, with
-        the enable-when parents those depend on."""
+        the enable-when parents those depend on, a calculated question's
+        inputs and an instrument's extra items whenever its total is asked."""
         codes_by_condition = {}
         for condition in self.conditions:
             codes = set()
-            for criterion in self.criteria_for(condition.slug):
-                code = criterion.question
-                while code is not None and code not in codes:
-                    codes.add(code)
-                    enable_when = self.question[code].enable_when
-                    code = enable_when.question if enable_when else None
+            waiting = [criterion.question for criterion in self.criteria_for(condition.slug)]
+            while waiting:
+                code = waiting.pop()
+                if code in codes or code not in self.question:
+                    continue
+                codes.add(code)
+                question = self.question[code]
+                if question.enable_when is not None:
+                    waiting.append(question.enable_when.question)
+                waiting.extend(question.inputs)
+                if question.calculation and code in self.instrument_for_total:
+                    waiting.extend(self.instrument_for_total[code].extra_items)
             codes_by_condition[condition.slug] = frozenset(codes)
         return codes_by_condition
 
@@ -214,7 +350,9 @@ class Rulebook:
 
     def questions_for(self, conditions: Sequence[str]) -> tuple[QuestionSpec, ...]:
         """The questionnaire for these conditions: the questions their criteria
-        read, plus the enable-when parents those depend on, in display order."""
+        read, plus the enable-when parents those depend on, the inputs of
+        calculated questions and the extra items of instruments whose total
+        is asked, in display order."""
         codes = set()
         for condition in set(conditions):
             codes |= self._question_codes_by_condition.get(condition, frozenset())
@@ -249,7 +387,38 @@ class Rulebook:
                 }
                 for r in self.references
             ],
+            **self._trial_and_instrument_dict(),
         }
+
+    def _trial_and_instrument_dict(self) -> dict:
+        """The parts a first-edition rulebook does not have, written only when
+        set, so that a first-edition snapshot keeps its JSON and version."""
+        data = {}
+        if self.instruments:
+            data["instruments"] = [
+                {
+                    "code": i.code, "name": i.name, "total": i.total, "items": list(i.items),
+                    "extra_items": list(i.extra_items),
+                    "options": [{"score": o.score, "label": o.label} for o in i.options],
+                    "bands": [{"min": b.min, "max": b.max, "label": b.label} for b in i.bands],
+                    "references": list(i.references), "licence": i.licence,
+                }
+                for i in self.instruments
+            ]
+        if self.formulary:
+            data["formulary"] = [
+                {
+                    "key": d.key, "name": d.name, "drug_class": d.drug_class,
+                    "min_daily_dose_mg": d.min_daily_dose_mg, "counts_as_trial": d.counts_as_trial,
+                    "references": list(d.references),
+                }
+                for d in self.formulary
+            ]
+        if self.formulary or self.min_trial_weeks != DEFAULT_MIN_TRIAL_WEEKS:
+            data["min_trial_weeks"] = self.min_trial_weeks
+        if self.trial_references:
+            data["trial_references"] = list(self.trial_references)
+        return data
 
     def to_json(self) -> str:
         """Canonical JSON: sorted keys, no whitespace, lists in display order."""
@@ -282,6 +451,22 @@ class Rulebook:
                 for c in data["conditions"]
             ),
             references=tuple(ReferenceSpec(**r) for r in data["references"]),
+            instruments=tuple(
+                InstrumentSpec(
+                    code=i["code"], name=i["name"], total=i["total"], items=tuple(i["items"]),
+                    extra_items=tuple(i.get("extra_items", ())),
+                    options=tuple(ScoreOption(**o) for o in i.get("options", ())),
+                    bands=tuple(Band(**b) for b in i.get("bands", ())),
+                    references=tuple(i.get("references", ())), licence=i.get("licence", ""),
+                )
+                for i in data.get("instruments", ())
+            ),
+            formulary=tuple(
+                DrugSpec(**{**d, "references": tuple(d.get("references", ()))})
+                for d in data.get("formulary", ())
+            ),
+            min_trial_weeks=data.get("min_trial_weeks", DEFAULT_MIN_TRIAL_WEEKS),
+            trial_references=tuple(data.get("trial_references", ())),
         )
 
 
@@ -292,7 +477,7 @@ def _thaw(value):
 
 
 def _question_to_dict(q: QuestionSpec) -> dict:
-    return {
+    data = {
         "code": q.code, "text": q.text, "kind": q.kind, "section": q.section,
         "help_text": q.help_text, "min": q.min, "max": q.max, "unit": q.unit,
         "choices": [{"value": c.value, "label": c.label} for c in q.choices],
@@ -301,6 +486,10 @@ def _question_to_dict(q: QuestionSpec) -> dict:
             "value": _thaw(q.enable_when.value),
         },
     }
+    if q.calculation:  # written only when set: a first-edition question keeps its JSON
+        data["calculation"] = q.calculation
+        data["inputs"] = list(q.inputs)
+    return data
 
 
 def _question_from_dict(data: Mapping) -> QuestionSpec:
@@ -314,6 +503,7 @@ def _question_from_dict(data: Mapping) -> QuestionSpec:
             question=enable_when["question"], operator=enable_when["operator"],
             value=_freeze(enable_when.get("value")),
         ),
+        calculation=data.get("calculation", ""), inputs=tuple(data.get("inputs", ())),
     )
 
 
@@ -358,20 +548,30 @@ class ConditionResult(NamedTuple):
 class Advisory(NamedTuple):
     results: tuple[ConditionResult, ...]
     alerts: tuple[Reason, ...] = ()
+    calculated: dict = {}                      # code -> value worked out from its inputs
+    entered: tuple[str, ...] = ()              # calculated questions whose total was typed
+    trials: tuple[TrialJudgement, ...] = ()    # each antidepressant trial, judged
 
     def to_dict(self):
         return {
             "alerts": [a.to_dict() for a in self.alerts],
+            "calculated": dict(self.calculated),
+            "entered": list(self.entered),
+            "trials": [t.to_dict() for t in self.trials],
             "results": [r.to_dict() for r in self.results],
         }
 
     @classmethod
     def from_dict(cls, data: Mapping) -> "Advisory":
+        """An advisory as stored; one stored before calculated values has none."""
         def reason(r):
             return Reason(**{**r, "references": tuple(r["references"])})
 
         return cls(
             alerts=tuple(reason(a) for a in data["alerts"]),
+            calculated=dict(data.get("calculated", {})),
+            entered=tuple(data.get("entered", ())),
+            trials=tuple(TrialJudgement(**t) for t in data.get("trials", ())),
             results=tuple(
                 ConditionResult(
                     condition=r["condition"], status=r["status"],
@@ -389,24 +589,163 @@ class Advisory(NamedTuple):
         return max((r.status for r in self.results), key=STATUS_ORDER.index)
 
 
+# --- calculated values ----------------------------------------------------
+
+
+class Calculation(NamedTuple):
+    """The answers with every calculated question's value worked out
+    (docs/architecture.md, "Calculated values")."""
+
+    values: dict                          # the answers, each calculated question's value in place
+    calculated: dict                      # code -> value worked out from its inputs
+    entered: tuple[str, ...]              # calculated questions whose typed value stands
+    waiting: dict                         # code -> its unanswered inputs, when some are answered
+    not_collected: frozenset              # inputs and extra items of an entered total
+    trials: tuple[TrialJudgement, ...]    # every trial of every trials answer, judged
+
+
+def calculate(rulebook: Rulebook, answers: Mapping[str, object]) -> Calculation:
+    """Each calculated question's value, in questionnaire order:
+
+    - some input answered: the calculation when every input is answered,
+      else unknown (absent from `values`; `waiting` names the rest);
+    - no input answered: the typed answer to the calculated question, if
+      any (listed in `entered`; its inputs were not collected).
+    """
+    values = dict(answers)
+    calculated, entered, waiting, not_collected = {}, [], {}, set()
+    trials = {
+        q.code: tuple(judge_trial(rulebook, trial) for trial in answers[q.code])
+        for q in rulebook.questions if q.kind == TRIALS and _answered(answers.get(q.code))
+    }
+    for question in rulebook.calculated_questions:
+        given = [code for code in question.inputs if _answered(answers.get(code))]
+        if given:
+            if unanswered := tuple(code for code in question.inputs if code not in given):
+                values.pop(question.code, None)
+                waiting[question.code] = unanswered
+                continue
+            value = _worked_out(question, answers, trials)
+            if value is None:
+                values.pop(question.code, None)
+            else:
+                values[question.code] = calculated[question.code] = value
+        elif answers.get(question.code) is not None:
+            entered.append(question.code)
+            instrument = rulebook.instrument_for_total.get(question.code)
+            not_collected |= {*question.inputs, *(instrument.extra_items if instrument else ())}
+    return Calculation(
+        values=values, calculated=calculated, entered=tuple(entered), waiting=waiting,
+        not_collected=frozenset(not_collected),
+        trials=tuple(judgement for judged in trials.values() for judgement in judged),
+    )
+
+
+def _answered(value) -> bool:
+    """An empty list of trials is no trials given: unanswered."""
+    return value is not None and value != [] and value != ()
+
+
+def _worked_out(question: QuestionSpec, answers: Mapping[str, object], trials: Mapping[str, tuple]):
+    if question.calculation == SUM:
+        items = [answers[code] for code in question.inputs]
+        if not all(_is_number(item) for item in items):
+            return None  # validation keeps such answers out; this keeps evaluate() total
+        return sum(items)
+    if question.calculation == ADEQUATE_FAILED_TRIALS:
+        return sum(judgement.counted for code in question.inputs for judgement in trials.get(code, ()))
+    return None
+
+
+def _is_number(value) -> bool:
+    return type(value) in (int, float) and math.isfinite(value)
+
+
+OUTCOME_REASONS = {
+    RESPONSE: "responded",
+    STOPPED_SIDE_EFFECTS: "stopped for side effects",
+    STOPPED_OTHER: "stopped for another reason",
+}
+
+
+def judge_trial(rulebook: Rulebook, trial: Mapping) -> TrialJudgement:
+    """Whether one trial counts as an adequate failed antidepressant trial:
+    an antidepressant of the formulary (or a drug it counts), at least its
+    minimum adequate daily dose, for at least the rulebook's minimum weeks,
+    with no response or only a partial one. The reason says why, or every
+    reason why not, in a clinician's words."""
+    get = trial.get if isinstance(trial, Mapping) else (lambda name: None)
+    key, dose, weeks, outcome = (get(name) for name in TRIAL_FIELDS)
+    drug = rulebook.drug.get(key)
+    reasons = []
+    if drug is None:
+        reasons.append(f"{_short(key)} is not in the formulary")
+    elif not drug.counts_as_trial:
+        reasons.append(
+            f"{_lower(drug.name)} is an augmenting agent, not counted as a trial of its own"
+            if drug.drug_class == AUGMENTATION else f"{_lower(drug.name)} is not an antidepressant"
+        )
+    elif drug.min_daily_dose_mg is None:
+        reasons.append(f"no minimum adequate dose is recorded for {_lower(drug.name)}")
+    else:
+        if not _is_number(dose) or dose < drug.min_daily_dose_mg:
+            reasons.append(f"below the {_number_text(drug.min_daily_dose_mg)} mg minimum for {_lower(drug.name)}")
+        minimum = rulebook.min_trial_weeks
+        if not _is_number(weeks):
+            reasons.append(f"weeks not given; at least {_number_text(minimum)} are needed")
+        elif weeks < minimum:
+            unit = "week" if weeks == 1 else "weeks"
+            reasons.append(f"{_number_text(weeks)} {unit}, fewer than {_number_text(minimum)}")
+        if outcome not in FAILED_OUTCOMES:
+            reasons.append(OUTCOME_REASONS.get(outcome, "no outcome given"))
+    if reasons:
+        return TrialJudgement(key, dose, weeks, outcome, False, "; ".join(reasons))
+    response = "no response" if outcome == NO_RESPONSE else "only a partial response"
+    reason = (
+        f"counted: at least {_number_text(drug.min_daily_dose_mg)} mg a day for at least "
+        f"{_number_text(rulebook.min_trial_weeks)} weeks, with {response}"
+    )
+    return TrialJudgement(key, dose, weeks, outcome, True, reason)
+
+
+AUGMENTATION = "augmentation"
+
+
+def _lower(name: str) -> str:
+    """A drug's name inside a sentence: "Sertraline" -> "sertraline"; an
+    abbreviation such as "MAOI" stays as it is."""
+    return name[:1].lower() + name[1:] if name[1:2].islower() else name
+
+
+def _number_text(number) -> str:
+    """50.0 -> "50", 37.5 -> "37.5"."""
+    if isinstance(number, float) and number.is_integer():
+        return str(int(number))
+    return str(number)
+
+
 # --- evaluation -----------------------------------------------------------
 
 
 def evaluate(rulebook: Rulebook, conditions: Sequence[str], answers: Mapping[str, object]) -> Advisory:
-    """One result per condition, in the order given, plus the screening's alerts.
+    """One result per condition, in the order given, plus the screening's
+    alerts, calculated values and judged trials.
 
     `answers` maps question codes to validated answers (see
     `validate_answers`); a missing code is an unanswered question. Answers
-    to questions that enable-when disables are ignored. Never raises on a
-    missing or disabled answer: that is what `incomplete` and `skipped` are
-    for. Conditions not in the rulebook are skipped (validation reports them).
+    to questions that enable-when disables are ignored. Calculated values
+    are worked out first (`calculate`), and criteria read them like any
+    answer. Never raises on a missing or disabled answer: that is what
+    `incomplete` and `skipped` are for. Conditions not in the rulebook are
+    skipped (validation reports them).
     """
+    worked = calculate(rulebook, answers)
     # An outcome for every criterion, once for the whole screening,
     # whichever conditions it applies to.
-    outcome = {c.key: _criterion_outcome(rulebook, c, answers) for c in rulebook.criteria}
+    outcome = {c.key: _criterion_outcome(rulebook, c, worked) for c in rulebook.criteria}
     # Each condition's status, by precedence.
     results = tuple([
-        _condition_result(rulebook, rulebook.condition[slug], outcome, answers)
+        _condition_result(rulebook, rulebook.condition[slug], outcome, worked)
         for slug in conditions
         if slug in rulebook.condition
     ])
@@ -416,18 +755,22 @@ def evaluate(rulebook: Rulebook, conditions: Sequence[str], answers: Mapping[str
         for c in rulebook.criteria
         if c.effect == ALERT and outcome[c.key] == HOLDS and _alert_applies(rulebook, c, conditions)
     ])
-    return Advisory(results, alerts)
+    return Advisory(
+        results, alerts, calculated=worked.calculated, entered=worked.entered, trials=worked.trials,
+    )
 
 
-def _criterion_outcome(rulebook: Rulebook, criterion: CriterionSpec, answers: Mapping[str, object]) -> str:
+def _criterion_outcome(rulebook: Rulebook, criterion: CriterionSpec, worked: Calculation) -> str:
     """HOLDS, FAILS, UNKNOWN or SKIPPED, as docs/architecture.md defines them.
 
-    Skipped: enable-when disables the criterion's question. Unknown: the
-    question is unanswered, or its enable-when depends on an unanswered
-    question.
+    Skipped: enable-when disables the criterion's question, or it is an
+    item of a total that was entered instead (the item was not collected).
+    Unknown: the question is unanswered (a calculated one: an input is
+    unanswered), or its enable-when depends on an unanswered question.
     """
+    answers = worked.values
     enabled = _question_enabled(rulebook, criterion.question, answers)
-    if enabled is False:
+    if enabled is False or criterion.question in worked.not_collected:
         return SKIPPED
     answer = answers.get(criterion.question)
     if enabled is None or answer is None:
@@ -436,7 +779,7 @@ def _criterion_outcome(rulebook: Rulebook, criterion: CriterionSpec, answers: Ma
 
 
 def _condition_result(
-    rulebook: Rulebook, condition: ConditionSpec, outcome: Mapping[str, str], answers: Mapping[str, object],
+    rulebook: Rulebook, condition: ConditionSpec, outcome: Mapping[str, str], worked: Calculation,
 ) -> ConditionResult:
     """One condition's status from its criteria's outcomes, by precedence:
     excluded, not_met, incomplete, caution, eligible."""
@@ -462,7 +805,8 @@ def _condition_result(
         _reason(c, UNKNOWN) for c in rulebook.criteria_for(condition.slug) if outcome[c.key] == UNKNOWN
     ]):
         status, deciding = INCOMPLETE, unknown
-        missing = _missing_questions(rulebook, [r.question for r in unknown], answers)
+        asked = rulebook._question_codes_by_condition.get(condition.slug, frozenset())
+        missing = _missing_questions(rulebook, [r.question for r in unknown], worked, asked)
     # 4. a caution that holds
     elif cautions:
         status, deciding = CAUTION_STATUS, cautions
@@ -499,10 +843,13 @@ def _question_enabled(rulebook: Rulebook, code: str, answers: Mapping[str, objec
     return _holds(enable_when.operator, answers[parent], enable_when.value)
 
 
-def _missing_questions(rulebook: Rulebook, codes, answers: Mapping[str, object]) -> tuple[str, ...]:
+def _missing_questions(rulebook: Rulebook, codes, worked: Calculation, asked=frozenset()) -> tuple[str, ...]:
     """The questions to answer next, in questionnaire order: for each unknown
     question, the first unanswered question up its enable-when chain (or
-    itself)."""
+    itself). For a calculated question with some inputs answered, its
+    unanswered inputs; for an item of a calculated question none of whose
+    inputs is answered, that question (its total may be given instead)."""
+    answers = worked.values
     blocking = set()
     for code in codes:
         while (enable_when := rulebook.question[code].enable_when) is not None:
@@ -510,7 +857,13 @@ def _missing_questions(rulebook: Rulebook, codes, answers: Mapping[str, object])
             if _question_enabled(rulebook, parent, answers) is True and answers.get(parent) is not None:
                 break  # the parent is answered: this question is the one to answer
             code = parent
-        blocking.add(code)
+        owner = rulebook._calculated_for_input.get(code)
+        if code in worked.waiting:
+            blocking.update(worked.waiting[code])
+        elif owner is not None and owner.code in asked and owner.code not in worked.waiting:
+            blocking.add(owner.code)
+        else:
+            blocking.add(code)
     return tuple(q.code for q in rulebook.questions if q.code in blocking)
 
 
@@ -532,11 +885,27 @@ def enabled_questions(rulebook: Rulebook, conditions: Sequence[str], answers: Ma
 
 def unanswered_questions(rulebook: Rulebook, conditions: Sequence[str], answers: Mapping[str, object]):
     """Codes of the enabled questions that have no answer, in display order:
-    what "Show summary" insists on."""
-    return tuple(
-        q.code for q, enabled in enabled_questions(rulebook, conditions, answers)
-        if enabled is True and answers.get(q.code) is None
-    )
+    what "Show summary" insists on. A calculated question whose value is
+    known needs nothing more; one with some inputs answered needs the rest
+    of its inputs; one with none answered needs its own answer (the items,
+    or the total entered). An instrument's extra items are never insisted on."""
+    worked = calculate(rulebook, answers)
+    questionnaire = enabled_questions(rulebook, conditions, answers)
+    asked = {q.code for q, _ in questionnaire}
+    unanswered = []
+    for question, enabled in questionnaire:
+        code = question.code
+        if enabled is not True or _answered(answers.get(code)) or code in worked.not_collected:
+            continue
+        if question.calculation and (code in worked.values or code in worked.waiting):
+            continue
+        owner = rulebook._calculated_for_input.get(code)
+        if owner is not None and owner.code in asked and (
+            code not in owner.inputs or owner.code not in worked.waiting
+        ):
+            continue
+        unanswered.append(code)
+    return tuple(unanswered)
 
 
 # --- answer validation ----------------------------------------------------
@@ -586,9 +955,12 @@ def validate_answers(rulebook: Rulebook, conditions, answers) -> Validation:
         if value is None:
             continue
         try:
-            cleaned[question.code] = clean_answer(question, value)
+            value = clean_answer(question, value, rulebook)
         except ValueError as error:
             problems[question.code] = (question.code, str(error))
+            continue
+        if _answered(value):  # an empty list of trials is no trials given
+            cleaned[question.code] = value
 
     # Enable-when is read from the valid answers; a disabled question's
     # answer is dropped, even an invalid one, as the form never showed it.
@@ -599,6 +971,12 @@ def validate_answers(rulebook: Rulebook, conditions, answers) -> Validation:
     for code in disabled:
         cleaned.pop(code, None)
         problems.pop(code, None)
+
+    # A typed total must agree with the inputs given with it.
+    for question in questionnaire:
+        if question.calculation and question.code not in problems:
+            if problem := _calculation_problem(rulebook, question, cleaned):
+                problems[question.code] = (question.code, problem)
 
     for code in answers:  # in the order given
         if code in problems:
@@ -625,13 +1003,121 @@ def _chosen_conditions(rulebook: Rulebook, conditions) -> tuple[tuple[str, ...],
     return tuple(chosen), problems
 
 
-def clean_answer(question: QuestionSpec, value):
-    """One answer in canonical form, or ValueError with a message for a clinician."""
+def _calculation_problem(rulebook: Rulebook, question: QuestionSpec, cleaned: Mapping[str, object]) -> str:
+    """What is wrong with a calculated question's typed answer given with
+    its inputs ("" when nothing is): it must agree with them."""
+    typed = cleaned.get(question.code)
+    given = [code for code in question.inputs if _answered(cleaned.get(code))]
+    if typed is None or not given:
+        return ""
+    if question.calculation == ADEQUATE_FAILED_TRIALS:
+        judged = {
+            code: tuple(judge_trial(rulebook, trial) for trial in cleaned[code]) for code in given
+        }
+        value = _worked_out(question, cleaned, judged)
+        if value == typed:
+            return ""
+        counts = "1 counts" if value == 1 else f"{value} count"
+        return (
+            f"the number entered ({typed}) does not match the trials listed, of which {counts} as "
+            "an adequate failed trial; clear the number (it is worked out from the trials) or "
+            "correct the trials."
+        )
+    unanswered = [code for code in question.inputs if code not in given]
+    if unanswered:
+        return (
+            f"a total of {typed} was entered, but only {len(given)} of the {len(question.inputs)} "
+            f"items are answered ({', '.join(unanswered[:5])}{' …' if len(unanswered) > 5 else ''} "
+            "not yet): answer every item, or clear the items and keep the total."
+        )
+    value = _worked_out(question, cleaned, {})
+    if value is None or value == typed:
+        return ""
+    return (
+        f"the total entered ({typed}) does not match the items, which add up to {value}; "
+        "correct the total or the items, or clear the total (it is worked out from the items)."
+    )
+
+
+def clean_answer(question: QuestionSpec, value, rulebook: Rulebook | None = None):
+    """One answer in canonical form, or ValueError with a message for a
+    clinician. A trials answer's drugs are checked against the rulebook's
+    formulary when `rulebook` is given."""
+    if question.kind == TRIALS:
+        return _clean_trials(value, rulebook)
     try:
         clean = _CLEANERS[question.kind]
     except KeyError:
         raise ValueError(f"unknown question kind {question.kind}.") from None
     return clean(question, value)
+
+
+def _clean_trials(value, rulebook: Rulebook | None):
+    """A list of trials, each {"drug", "daily_dose_mg", "weeks", "outcome"},
+    in canonical form (the drug by its formulary key); every problem is
+    named with its trial's number."""
+    if not isinstance(value, list | tuple):
+        raise ValueError(
+            'list the trials, each {"drug", "daily_dose_mg", "weeks", "outcome"} (an empty list for none).'
+        )
+    if len(value) > MOST_TRIALS:
+        raise ValueError(f"list at most {MOST_TRIALS} trials.")
+    trials, problems = [], []
+    for number, trial in enumerate(value, start=1):
+        where = f"trial {number}"
+        if not isinstance(trial, Mapping):
+            problems.append(f"{where}: give its drug, daily_dose_mg, weeks and outcome.")
+            continue
+        unknown = [str(name) for name in trial if name not in TRIAL_FIELDS]
+        if unknown:
+            problems.append(
+                f"{where}: “{_short(unknown[0])}” is not part of a trial; give drug, daily_dose_mg, "
+                "weeks and outcome."
+            )
+        if missing := [name for name in TRIAL_FIELDS if trial.get(name) is None]:
+            problems.append(f"{where}: give its {', '.join(missing)}.")
+        drug = trial.get("drug")
+        if drug is not None:
+            drug = _formulary_key(drug, rulebook, where, problems)
+        dose = _trial_number(trial.get("daily_dose_mg"), f"{where}: the daily dose", " mg", problems)
+        weeks = _trial_number(trial.get("weeks"), f"{where}: the weeks at that dose", "", problems)
+        outcome = trial.get("outcome")
+        if outcome is not None and (type(outcome) is not str or outcome not in TRIAL_OUTCOMES):
+            problems.append(f"{where}: “{_short(outcome)}” is not an outcome ({', '.join(TRIAL_OUTCOMES)}).")
+        trials.append({"drug": drug, "daily_dose_mg": dose, "weeks": weeks, "outcome": outcome})
+    if problems:
+        raise ValueError("; ".join(problems))
+    return trials
+
+
+def _formulary_key(drug, rulebook: Rulebook | None, where: str, problems: list):
+    """The drug's formulary key, matched by key or name whatever the case."""
+    if type(drug) is not str or not drug.strip():
+        problems.append(f"{where}: name the drug by its formulary key, e.g. sertraline.")
+        return drug
+    if rulebook is None:
+        return drug
+    wanted = drug.strip().lower()
+    for spec in rulebook.formulary:
+        if wanted in (spec.key.lower(), spec.name.lower()):
+            return spec.key
+    example = rulebook.formulary[0].key if rulebook.formulary else "sertraline"
+    problems.append(
+        f"{where}: “{_short(drug)}” is not in the formulary; name a drug by its formulary key, e.g. {example}."
+    )
+    return drug
+
+
+def _trial_number(value, what: str, unit: str, problems: list):
+    if value is None:
+        return None
+    if not _is_number(value):
+        problems.append(f"{what} must be a number, not “{_short(value)}”.")
+        return value
+    if not 0 < value <= LARGEST_TRIAL_NUMBER:
+        problems.append(f"{what} must be more than 0 and at most {LARGEST_TRIAL_NUMBER}{unit}.")
+        return value
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def _clean_boolean(question: QuestionSpec, value):

@@ -342,10 +342,8 @@ FIELD_FOR_KIND = {
     engine.MULTI_CHOICE: lambda q: MultiChoiceAnswerField(
         choices=_choices(q), widget=forms.CheckboxSelectMultiple, error_messages=NOT_A_CHOICE,
     ),
+    engine.TRIALS: lambda q: TrialsAnswerField(),
 }
-
-
-FIELD_FOR_KIND[engine.TRIALS] = lambda q: TrialsAnswerField()
 
 
 def item_field(instrument: engine.InstrumentSpec) -> forms.Field:

@@ -38,6 +38,8 @@ PARTS = (
     ("conditions", "condition", "slug"),
     ("references", "reference", "key"),
     ("sections", "section", "key"),
+    ("instruments", "instrument", "code"),
+    ("formulary", "formulary drug", "key"),
 )
 
 
@@ -59,8 +61,8 @@ def rulebook_differences(old: engine.Rulebook, new: engine.Rulebook) -> list[Par
     old_data, new_data = old.to_dict(), new.to_dict()
     parts = []
     for name, noun, key in PARTS:
-        before = {item[key]: item for item in old_data[name]}
-        after = {item[key]: item for item in new_data[name]}
+        before = {item[key]: item for item in old_data.get(name, ())}  # a first-edition
+        after = {item[key]: item for item in new_data.get(name, ())}   # rulebook has no instruments
         part = PartDifferences(name=name, noun=noun)
         part.added = [k for k in after if k not in before]
         part.removed = [k for k in before if k not in after]

@@ -8,13 +8,29 @@ from django.db.models.signals import m2m_changed, post_delete, post_save
 from simple_history.models import HistoricalRecords
 from simple_history.signals import post_create_historical_record
 
-from conditions.models import Condition, Criterion, Question, Reference, Section
+from conditions.models import (
+    Condition,
+    Criterion,
+    Drug,
+    FormularySettings,
+    Instrument,
+    Question,
+    Reference,
+    Section,
+)
 
-KNOWLEDGE_BASE_MODELS = (Section, Reference, Condition, Question, Criterion)
+KNOWLEDGE_BASE_MODELS = (
+    Section, Reference, Condition, Question, Criterion, Instrument, Drug, FormularySettings,
+)
 KNOWLEDGE_BASE_LINKS = (
     Condition.references.through,
     Criterion.conditions.through,
     Criterion.references.through,
+    Question.inputs.through,
+    Instrument.extra_items.through,
+    Instrument.references.through,
+    Drug.references.through,
+    FormularySettings.references.through,
 )
 
 

@@ -66,6 +66,8 @@ def question_form(question, **changes):
         "enable_when_question": question.enable_when_question_id or "",
         "enable_when_operator": question.enable_when_operator,
         "enable_when_value": form_value(question.enable_when_value),
+        "calculation": question.calculation,
+        "inputs": [q.pk for q in question.inputs.all()],
     }
     data.update(changes)
     return data
@@ -419,8 +421,8 @@ def test_every_admin_page_opens(lead_client, knowledge_base, model):
 
 
 @pytest.mark.parametrize("model_name, field_name, term, expected", [
-    ("criterion_conditions", "criterion", "phq9", "TRD · require · phq9_total at least 10"),
-    ("criterion", "question", "phq9", "PHQ-9 total score (phq9_total)"),
+    ("criterion_conditions", "criterion", "phq9_total", "TRD · require · phq9_total at least 10"),
+    ("criterion", "question", "phq9_total", "PHQ-9 total score (phq9_total)"),
     ("question", "enable_when_question", "mania",
      "History of mania or hypomania (bipolar I or II disorder, or cyclothymia) (bipolar_history)"),
     ("question", "section", "safety", "Safety screen"),
@@ -500,8 +502,8 @@ def test_lead_removes_a_criterion_from_a_condition_on_its_page(lead_client, know
 def test_unverified_references_are_marked_and_filterable(lead_client, knowledge_base):
     response = lead_client.get("/admin/conditions/reference/?verified__exact=0")
     listed = [reference.key for reference in response.context["cl"].result_list]
-    assert listed == ["rasmussen-2024", "sicignano-2024"]
-    assert response.content.decode().count("Unverified: needs checking") == 2
+    assert listed == ["mcmaster-antidepressant-doses", "rasmussen-2024", "sicignano-2024"]
+    assert response.content.decode().count("Unverified: needs checking") == 3
 
 
 # Who may do what ---------------------------------------------------------------

@@ -9,11 +9,20 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from conditions.loader import DEFAULT_FILE
-from conditions.models import Condition, Criterion, Question, Reference, Section
+from conditions.models import (
+    Condition,
+    Criterion,
+    Drug,
+    FormularySettings,
+    Instrument,
+    Question,
+    Reference,
+    Section,
+)
 
 pytestmark = pytest.mark.django_db
 
-MODELS = [Section, Reference, Condition, Question, Criterion]
+MODELS = [Section, Reference, Condition, Question, Criterion, Instrument, Drug, FormularySettings]
 
 
 def load(path=None):
@@ -47,7 +56,8 @@ def test_default_file_is_inside_the_project():
 
 def test_shipped_knowledge_base_loads_exactly(knowledge_base):
     assert row_counts() == {
-        "Section": 10, "Reference": 23, "Condition": 8, "Question": 39, "Criterion": 48,
+        "Section": 10, "Reference": 30, "Condition": 8, "Question": 77, "Criterion": 49,
+        "Instrument": 3, "Drug": 30, "FormularySettings": 1,
     }
 
 
@@ -55,15 +65,17 @@ def test_every_shipped_criterion_cites_a_reference(knowledge_base):
     assert not Criterion.objects.filter(references=None).exists()
 
 
-def test_two_references_load_unverified_for_review(knowledge_base):
+def test_three_references_load_unverified_for_review(knowledge_base):
     unverified = Reference.objects.filter(verified=False).values_list("key", flat=True)
-    assert sorted(unverified) == ["rasmussen-2024", "sicignano-2024"]
+    assert sorted(unverified) == ["mcmaster-antidepressant-doses", "rasmussen-2024", "sicignano-2024"]
 
 
 def test_file_fields_map_onto_the_models(knowledge_base):
     trials = Question.objects.get(code="failed_antidepressant_trials")
-    assert trials.help_text.startswith("Count a trial only if it reached")
+    assert trials.help_text.startswith("Worked out from the trials table")
     assert (trials.min_value, trials.max_value) == (0, 30)
+    assert trials.calculation == "adequate_failed_trials"
+    assert [q.code for q in trials.inputs.all()] == ["antidepressant_trials"]
     age = Question.objects.get(code="age")
     assert (age.unit, age.section.key) == ("years", "patient")
     episode = Question.objects.get(code="mood_episode")
@@ -97,9 +109,12 @@ def test_order_follows_the_file(knowledge_base):
 def test_command_reports_what_it_created():
     out, _, error = load()
     assert error is None
-    assert "Criteria: 48 created, 0 updated, 0 unchanged." in out
+    assert "Criteria: 49 created, 0 updated, 0 unchanged." in out
+    assert "Instruments: 3 created, 0 updated, 0 unchanged." in out
+    assert "Drugs: 30 created, 0 updated, 0 unchanged." in out
+    assert "Formulary settings: 1 created, 0 updated, 0 unchanged." in out
     assert "Cases: 21 created, 0 updated, 0 unchanged." in out
-    assert "149 created, 0 updated, 0 unchanged." in out
+    assert "229 created, 0 updated, 0 unchanged." in out
     assert "Published version 1" in out
 
 
@@ -108,7 +123,7 @@ def test_loading_twice_changes_nothing_and_writes_no_history(knowledge_base):
     history_before = {model.__name__: model.history.count() for model in MODELS}
     out, _, error = load()
     assert error is None
-    assert "0 created, 0 updated, 149 unchanged." in out
+    assert "0 created, 0 updated, 229 unchanged." in out
     assert "Published" not in out  # nothing new to publish
     assert row_counts() == rows_before
     assert {model.__name__: model.history.count() for model in MODELS} == history_before
@@ -120,7 +135,7 @@ def test_changed_item_is_updated_in_place_with_a_history_reason(knowledge_base, 
     content["conditions"][0]["references"].remove("bandeira-2022")
     out, _, error = load(write(tmp_path, content))
     assert error is None
-    assert "Criteria: 0 created, 1 updated, 47 unchanged." in out
+    assert "Criteria: 0 created, 1 updated, 48 unchanged." in out
     assert "Conditions: 0 created, 1 updated, 7 unchanged." in out
     phq9 = Criterion.objects.get(key="trd-phq9-require")
     assert phq9.value == 12
@@ -133,7 +148,7 @@ def test_rows_missing_from_the_file_are_left_alone(knowledge_base, tmp_path):
     content["criteria"] = content["criteria"][:10]
     _, _, error = load(write(tmp_path, content))
     assert error is None
-    assert Criterion.objects.count() == 48
+    assert Criterion.objects.count() == 49
 
 
 def broken_content():
@@ -188,8 +203,8 @@ def test_broken_file_leaves_a_loaded_knowledge_base_untouched(knowledge_base, tm
      "criteria[0] (all-age-under-18-exclude): conditions: there is no condition “insomnia”."),
     (lambda c: c["questions"][0].update(section="vitals"),
      "questions[0] (age): section: there is no section “vitals”."),
-    (lambda c: c["questions"][17]["enable_when"].update(question="bipolar"),
-     "questions[17] (mood_episode): enable_when.question: there is no question “bipolar”."),
+    (lambda c: c["questions"][28]["enable_when"].update(question="bipolar"),
+     "questions[28] (mood_episode): enable_when.question: there is no question “bipolar”."),
     (lambda c: c["questions"][0].update(min=150),
      "questions[0] (age): max: The maximum (120) is below the minimum (150)."),
     (lambda c: c["questions"][4].update(choices=[]),
@@ -248,7 +263,7 @@ def test_yaml_syntax_error_is_a_one_line_error(tmp_path):
 
 def test_if_empty_never_overwrites_edits_made_in_the_admin(db):
     call_command("load_knowledge_base", "--if-empty", verbosity=0)
-    assert Criterion.objects.count() == 48
+    assert Criterion.objects.count() == 49
     Criterion.objects.filter(key="trd-phq9-require").update(value=12)
     out = io.StringIO()
     call_command("load_knowledge_base", "--if-empty", stdout=out)

@@ -2,7 +2,7 @@
 
 from hypothesis import strategies as st
 
-from screening.engine import BOOLEAN, CHOICE, DECIMAL, INTEGER, MULTI_CHOICE
+from screening.engine import BOOLEAN, CHOICE, DECIMAL, INTEGER, MULTI_CHOICE, TRIAL_OUTCOMES, TRIALS
 
 ANY_JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
@@ -11,7 +11,20 @@ ANY_JSON = st.recursive(
 )
 
 
-def valid_answer(question):
+def valid_trials(rulebook):
+    """Lists of trials of the rulebook's formulary drugs, around each one's boundaries."""
+    trial = st.fixed_dictionaries({
+        "drug": st.sampled_from([d.key for d in rulebook.formulary]),
+        "daily_dose_mg": st.integers(min_value=1, max_value=400) | st.sampled_from([37.5, 49.9, 50, 75]),
+        "weeks": st.integers(min_value=1, max_value=12) | st.sampled_from([3.5, 4.0]),
+        "outcome": st.sampled_from(TRIAL_OUTCOMES),
+    })
+    return st.lists(trial, max_size=4)
+
+
+def valid_answer(question, rulebook=None):
+    if question.kind == TRIALS:
+        return valid_trials(rulebook)
     if question.kind == BOOLEAN:
         return st.booleans()
     if question.kind == INTEGER:
@@ -32,7 +45,7 @@ def valid_answers(rulebook, *, allow_missing=True):
     """Answers to a random subset (or all) of the rulebook's questions."""
     fields = {}
     for question in rulebook.questions:
-        answer = valid_answer(question)
+        answer = valid_answer(question, rulebook)
         fields[question.code] = st.none() | answer if allow_missing else answer
     return st.fixed_dictionaries(fields).map(
         lambda answers: {code: value for code, value in answers.items() if value is not None}

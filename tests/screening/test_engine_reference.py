@@ -33,8 +33,48 @@ from tests.screening.strategies import hostile_answers, valid_answers
 from tests.screening.test_engine_semantics import RULEBOOK
 
 
+def reference_calculations(rulebook, answers):
+    """The answers with calculated values in place, the codes not collected
+    (inputs and extra items of a total entered instead) and, for each
+    calculated question with only some inputs answered, those still to answer."""
+
+    def answered(code):
+        return answers.get(code) not in (None, [], ())
+
+    def counts(trial):
+        drug = {d.key: d for d in rulebook.formulary}.get(trial["drug"])
+        return bool(
+            drug and drug.counts_as_trial and drug.min_daily_dose_mg is not None
+            and trial["daily_dose_mg"] >= drug.min_daily_dose_mg
+            and trial["weeks"] >= rulebook.min_trial_weeks
+            and trial["outcome"] in ("no_response", "partial_response")
+        )
+
+    values, not_collected, waiting = dict(answers), set(), {}
+    for question in rulebook.questions:
+        if not question.calculation:
+            continue
+        given = [code for code in question.inputs if answered(code)]
+        if not given:
+            if answers.get(question.code) is not None:
+                extra = [i.extra_items for i in rulebook.instruments if i.total == question.code]
+                not_collected.update(question.inputs, *extra)
+        elif len(given) < len(question.inputs):
+            values.pop(question.code, None)
+            waiting[question.code] = [code for code in question.inputs if code not in given]
+        elif question.calculation == "sum":
+            values[question.code] = sum(answers[code] for code in question.inputs)
+        else:
+            values[question.code] = sum(counts(t) for code in question.inputs for t in answers[code])
+    return values, not_collected, waiting
+
+
 def reference_evaluate(rulebook, conditions, answers):
     """[(condition, status, [(criterion, outcome)], [caution], [missing])], [alert]"""
+    answers, not_collected, waiting = reference_calculations(rulebook, answers)
+    owner = {code: q.code for q in rulebook.questions if q.calculation for code in q.inputs}
+    for instrument in rulebook.instruments:
+        owner.update({code: instrument.total for code in instrument.extra_items})
 
     def test(operator, answer, value):
         try:
@@ -55,7 +95,7 @@ def reference_evaluate(rulebook, conditions, answers):
 
     def outcome(criterion):
         state = enabled(criterion.question)
-        if state is False:
+        if state is False or criterion.question in not_collected:
             return SKIPPED
         if state is None or answers.get(criterion.question) is None:
             return UNKNOWN
@@ -88,7 +128,15 @@ def reference_evaluate(rulebook, conditions, answers):
             status, reasons = NOT_MET, unmet
         elif unknown := pick(None, {UNKNOWN}):
             status, reasons = INCOMPLETE, unknown
-            questions = {blocking(c.question) for c, o in applying if o == UNKNOWN}
+            asked = {q.code for q in rulebook.questions_for([slug])}
+            questions = set()
+            for code in {blocking(c.question) for c, o in applying if o == UNKNOWN}:
+                if code in waiting:
+                    questions.update(waiting[code])  # a calculated question's unanswered inputs
+                elif owner.get(code) in asked and owner[code] not in waiting:
+                    questions.add(owner[code])  # an item of a total not yet begun: the total
+                else:
+                    questions.add(code)
             missing = sorted(questions, key=order.index)
         elif cautions:
             status, reasons = CAUTION_STATUS, cautions

@@ -19,7 +19,7 @@ pytestmark = [
 def test_default_rulebook_holds_the_whole_knowledge_base():
     rulebook = build_rulebook()
     assert (len(rulebook.conditions), len(rulebook.questions), len(rulebook.criteria),
-            len(rulebook.references)) == (8, 39, 48, 23)
+            len(rulebook.references)) == (8, 77, 49, 30)
     assert [s.key for s in rulebook.sections][:3] == ["patient", "safety", "medicines"]
     assert rulebook.questions[0].code == "age"
     mood = rulebook.question["mood_episode"]
@@ -29,13 +29,38 @@ def test_default_rulebook_holds_the_whole_knowledge_base():
 
 
 @pytest.mark.parametrize("times", [1, 10])
-def test_building_takes_seven_queries_however_large_the_knowledge_base(times, django_assert_num_queries):
+def test_building_takes_fifteen_queries_however_large_the_knowledge_base(times, django_assert_num_queries):
     multiply_criteria(times)
-    # sections; questions + sections + parents; active criteria + questions;
-    # their conditions; their references; active conditions; their references.
-    with django_assert_num_queries(7):
+    # sections; questions + sections + parents; their inputs; active criteria
+    # + questions; their conditions; their references; active conditions;
+    # their references; instruments + totals; their extra items; their
+    # references; formulary drugs; their references; formulary settings;
+    # their references.
+    with django_assert_num_queries(15):
         rulebook = build_rulebook()
-    assert len(rulebook.criteria) == 48 * times
+    assert len(rulebook.criteria) == 49 * times
+
+
+def test_more_drugs_and_instruments_cost_no_more_queries(django_assert_num_queries):
+    from conditions.models import Drug, Instrument
+
+    for drug in Drug.objects.prefetch_related("references"):
+        references = list(drug.references.all())
+        drug.pk, drug.key = None, f"{drug.key}-copy"
+        drug.save()
+        drug.references.set(references)
+    phq9 = Instrument.objects.get(code="phq9")
+    extra = list(phq9.extra_items.all())
+    Instrument.objects.filter(code="gad7").delete()
+    copy = Instrument.objects.create(
+        code="gad7-copy", name="Copy", total=Question.objects.get(code="gad7_total"), options=phq9.options,
+        bands=[{"min": 0, "max": 21, "label": "All"}],
+    )
+    copy.extra_items.set(extra)
+    copy.references.set(phq9.references.all())
+    with django_assert_num_queries(15):
+        rulebook = build_rulebook()
+    assert (len(rulebook.formulary), len(rulebook.instruments)) == (60, 3)
 
 
 def test_version_is_twelve_hex_digits_of_the_canonical_json():

@@ -260,3 +260,92 @@ def test_a_process_given_jsonl_with_a_malformed_second_line_screens_the_first_an
     assert [r.get("line") for r in results] == [None, 2, None]
     assert results[0]["results"][0]["status"] == results[2]["results"][0]["status"] == "eligible"
     assert len(err.strip().splitlines()) == 1
+
+
+# Items, trials and calculated values ---------------------------------------------
+
+PHQ9_ITEMS = {f"phq9_{n}": score for n, score in enumerate([2, 2, 2, 2, 2, 2, 2, 2, 1], start=1)}
+TRIALS = [
+    {"drug": "sertraline", "daily_dose_mg": 150, "weeks": 8, "outcome": "no_response"},
+    {"drug": "venlafaxine", "daily_dose_mg": 75, "weeks": 3, "outcome": "stopped_side_effects"},
+    {"drug": "mirtazapine", "daily_dose_mg": 30, "weeks": 6, "outcome": "partial_response"},
+    {"drug": "lithium", "daily_dose_mg": 800, "weeks": 6, "outcome": "partial_response"},
+]
+
+
+def without(answers, *codes):
+    return {code: value for code, value in answers.items() if code not in codes}
+
+
+def test_items_and_trials_are_worked_out_and_judged():
+    answers = {**without(CALM, "phq9_total", "failed_antidepressant_trials"), **PHQ9_ITEMS,
+               "phq9_difficulty": "very_difficult", "antidepressant_trials": TRIALS}
+    code, out, _ = screen(stdin=json.dumps({**TRD, "answers": answers}))
+    assert code == 0
+    (result,) = json.loads(out)
+    assert result["calculated"] == {"failed_antidepressant_trials": 2, "phq9_total": 17}
+    assert result["entered"] == []
+    assert [(t["drug"], t["counted"], t["reason"]) for t in result["trials"]] == [
+        ("sertraline", True, "counted: at least 50 mg a day for at least 4 weeks, with no response"),
+        ("venlafaxine", False, "3 weeks, fewer than 4; stopped for side effects"),
+        ("mirtazapine", True, "counted: at least 15 mg a day for at least 4 weeks, with only a partial response"),
+        ("lithium", False, "lithium is an augmenting agent, not counted as a trial of its own"),
+    ]
+    assert set(result["trials"][0]) == {"drug", "daily_dose_mg", "weeks", "outcome", "counted", "reason"}
+    assert result["results"][0]["status"] == "eligible"
+    # item 9 answered "several days": the screening-wide alert
+    assert [a["criterion"] for a in result["alerts"]] == ["trd-phq9-self-harm-alert"]
+
+
+def test_todays_records_give_the_same_results_with_their_totals_entered():
+    code, out, _ = screen(stdin=json.dumps(TRD))
+    assert code == 0
+    (result,) = json.loads(out)
+    assert result["calculated"] == {}
+    assert result["entered"] == ["failed_antidepressant_trials", "phq9_total"]
+    assert result["trials"] == []
+    assert result["alerts"] == []
+    assert result["results"][0]["status"] == "eligible"
+
+
+def test_one_adequate_trial_does_not_meet_the_requirement():
+    answers = {**without(CALM, "failed_antidepressant_trials"), "antidepressant_trials": TRIALS[:2]}
+    code, out, _ = screen(stdin=json.dumps({**TRD, "answers": answers}))
+    assert code == 0
+    (result,) = json.loads(out)
+    assert result["calculated"] == {"failed_antidepressant_trials": 1}
+    (trd,) = result["results"]
+    assert trd["status"] == "not_met"
+    assert [r["criterion"] for r in trd["reasons"]] == ["trd-two-failed-trials-require"]
+
+
+@pytest.mark.parametrize("answers, error", [
+    ({"antidepressant_trials": [{**TRIALS[0], "drug": "prozac"}]},
+     "antidepressant_trials: trial 1: “prozac” is not in the formulary; name a drug by its formulary key, "
+     "e.g. citalopram."),
+    ({**PHQ9_ITEMS, "phq9_total": 15},
+     "phq9_total: the total entered (15) does not match the items, which add up to 17; correct the total or "
+     "the items, or clear the total (it is worked out from the items)."),
+    ({"antidepressant_trials": TRIALS, "failed_antidepressant_trials": 3},
+     "failed_antidepressant_trials: the number entered (3) does not match the trials listed, of which 2 "
+     "count as an adequate failed trial; clear the number (it is worked out from the trials) or correct "
+     "the trials."),
+])
+def test_a_bad_trial_or_a_disagreeing_total_is_an_error_naming_it(answers, error):
+    code, out, _ = screen(stdin=json.dumps({**TRD, "answers": {**CALM, **answers}}))
+    assert code == 1
+    (result,) = json.loads(out)
+    assert result["errors"] == [error]
+
+
+def test_saved_screening_keeps_the_trials_and_its_result_round_trips(django_user_model):
+    django_user_model.objects.create_user("clinician", password="x")
+    answers = {**without(CALM, "failed_antidepressant_trials"), "antidepressant_trials": TRIALS}
+    code, out, _ = screen("--save", "--user", "clinician", stdin=json.dumps({**TRD, "answers": answers}))
+    assert code == 0
+    (result,) = json.loads(out)
+    screening = Screening.objects.get(pk=result["screening"])
+    assert screening.answers["antidepressant_trials"] == TRIALS
+    assert screening.result["calculated"] == result["calculated"] == {"failed_antidepressant_trials": 2}
+    assert screening.result["trials"] == result["trials"]
+    assert screening.result["entered"] == ["phq9_total"]

@@ -306,7 +306,7 @@ def test_questionnaire_fields_follow_the_question_kinds(clinician_client, clinic
         "benzodiazepines", "lamotrigine", "maoi", "stimulants", "none",
     ]
     trials = question_html(response, "failed_antidepressant_trials")
-    assert "Count a trial only if it reached at least the minimum licensed dose" in trials
+    assert "Worked out from the trials table" in trials
     assert '<input type="hidden" name="revision" value="1"' in html(response)
 
 

@@ -14,7 +14,6 @@ from django.core.management.base import BaseCommand, CommandError
 
 from conditions.loader import (
     DEFAULT_FILE,
-    GROUPS,
     InvalidKnowledgeBase,
     KnowledgeBaseFileError,
     knowledge_base_load,
@@ -25,7 +24,8 @@ from conditions.models import Condition
 
 class Command(BaseCommand):
     help = (
-        "Load the knowledge base (sections, references, conditions, questions, criteria) "
+        "Load the knowledge base (sections, references, conditions, questions, criteria, "
+        "instruments, formulary) "
         "from a YAML file, creating or updating rows by their stable keys."
     )
 
@@ -74,9 +74,9 @@ class Command(BaseCommand):
 
     def _report(self, path, counts):
         total = Counter()
-        for group in [*GROUPS, "cases"]:
-            self.stdout.write(f"{group.capitalize()}: {_summary(counts[group])}.")
-            total.update(counts[group])
+        for group, count in counts.items():
+            self.stdout.write(f"{group.capitalize()}: {_summary(count)}.")
+            total.update(count)
         self.stdout.write(self.style.SUCCESS(f"Loaded {path}: {_summary(total)}."))
 
 
