@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from django.utils import formats, timezone
 
 from screening import engine
+from screening.summary import short_name
 
 # The instruments asked before they were knowledge-base data: name and total's
 # question code. Shown, without bands, when a rulebook names no instruments.
@@ -111,18 +112,10 @@ class Chart:
         return self.plot_bottom + 20
 
 
-def _short_name(name: str, code: str) -> str:
-    """ "Patient Health Questionnaire-9 (PHQ-9)" -> "PHQ-9"."""
-    if name.endswith(")") and "(" in name:
-        return name[name.rindex("(") + 1:-1]
-    return name or code
-
-
 def instrument_columns(rulebook: engine.Rulebook) -> tuple[InstrumentColumn, ...]:
     """The instruments whose totals a history shows, from the rulebook."""
-    instruments = getattr(rulebook, "instruments", ())
-    if instruments:
-        specs = [(i.code, i.name, i.total, tuple(i.bands)) for i in instruments]
+    if rulebook.instruments:
+        specs = [(i.code, i.name, i.total, tuple(i.bands)) for i in rulebook.instruments]
     else:
         specs = [(code, name, total, ()) for code, name, total in TYPED_TOTALS]
     columns = []
@@ -132,7 +125,7 @@ def instrument_columns(rulebook: engine.Rulebook) -> tuple[InstrumentColumn, ...
         if highest is None:
             highest = max((band.max for band in bands), default=0)
         columns.append(InstrumentColumn(
-            code=code, name=_short_name(name, code), full_name=name, total=total,
+            code=code, name=short_name(name, code), full_name=name, total=total,
             bands=tuple(sorted(bands, key=lambda band: band.min)), maximum=highest,
         ))
     return tuple(columns)

@@ -241,12 +241,15 @@ def calculated_rows(rulebook: engine.Rulebook, advisory: engine.Advisory, answer
     return rows
 
 
-def instrument_short_name(instrument: engine.InstrumentSpec) -> str:
+def short_name(name: str, code: str) -> str:
     """ "Patient Health Questionnaire-9 (PHQ-9)" -> "PHQ-9"."""
-    name = instrument.name
     if name.endswith(")") and "(" in name:
         return name[name.rindex("(") + 1:-1]
-    return name or instrument.code
+    return name or code
+
+
+def instrument_short_name(instrument: engine.InstrumentSpec) -> str:
+    return short_name(instrument.name, instrument.code)
 
 
 def trial_rows(rulebook: engine.Rulebook, advisory: engine.Advisory) -> list[TrialRow]:

@@ -90,8 +90,8 @@ def test_a_patients_history_lists_the_clinicians_screenings_with_their_totals(cl
     assert "2 screenings of P-100, newest first" in table["caption"]
     assert table["headers"][:3] == ["Screening", "Started", "PHQ-9"]
     first, second = table["rows"]
-    assert first[0] == f"#{newer.pk}" and first[2] == "9 (total entered)"
-    assert second[0] == f"#{older.pk}" and second[2] == "18 (total entered)"
+    assert first[0] == f"#{newer.pk}" and first[2] == "9 Mild (total entered)"
+    assert second[0] == f"#{older.pk}" and second[2] == "18 Moderately severe (total entered)"
     assert f"#{elsewhere.pk}" not in response.content.decode()
 
 
@@ -127,13 +127,42 @@ def test_an_older_total_is_charted_to_the_left_and_a_higher_one_higher(clinician
 
 
 def test_a_total_worked_out_from_the_items_is_not_marked_entered(clinician_client, clinician):
-    screening = screen(clinician, answers={"phq9_total": 15})
-    result = {**screening.result, "calculated": {"phq9_total": 21}}
-    Screening.objects.filter(pk=screening.pk).update(result=result)
+    items = dict(zip([f"phq9_{n}" for n in range(1, 10)], [3, 3, 2, 2, 2, 2, 1, 2, 0], strict=True))
+    answers = {code: value for code, value in TRD_ELIGIBLE.items() if code != "phq9_total"}
+    services.screening_create(
+        owner=clinician, patient_reference="P-100", year_of_birth=None, conditions=["trd"], answers={**answers, **items},
+    )
 
     row = screenings_table(history(clinician_client))["rows"][0]
 
-    assert row[2].startswith("21") and "entered" not in row[2]
+    assert row[2] == "17 Moderately severe"
+
+
+def test_the_bands_are_shaded_behind_the_totals_and_named_beside_the_chart(clinician_client, clinician):
+    screen(clinician, answers={"phq9_total": 12})
+
+    page = history(clinician_client).content.decode()
+
+    svg = re.search(r"<svg[^>]*>.*?</svg>", page, re.S).group(0)
+    assert re.findall(r'data-band="([^"]+)"', svg) == ["Minimal", "Mild", "Moderate", "Moderately severe", "Severe"]
+    legend = re.search(r'<ul class="ks-chart-legend.*?</ul>', page, re.S).group(0)
+    assert "20–27: Severe" in legend and "0–4: Minimal" in legend
+
+
+def test_without_instruments_in_the_newest_screenings_rules_the_totals_have_no_bands(clinician_client, clinician):
+    from dataclasses import replace
+
+    from screening.rulebook import current_rulebook, snapshot_for
+
+    screening = screen(clinician, answers={"phq9_total": 12})
+    first_edition = replace(current_rulebook(), instruments=())
+    snapshot = snapshot_for(first_edition)
+    Screening.objects.filter(pk=screening.pk).update(snapshot=snapshot, rulebook_version=snapshot.version)
+
+    response = history(clinician_client)
+
+    assert screenings_table(response)["rows"][0][2] == "12 (total entered)"
+    assert "data-band" not in response.content.decode()
 
 
 def test_only_totals_that_were_recorded_get_a_column(clinician_client, clinician):
