@@ -113,8 +113,8 @@ def test_command_reports_what_it_created():
     assert "Instruments: 3 created, 0 updated, 0 unchanged." in out
     assert "Drugs: 30 created, 0 updated, 0 unchanged." in out
     assert "Formulary settings: 1 created, 0 updated, 0 unchanged." in out
-    assert "Cases: 21 created, 0 updated, 0 unchanged." in out
-    assert "229 created, 0 updated, 0 unchanged." in out
+    assert "Cases: 23 created, 0 updated, 0 unchanged." in out
+    assert "231 created, 0 updated, 0 unchanged." in out
     assert "Published version 1" in out
 
 
@@ -123,7 +123,7 @@ def test_loading_twice_changes_nothing_and_writes_no_history(knowledge_base):
     history_before = {model.__name__: model.history.count() for model in MODELS}
     out, _, error = load()
     assert error is None
-    assert "0 created, 0 updated, 229 unchanged." in out
+    assert "0 created, 0 updated, 231 unchanged." in out
     assert "Published" not in out  # nothing new to publish
     assert row_counts() == rows_before
     assert {model.__name__: model.history.count() for model in MODELS} == history_before
