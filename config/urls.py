@@ -19,6 +19,6 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="screening:list", permanent=False)),
     path("healthz", views.healthz, name="healthz"),
     *accounts,
-    path("screenings/", include("screening.urls")),
+    path("", include("screening.urls")),
     path("admin/", admin.site.urls),
 ]

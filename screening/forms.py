@@ -10,19 +10,25 @@ import json
 
 from crispy_forms.bootstrap import AppendedText, InlineRadios
 from crispy_forms.helper import FormHelper
-from crispy_forms.layout import Div, Field, Fieldset, Layout
+from crispy_forms.layout import Div, Field, Fieldset, Layout, LayoutObject
+from crispy_forms.utils import TEMPLATE_PACK
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator
+from django.forms import formset_factory
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.html import escape
+from django.utils.safestring import mark_safe
 
 from screening import engine
 from screening.age import AGE_QUESTION, age_from_year_of_birth, with_age
 from screening.models import Status, patient_reference_validator
+from screening.summary import TRIAL_OUTCOMES, instrument_short_name
 
 MISSING_ANSWER = "Answer this question to see the summary."
+MISSING_ITEMS = "Answer every item above to see the summary, or enter the total if the items were not collected."
+MISSING_TRIALS = "List the trials above to see the summary, or enter the number if they were not collected."
 OUT_OF_DATE = "This form is out of date; reload the page."
 NOT_A_CHOICE = {"invalid_choice": "Choose one of the options shown."}
 
@@ -100,13 +106,14 @@ class AnswerField:
     engine's own rule checks the answer (range, choices, "None of these")."""
 
     question: engine.QuestionSpec
+    rulebook: engine.Rulebook | None = None
 
     def clean(self, value):
         value = super().clean(value)
         if value in (None, "", []):
             return None
         try:
-            return engine.clean_answer(self.question, value)
+            return engine.clean_answer(self.question, value, self.rulebook)
         except ValueError as error:
             raise ValidationError(_sentence(str(error)), code="answer") from None
 
@@ -131,15 +138,171 @@ class MultiChoiceAnswerField(AnswerField, forms.MultipleChoiceField):
     pass
 
 
-class TrialsAnswerField(AnswerField, forms.JSONField):
-    """A trials answer as JSON text: a stand-in that keeps the page working
-    until the questionnaire has its trials table."""
+class ItemAnswerField(AnswerField, forms.TypedChoiceField):
+    """An item of a scored instrument: one of its options, by score."""
+
+
+# --- antidepressant trials: a table of rows, one Django formset per question
+
+DRUG_CLASS_LABELS = {
+    "ssri": "SSRIs", "snri": "SNRIs", "tca": "Tricyclics", "maoi": "MAOIs", "nassa": "NaSSA",
+    "other": "Other antidepressants", "augmentation": "Augmenting agents",
+}
+# Blank rows offered without JavaScript (the script adds and removes rows instead).
+BLANK_TRIAL_ROWS = 4
+TRIALS_OUT_OF_DATE = "This table of trials is out of date or incomplete; reload the page."
+TRIAL_ROW_PROBLEM = "Check the trials marked below: each needs its drug, daily dose, weeks and outcome."
+MISSING_TRIAL_PART = {
+    "drug": "Choose the drug.",
+    "daily_dose_mg": "Give the daily dose in mg.",
+    "weeks": "Give the weeks at that dose.",
+    "outcome": "Choose the outcome.",
+}
+
+
+def drug_choices(rulebook: engine.Rulebook):
+    """The formulary as the drug select's options, grouped by class in formulary order."""
+    groups = {}
+    for drug in rulebook.formulary:
+        label = DRUG_CLASS_LABELS.get(drug.drug_class, drug.drug_class.replace("_", " ").capitalize())
+        groups.setdefault(label, []).append((drug.key, drug.name))
+    return [("", "Choose a drug"), *groups.items()]
+
+
+def _whole(number):
+    """150.0 -> 150: a dose or a number of weeks as a clinician wrote it."""
+    return int(number) if isinstance(number, float) and number.is_integer() else number
+
+
+class TrialForm(forms.Form):
+    """One row of the trials table. Every part is optional to Django: a
+    blank row is no trial; a row begun needs all four parts (`clean`)."""
+
+    drug = forms.ChoiceField(label="Drug", required=False, error_messages=NOT_A_CHOICE)
+    daily_dose_mg = forms.FloatField(
+        label="Daily dose (mg)", required=False, min_value=0, widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal", "min": 0}),
+        error_messages={"invalid": "Give the dose as a number of mg.", "min_value": "The dose cannot be below 0."},
+    )
+    weeks = forms.FloatField(
+        label="Weeks at that dose", required=False, min_value=0, widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal", "min": 0}),
+        error_messages={"invalid": "Give the weeks as a number.", "min_value": "The weeks cannot be below 0."},
+    )
+    outcome = forms.ChoiceField(
+        label="Outcome", required=False, choices=[("", "Choose the outcome"), *TRIAL_OUTCOMES], error_messages=NOT_A_CHOICE,
+    )
+
+    def __init__(self, *args, drugs=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["drug"].choices = drugs
+        for field in self.fields.values():
+            css = "form-select" if isinstance(field.widget, forms.Select) else "form-control"
+            field.widget.attrs["class"] = css
+
+    def clean(self):
+        cleaned = super().clean()
+        given = [name for name in MISSING_TRIAL_PART if cleaned.get(name) not in (None, "")]
+        if given and not self.errors:
+            for name, message in MISSING_TRIAL_PART.items():
+                if name not in given:
+                    self.add_error(name, message)
+        return cleaned
+
+    def _post_clean(self):
+        super()._post_clean()
+        for name in self.errors:
+            if name in self.fields:
+                attrs = self.fields[name].widget.attrs
+                attrs["class"] += " is-invalid"
+                attrs["aria-invalid"] = "true"
+                attrs["aria-describedby"] = f"{self[name].auto_id}_error"
+
+    def trial(self) -> dict | None:
+        """The row as the engine takes a trial, or None when it is blank."""
+        data = self.cleaned_data
+        if all(data.get(name) in (None, "") for name in MISSING_TRIAL_PART):
+            return None
+        return {
+            "drug": data["drug"], "daily_dose_mg": _whole(data["daily_dose_mg"]),
+            "weeks": _whole(data["weeks"]), "outcome": data["outcome"],
+        }
+
+
+class BaseTrialFormSet(forms.BaseFormSet):
+    default_error_messages = {
+        "missing_management_form": TRIALS_OUT_OF_DATE,
+        "too_many_forms": f"List at most {engine.MOST_TRIALS} trials.",
+        "too_few_forms": "",
+    }
+
+    def clean(self):
+        if self.management_form.cleaned_data.get("TOTAL_FORMS", 0) < 0:
+            raise ValidationError(TRIALS_OUT_OF_DATE, code="tampered")
+
+    def trials(self) -> list[dict]:
+        """The rows filled in, in order, after `is_valid()`."""
+        return [trial for form in self.forms if (trial := form.trial()) is not None]
+
+
+TrialFormSet = formset_factory(
+    TrialForm, formset=BaseTrialFormSet, extra=0, max_num=engine.MOST_TRIALS, validate_max=True,
+    absolute_max=engine.MOST_TRIALS,
+)
+
+
+def trial_formset(rulebook, prefix, *, data=None, trials=None):
+    """The trials table of question `prefix`: bound to `data`, or showing
+    `trials` (the stored answer) followed by blank rows."""
+    drugs = drug_choices(rulebook)
+    if data is not None:
+        return TrialFormSet(data, prefix=prefix, form_kwargs={"drugs": drugs})
+    rows = [
+        {name: trial.get(name) for name in MISSING_TRIAL_PART}
+        for trial in (trials if isinstance(trials, list) else []) if isinstance(trial, dict)
+    ]
+    formset = TrialFormSet(prefix=prefix, initial=rows, form_kwargs={"drugs": drugs})
+    formset.extra = BLANK_TRIAL_ROWS
+    return formset
+
+
+class TrialsWidget(forms.Widget):
+    """Reads a trials table's rows from the posted data as a bound formset
+    (None when the page sent no table at all, as a form posted without
+    it, or `screen`-shaped data, would). Rendered by TrialsTable, not here."""
+
+    rulebook = None
+
+    def value_from_datadict(self, data, files, name):
+        if not any(key.startswith(f"{name}-") for key in data):
+            return None
+        return trial_formset(self.rulebook, name, data=data)
+
+    def value_omitted_from_data(self, data, files, name):
+        return not any(key.startswith(f"{name}-") for key in data)
+
+    def render(self, name, value, attrs=None, renderer=None):
+        return ""
+
+
+class TrialsAnswerField(AnswerField, forms.Field):
+    """A list of antidepressant trials, from the rows of its table."""
+
+    widget = TrialsWidget
 
     def to_python(self, value):
-        try:
-            return super().to_python(value)
-        except RecursionError:  # nested deeper than Python parses
-            raise ValidationError(self.error_messages["invalid"], code="invalid") from None
+        if value is None:
+            return None
+        if not value.is_valid():
+            problems = value.non_form_errors()
+            raise ValidationError(
+                problems[0] if problems else TRIAL_ROW_PROBLEM, code="trials",
+            )
+        return value.trials() or None
+
+    def prepare_value(self, value):
+        """The table to show: the posted rows, or the stored trials."""
+        if isinstance(value, forms.BaseFormSet):
+            return value
+        return trial_formset(self.rulebook, self.question.code, trials=value)
 
 
 def _number_attrs(question, step):
@@ -181,21 +344,43 @@ FIELD_FOR_KIND = {
     engine.MULTI_CHOICE: lambda q: MultiChoiceAnswerField(
         choices=_choices(q), widget=forms.CheckboxSelectMultiple, error_messages=NOT_A_CHOICE,
     ),
-    engine.TRIALS: lambda q: TrialsAnswerField(
-        widget=forms.Textarea(attrs={"rows": 3}),
-        error_messages={"invalid": 'Write the trials as JSON, e.g. [{"drug": "sertraline", '
-                                   '"daily_dose_mg": 100, "weeks": 6, "outcome": "no_response"}].'},
-    ),
+    engine.TRIALS: lambda q: TrialsAnswerField(),
 }
 
 
-def answer_field(question: engine.QuestionSpec) -> forms.Field:
-    field = FIELD_FOR_KIND[question.kind](question)
+def item_field(instrument: engine.InstrumentSpec) -> forms.Field:
+    """An instrument's item: its options as radios, valued by score."""
+    return ItemAnswerField(
+        choices=[(str(option.score), option.label) for option in instrument.options], coerce=int,
+        empty_value=None, widget=forms.RadioSelect, error_messages=NOT_A_CHOICE,
+    )
+
+
+# What a calculated question's own input is for: a value given directly,
+# when its inputs were not collected.
+ENTERED_INSTEAD = {
+    engine.SUM: ("{text}: only if the items were not collected",
+                 "Worked out from the items above; type it only when they were not asked."),
+    engine.ADEQUATE_FAILED_TRIALS: ("{text}: only if the trials were not collected",
+                                    "Worked out from the trials listed above; type it only when they were not."),
+}
+
+
+def answer_field(question: engine.QuestionSpec, rulebook: engine.Rulebook | None = None,
+                 instrument: engine.InstrumentSpec | None = None) -> forms.Field:
+    """The form field of one question; an instrument's item when `instrument` is given."""
+    field = item_field(instrument) if instrument is not None else FIELD_FOR_KIND[question.kind](question)
     field.question = question
+    field.rulebook = rulebook
+    field.widget.rulebook = rulebook
     field.required = False
     field.label = question.text
     # crispy renders help text unescaped; knowledge-base text is data, not HTML.
     field.help_text = escape(question.help_text)
+    if question.calculation in ENTERED_INSTEAD:
+        label, help_text = ENTERED_INSTEAD[question.calculation]
+        field.label = label.format(text=question.text)
+        field.help_text = escape(question.help_text or help_text)
     return field
 
 
@@ -259,8 +444,14 @@ class QuestionnaireForm(forms.Form):
         self.age = age_from_year_of_birth(
             rulebook, self.conditions, {}, year_of_birth, today or timezone.localdate(),
         )
+        self.instrument_of = {
+            code: instrument for instrument in rulebook.instruments
+            for code in (*instrument.items, *instrument.extra_items, instrument.total)
+        }
         for question in self.questions:
-            self.fields[question.code] = answer_field(question)
+            instrument = self.instrument_of.get(question.code)
+            is_item = instrument is not None and question.code in instrument.items
+            self.fields[question.code] = answer_field(question, rulebook, instrument if is_item else None)
         if self.age is not None and AGE_QUESTION in self.fields:
             self.fields[AGE_QUESTION].help_text = escape(age_help(self.age))
 
@@ -279,12 +470,26 @@ class QuestionnaireForm(forms.Form):
                 answers.pop(code, None)
                 self.errors.pop(code, None)
                 cleaned.pop(code, None)
+        # A total typed with its items (or a count with its trials) must agree with them.
+        agreement = engine.validate_answers(self.rulebook, self.conditions, answers)
+        for code, problems in agreement.errors.items():
+            if code in self.fields and code not in self.errors and self.rulebook.question[code].calculation:
+                self.add_error(code, [_sentence(problem) for problem in problems])
+                answers.pop(code, None)
         if self.require_complete:
             for code in engine.unanswered_questions(self.rulebook, self.conditions, with_age(answers, self.age)):
                 if code not in self.errors:
-                    self.add_error(code, MISSING_ANSWER)
+                    self.add_error(code, self._missing_message(code))
         self.answers = answers
         return cleaned
+
+    def _missing_message(self, code):
+        calculation = self.rulebook.question[code].calculation
+        if calculation == engine.SUM:
+            return MISSING_ITEMS
+        if calculation == engine.ADEQUATE_FAILED_TRIALS:
+            return MISSING_TRIALS
+        return MISSING_ANSWER
 
     def enabled(self, answers=None) -> dict:
         """Question code -> True, False (disabled) or None (waits on an unanswered question)."""
@@ -311,10 +516,13 @@ class QuestionnaireForm(forms.Form):
         """The answers to save: every valid one, and for each refused one
         the answer stored before, so a typing slip never deletes it."""
         refused = {code for code, _ in self.invalid_fields()}
+        # A calculated question's refused value is not kept: its inputs, saved
+        # now, decide it, and a stored total beside them could contradict them.
+        kept = {q.code for q in self.questions if q.code in refused and not q.calculation}
         return {
             q.code: self.answers[q.code] if q.code in self.answers else stored[q.code]
             for q in self.questions
-            if q.code in self.answers or (q.code in refused and stored.get(q.code) is not None)
+            if q.code in self.answers or (q.code in kept and stored.get(q.code) is not None)
         }
 
     def error_fields(self):
@@ -336,7 +544,7 @@ class QuestionnaireForm(forms.Form):
             *(
                 SectionFieldset(
                     sections.get(key, key),
-                    *(self._question_layout(q, enabled[q.code]) for q in questions),
+                    *self._section_layouts(questions, enabled),
                     css_class="ks-section mb-4",
                     data_section=key,
                     hidden=not any(enabled[q.code] for q in questions),
@@ -345,6 +553,24 @@ class QuestionnaireForm(forms.Form):
             ),
         )
         return helper
+
+    def _section_layouts(self, questions, enabled):
+        """A section's questions in order; an instrument's items, extra
+        items and total as one matrix where the first of them comes, and a
+        trials question as its table."""
+        layouts, placed = [], set()
+        asked = {q.code for q in self.questions}
+        for question in questions:
+            instrument = self.instrument_of.get(question.code)
+            if instrument is not None and instrument.total in asked:
+                if instrument.code not in placed:
+                    placed.add(instrument.code)
+                    layouts.append(InstrumentMatrix(self, instrument, enabled))
+            elif question.kind == engine.TRIALS:
+                layouts.append(TrialsTable(question, enabled[question.code]))
+            else:
+                layouts.append(self._question_layout(question, enabled[question.code]))
+        return layouts
 
     @staticmethod
     def _question_layout(question, enabled):
@@ -365,6 +591,68 @@ class QuestionnaireForm(forms.Form):
             field, css_id=f"question-{question.code}", css_class="ks-question",
             hidden=enabled is not True, **attrs,
         )
+
+
+class InstrumentMatrix(LayoutObject):
+    """A scored instrument as one compact matrix (templates/screening/_instrument.html):
+    a row per item, named by its legend, with the options as radios
+    (their labels shown as column heads on wide screens, beside each radio
+    on a phone); then the items asked with it, its total "only if the items
+    were not collected", and the total and band worked out as it is filled in."""
+
+    template = "screening/_instrument.html"
+
+    def __init__(self, form, instrument: engine.InstrumentSpec, enabled):
+        self.instrument = instrument
+        asked = {q.code for q in form.questions}
+        self.items = [code for code in instrument.items if code in asked]
+        self.fields = [
+            form._question_layout(form.rulebook.question[code], enabled[code])
+            for code in (*instrument.extra_items, instrument.total) if code in asked
+        ]
+        self.enabled = enabled
+
+    def render(self, form, context, template_pack=TEMPLATE_PACK, **kwargs):
+        instrument = self.instrument
+        helps = [form.rulebook.question[code].help_text for code in self.items]
+        shared_help = max(set(helps), key=helps.count) if helps else ""
+        rows = []
+        for number, code in enumerate(self.items, start=1):
+            bound = form[code]
+            value = bound.value()
+            help_text = form.rulebook.question[code].help_text
+            rows.append({
+                "code": code, "number": number, "text": bound.label, "errors": bound.errors,
+                "value": "" if value is None else str(value), "hidden": self.enabled[code] is not True,
+                "help": help_text.replace(shared_help, "").strip() if shared_help else help_text,
+            })
+        options = [{"value": str(option.score), "label": option.label} for option in instrument.options]
+        return render_to_string(self.template, {
+            "instrument": instrument, "rows": rows, "options": options, "shared_help": shared_help,
+            "short_name": instrument_short_name(instrument),
+            "after": mark_safe(self.get_rendered_fields(form, context, template_pack, **kwargs)),
+            "items_json": json.dumps(self.items),
+            "bands_json": json.dumps([{"min": b.min, "max": b.max, "label": b.label} for b in instrument.bands]),
+        })
+
+
+class TrialsTable(LayoutObject):
+    """A trials question as its table of rows (templates/screening/_trials.html)."""
+
+    template = "screening/_trials.html"
+
+    def __init__(self, question: engine.QuestionSpec, enabled):
+        self.question = question
+        self.enabled = enabled
+        self.fields = []
+
+    def render(self, form, context, template_pack=TEMPLATE_PACK, **kwargs):
+        bound = form[self.question.code]
+        formset = bound.value()
+        return render_to_string(self.template, {
+            "question": self.question, "field": bound, "formset": formset, "hidden": self.enabled is not True,
+            "empty_row": formset.empty_form, "most": engine.MOST_TRIALS,
+        })
 
 
 class FinaliseForm(forms.Form):

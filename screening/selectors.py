@@ -2,6 +2,7 @@
 queries it makes."""
 
 from django.db.models import Exists, OuterRef, QuerySet, Subquery
+from django.db.models.fields.json import KeyTransform
 
 from conditions.models import Condition
 from screening.models import Screening, Status
@@ -70,6 +71,36 @@ def screening_list(*, user, query: str = "", status: str = "") -> QuerySet[Scree
     if status in Status.values:
         screenings = screenings.filter(status=status)
     return screenings.order_by("-created_at", "-id")
+
+
+# What a patient's history shows of each screening: a row of the list and
+# the figures of the chart. The stored result is left unread but for its
+# calculated values.
+HISTORY_FIELDS = (
+    "patient_reference", "conditions", "answers", "worst_status", "alert_count", "status", "created_at",
+    "owner__username", "owner__first_name", "owner__last_name", "snapshot__id", "snapshot__version",
+)
+
+
+def patient_screenings(*, user, reference: str) -> list[Screening]:
+    """The screenings of the patient `reference` (exactly) that `user` may
+    see, oldest first, discarded drafts left out: one query (after
+    `can_view_all`'s). Each has its owner's names, its snapshot's version
+    (its content unread), its answers, `calculated` (the values its stored
+    result worked out from other answers, or None for a result stored
+    before there were any) and `replaced_by` (the id of the screening
+    amending it, or None)."""
+    screenings = (
+        Screening.objects.select_related("owner", "snapshot").only(*HISTORY_FIELDS)
+        .filter(patient_reference=reference, discarded_at__isnull=True)
+        .annotate(
+            calculated=KeyTransform("calculated", "result"),
+            replaced_by=Subquery(_live_amendments().values("pk")[:1]),
+        )
+    )
+    if not can_view_all(user):
+        screenings = screenings.filter(owner=user)
+    return list(screenings.order_by("created_at", "id"))
 
 
 def condition_names() -> dict[str, str]:

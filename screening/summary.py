@@ -20,6 +20,15 @@ from screening import engine, selectors
 from screening.age import AGE_QUESTION
 from screening.models import Screening
 
+# The outcomes of a trial in words, as the questionnaire offers them.
+TRIAL_OUTCOMES = (
+    (engine.NO_RESPONSE, "No response"),
+    (engine.PARTIAL_RESPONSE, "Partial response"),
+    (engine.RESPONSE, "Responded"),
+    (engine.STOPPED_SIDE_EFFECTS, "Stopped: side effects"),
+    (engine.STOPPED_OTHER, "Stopped: another reason"),
+)
+
 STATUS_LABELS = {
     engine.ELIGIBLE: "Meets screening criteria",
     engine.CAUTION_STATUS: "Eligible with cautions",
@@ -106,6 +115,41 @@ class AnswerRow:
     calculated: bool = False  # worked out (the age from the year of birth), not typed
 
 
+@dataclass(frozen=True)
+class CalculatedRow:
+    """A value worked out from other answers (or typed because they were not collected)."""
+
+    code: str
+    name: str           # e.g. "PHQ-9 total"
+    value: int | float
+    band: str           # the instrument's severity band, or ""
+    entered: bool       # typed, the items (or trials) not collected
+
+    instrument: bool = True
+
+    def __str__(self):
+        """ "PHQ-9 total 17 — moderately severe", "… trials: 2"; "(total entered)" when typed."""
+        text = f"{self.name} {self.value}" if self.instrument else f"{self.name}: {self.value}"
+        if self.band:
+            band = self.band[:1].lower() + self.band[1:] if self.band[1:2].islower() else self.band
+            text += f" — {band}"
+        return text + (f" ({self.entered_words})" if self.entered else "")
+
+    @property
+    def entered_words(self):
+        return "total entered" if self.instrument else "number entered"
+
+
+@dataclass(frozen=True)
+class TrialRow:
+    drug: str
+    daily_dose_mg: str
+    weeks: str
+    outcome: str
+    counted: bool
+    reason: str
+
+
 class _Numbering:
     """Reference numbers in order of first citation."""
 
@@ -176,8 +220,18 @@ def shared_caution_keys(advisory: engine.Advisory) -> list[str]:
     ]
 
 
-def answer_text(question: engine.QuestionSpec, value) -> str:
-    """An answer as a clinician reads it: Yes / No, choice labels, number and unit."""
+def answer_text(question: engine.QuestionSpec, value, rulebook: engine.Rulebook | None = None) -> str:
+    """An answer as a clinician reads it: Yes / No, choice labels, an
+    instrument item's option label with its score, number and unit."""
+    if question.kind == engine.TRIALS:
+        count = len(value) if isinstance(value, list) else 0
+        return f"{count} trial{'s' if count != 1 else ''}, listed under “Antidepressant trials”"
+    instrument = next(
+        (i for i in (rulebook.instruments if rulebook is not None else ()) if question.code in i.items), None,
+    )
+    if instrument is not None:
+        label = next((o.label for o in instrument.options if o.score == value), "")
+        return f"{label} ({value})" if label else str(value)
     if question.kind == engine.BOOLEAN:
         return "Yes" if value else "No"
     if question.kind == engine.CHOICE:
@@ -185,6 +239,59 @@ def answer_text(question: engine.QuestionSpec, value) -> str:
     if question.kind == engine.MULTI_CHOICE:
         return ", ".join(question.choice_label(item) for item in value)
     return f"{value} {question.unit}".strip()
+
+
+def _number(value) -> str:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return "" if value is None else str(value)
+
+
+def calculated_rows(rulebook: engine.Rulebook, advisory: engine.Advisory, answers: dict) -> list[CalculatedRow]:
+    """Each calculated question with a value, in questionnaire order: worked
+    out from its inputs, or typed when they were not collected (with the
+    instrument's band, if it has one)."""
+    rows = []
+    for question in rulebook.calculated_questions:
+        entered = question.code in advisory.entered
+        value = answers.get(question.code) if entered else advisory.calculated.get(question.code)
+        if value is None:
+            continue
+        instrument = rulebook.instrument_for_total.get(question.code)
+        band = instrument.band(value) if instrument is not None else None
+        rows.append(CalculatedRow(
+            code=question.code, name=f"{instrument_short_name(instrument)} total" if instrument else question.text,
+            value=value, band=band.label if band else "", entered=entered, instrument=instrument is not None,
+        ))
+    return rows
+
+
+def short_name(name: str, code: str) -> str:
+    """ "Patient Health Questionnaire-9 (PHQ-9)" -> "PHQ-9"."""
+    if name.endswith(")") and "(" in name:
+        return name[name.rindex("(") + 1:-1]
+    return name or code
+
+
+def instrument_short_name(instrument: engine.InstrumentSpec) -> str:
+    return short_name(instrument.name, instrument.code)
+
+
+def trial_rows(rulebook: engine.Rulebook, advisory: engine.Advisory) -> list[TrialRow]:
+    """Every antidepressant trial as judged, in the order given."""
+    outcomes = dict(TRIAL_OUTCOMES)
+    rows = []
+    for trial in advisory.trials:
+        drug = rulebook.drug.get(trial.drug)
+        reason = trial.reason
+        if trial.counted and reason.startswith("counted: "):
+            reason = reason[len("counted: "):]
+        rows.append(TrialRow(
+            drug=drug.name if drug else str(trial.drug), daily_dose_mg=_number(trial.daily_dose_mg),
+            weeks=_number(trial.weeks), outcome=outcomes.get(trial.outcome, str(trial.outcome or "")),
+            counted=trial.counted, reason=reason[:1].upper() + reason[1:],
+        ))
+    return rows
 
 
 def summary_context(screening: Screening) -> dict:
@@ -204,7 +311,8 @@ def summary_context(screening: Screening) -> dict:
     rulebook = screening.rulebook()
     advisory = screening.advisory()
     number = _Numbering(rulebook)
-    given = screening.evaluated_answers()
+    # Criteria read calculated values like answers: show them beside the criteria too.
+    given = {**screening.evaluated_answers(), **advisory.calculated}
     age = screening.age_worked_out()
     worked_out = {}
     missing_text = {}
@@ -254,8 +362,15 @@ def summary_context(screening: Screening) -> dict:
             evidence=evidence,
         ))
     duties = [_reason_row(rulebook, number, duty, given, worked_out) for duty in advisory.duties]
+    entered = set(advisory.entered)
     answers = [
-        AnswerRow(code=q.code, question=q.text, answer=answer_text(q, screening.answers[q.code]))
+        AnswerRow(
+            code=q.code, question=q.text,
+            answer=answer_text(q, screening.answers[q.code], rulebook) + (
+                (" (total entered)" if q.code in rulebook.instrument_for_total else " (number entered)")
+                if q.code in entered else ""
+            ),
+        )
         if screening.answers.get(q.code) is not None
         else AnswerRow(code=q.code, question=q.text, answer=worked_out[q.code], calculated=True)
         for q in rulebook.questions
@@ -271,6 +386,10 @@ def summary_context(screening: Screening) -> dict:
         "references": number.rows(),
         "answers": answers,
         "age_from_year_of_birth": age,
+        "calculated": calculated_rows(rulebook, advisory, screening.answers),
+        "trials": trial_rows(rulebook, advisory),
+        "trial_references": number(rulebook.trial_references) if advisory.trials else (),
+        "min_trial_weeks": _number(rulebook.min_trial_weeks),
         "shared_cautions": shared_cautions,
         "missing_count": len({code for card in cards for code, _ in card.missing}),
         "incomplete": any(card.status == engine.INCOMPLETE for card in cards),

@@ -9,16 +9,18 @@ app_name = "screening"
 # so the back button of a shared clinic computer shows nothing after sign-out.
 patient_data = cache_control(private=True, no_store=True)
 
+# Included at the site's root: the screenings and each patient's history.
 urlpatterns = [
-    path("", patient_data(views.screening_list), name="list"),
-    path("new/", patient_data(views.screening_new), name="new"),
-    path("<int:pk>/", patient_data(views.screening_summary), name="summary"),
-    path("<int:pk>/questionnaire/", patient_data(views.screening_questionnaire), name="questionnaire"),
-    path("<int:pk>/answers/", patient_data(views.screening_answers), name="answers"),
-    path("<int:pk>/details/", patient_data(views.screening_details), name="details"),
-    path("<int:pk>/discard/", patient_data(views.screening_discard), name="discard"),
-    path("<int:pk>/finalise/", patient_data(views.screening_finalise), name="finalise"),
-    path("<int:pk>/amend/", patient_data(views.screening_amend), name="amend"),
-    path("<int:pk>/pdf/", patient_data(views.screening_pdf), name="pdf"),
-    path("<int:pk>/compare/", patient_data(views.screening_compare), name="compare"),
+    path("screenings/", patient_data(views.screening_list), name="list"),
+    path("screenings/new/", patient_data(views.screening_new), name="new"),
+    path("screenings/<int:pk>/", patient_data(views.screening_summary), name="summary"),
+    path("screenings/<int:pk>/questionnaire/", patient_data(views.screening_questionnaire), name="questionnaire"),
+    path("screenings/<int:pk>/answers/", patient_data(views.screening_answers), name="answers"),
+    path("screenings/<int:pk>/details/", patient_data(views.screening_details), name="details"),
+    path("screenings/<int:pk>/discard/", patient_data(views.screening_discard), name="discard"),
+    path("screenings/<int:pk>/finalise/", patient_data(views.screening_finalise), name="finalise"),
+    path("screenings/<int:pk>/amend/", patient_data(views.screening_amend), name="amend"),
+    path("screenings/<int:pk>/pdf/", patient_data(views.screening_pdf), name="pdf"),
+    path("screenings/<int:pk>/compare/", patient_data(views.screening_compare), name="compare"),
+    path("patients/<path:reference>/", patient_data(views.patient_history), name="patient"),
 ]

@@ -32,8 +32,14 @@ from screening.forms import (
     QuestionnaireForm,
     ScreeningFilterForm,
 )
-from screening.models import AuditAction, FinalScreeningError, Screening
-from screening.rulebook import current_rulebook
+from screening.history import patient_history as history_of
+from screening.models import (
+    AuditAction,
+    FinalScreeningError,
+    Screening,
+    patient_reference_validator,
+)
+from screening.rulebook import current_rulebook, published_rulebook
 from screening.summary import summary_body
 
 logger = logging.getLogger(__name__)
@@ -490,4 +496,29 @@ def screening_compare(request, pk):
     return render(request, "screening/compare.html", {
         "screening": screening, "current_version": current.version,
         "comparisons": publishing.screening_comparison(screening, current),
+    })
+
+
+@login_required
+@require_safe
+def patient_history(request, reference):
+    """One patient's screenings that the user may see, with their
+    instrument totals over time. A patient none of whose screenings they
+    may see does not exist for them (404, audited as a refusal), so the
+    page never tells whether another clinician screened that patient."""
+    try:
+        patient_reference_validator(reference)
+    except ValidationError:
+        screenings = []
+    else:
+        screenings = selectors.patient_screenings(user=request.user, reference=reference)
+    if not screenings:
+        audit(AuditAction.ACCESS_DENIED, request=request, object_type="patient", object_key=reference)
+        raise Http404("No such patient.")
+    newest = screenings[-1]
+    audit(AuditAction.PATIENT_VIEWED, request=request, screening=newest, object_type="patient", object_key=reference)
+    return render(request, "screening/patient.html", {
+        "reference": reference,
+        "history": history_of(screenings, published_rulebook(newest.snapshot)),
+        "show_owner": selectors.can_view_all(request.user),
     })

@@ -54,6 +54,9 @@
       case "multi_choice":
         return checked.length ? checked : null;
       default: {
+        if (inputs.length && inputs[0].type === "radio") {  // an instrument's item, valued by score
+          return checked.length ? Number(checked[0]) : null;
+        }
         var text = inputs.length ? inputs[0].value.trim() : "";
         var number = Number(text);
         return text === "" || !isFinite(number) ? null : number;
@@ -163,7 +166,9 @@
     pairs.forEach(function (pair) {
       (byName[pair[0]] = byName[pair[0]] || []).push(pair[1]);
     });
-    form.querySelectorAll("input[name]").forEach(function (input) {
+    // Tables of rows (static/js/trials.js) first make as many rows as were typed.
+    document.dispatchEvent(new CustomEvent("ketascreen:restore", { detail: { values: byName } }));
+    form.querySelectorAll("input[name], select[name]").forEach(function (input) {
       var values = byName[input.name];
       if (!values || input.type === "hidden") {
         return;

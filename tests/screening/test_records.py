@@ -453,7 +453,7 @@ def screening_url_names():
 
 
 def test_every_screening_page_is_enumerated():
-    assert {"list", "new", "summary", "questionnaire", "answers", "details", "discard", "finalise", "amend", "pdf"} <= set(
+    assert {"list", "new", "summary", "questionnaire", "answers", "details", "discard", "finalise", "amend", "pdf", "patient"} <= set(
         screening_url_names()
     )
 
@@ -462,7 +462,12 @@ def test_every_screening_page_is_enumerated():
 @pytest.mark.parametrize("method", ["get", "post"])
 def test_every_screening_page_tells_browsers_not_to_keep_it(clinician_client, clinician, name, method, media_root):
     draft = draft_for(clinician, answers=TRD_ELIGIBLE)
-    url = reverse(f"screening:{name}") if name in ("list", "new") else reverse(f"screening:{name}", args=[draft.pk])
+    if name in ("list", "new"):
+        url = reverse(f"screening:{name}")
+    elif name == "patient":
+        url = reverse("screening:patient", args=[draft.patient_reference])
+    else:
+        url = reverse(f"screening:{name}", args=[draft.pk])
     response = getattr(clinician_client, method)(url)
     directives = {part.strip() for part in response.get("Cache-Control", "").split(",")}
     assert {"private", "no-store"} <= directives, (name, method, response.status_code)
