@@ -16,12 +16,16 @@ pytestmark = [
 ]
 
 
+SHIPPED_CRITERIA = 65  # second edition of the knowledge base (issue 18)
+
+
 def test_default_rulebook_holds_the_whole_knowledge_base():
     rulebook = build_rulebook()
+    # Second edition (issue 18): new questions, rules and references; the route is asked first.
     assert (len(rulebook.conditions), len(rulebook.questions), len(rulebook.criteria),
-            len(rulebook.references)) == (8, 39, 48, 23)
-    assert [s.key for s in rulebook.sections][:3] == ["patient", "safety", "medicines"]
-    assert rulebook.questions[0].code == "age"
+            len(rulebook.references)) == (8, 51, SHIPPED_CRITERIA, 28)
+    assert [s.key for s in rulebook.sections][:3] == ["treatment", "patient", "safety"]
+    assert rulebook.questions[0].code == "route"
     mood = rulebook.question["mood_episode"]
     assert (mood.enable_when.question, mood.enable_when.operator) == ("bipolar_history", "is_true")
     trials = next(c for c in rulebook.criteria if c.key == "trd-two-failed-trials-require")
@@ -35,7 +39,7 @@ def test_building_takes_seven_queries_however_large_the_knowledge_base(times, dj
     # their conditions; their references; active conditions; their references.
     with django_assert_num_queries(7):
         rulebook = build_rulebook()
-    assert len(rulebook.criteria) == 48 * times
+    assert len(rulebook.criteria) == SHIPPED_CRITERIA * times
 
 
 def test_version_is_twelve_hex_digits_of_the_canonical_json():
