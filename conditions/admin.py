@@ -27,6 +27,7 @@ from conditions.models import (
     OPERATORS_FOR_KIND,
     Condition,
     Criterion,
+    EvidenceGrade,
     Kind,
     Operator,
     Question,
@@ -280,7 +281,8 @@ class CriterionForm(forms.ModelForm):
             "references", "order", "active", "reviewer", "review_due",
         ]
         help_texts = {"message": (
-            "What a clinician reads when this criterion decides a result. Write {value} and "
+            "What a clinician reads when this criterion decides a result (for a duty: the "
+            "checklist item, e.g. “Observe for at least two hours after dosing.”). Write {value} and "
             "{unit} to show this criterion's own value and its question's unit, so the words "
             "always match the rule."
         )}
@@ -445,6 +447,21 @@ class ConditionCriteriaInline(TolerantAutocompleteMixin, admin.TabularInline):
         )
 
 
+class EvidenceGradeInline(TolerantAutocompleteMixin, admin.TabularInline):
+    """The condition's evidence grades, each from a cited source; each row
+    keeps its own history (who changed it, and when)."""
+
+    model = EvidenceGrade
+    autocomplete_fields = ["source"]
+    fields = ["grade", "applies_to", "source", "note", "order"]
+    extra = 1
+    verbose_name_plural = "evidence grades (shown next to the status on the summary and PDF)"
+    formfield_overrides = {models.TextField: {"widget": forms.Textarea(attrs={"rows": 2, "cols": 40})}}
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("source")
+
+
 @admin.register(Condition)
 class ConditionAdmin(SimpleHistoryAdmin):
     list_display = ["name", "slug", "order", "active", "criterion_count", "reference_keys"]
@@ -454,10 +471,10 @@ class ConditionAdmin(SimpleHistoryAdmin):
     filter_horizontal = ["references"]
     readonly_fields = ["criteria_for_every_condition"]
     fields = [
-        "slug", "name", "description", "guidance", "references", "order", "active",
+        "slug", "name", "description", "guidance", "licensing", "references", "order", "active",
         "criteria_for_every_condition",
     ]
-    inlines = [ConditionCriteriaInline]
+    inlines = [ConditionCriteriaInline, EvidenceGradeInline]
 
     def get_queryset(self, request):
         return (

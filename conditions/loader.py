@@ -10,7 +10,11 @@ the same file twice writes nothing (and no history) the second time.
 Rows that are in the database but not in the file are left alone.
 
 A file may also hold `cases:`, the test cases a preview checks (see
-docs/rulebook-versions.md); a file without them loads as before.
+docs/rulebook-versions.md); a file without them loads as before. A condition
+may carry `licensing:` (text) and `evidence:` (its evidence grades, each
+`{grade, applies_to, source, note}`; the file states them all, so a
+condition without `evidence:` has none). A first-edition file, without
+them, loads as before.
 """
 
 from collections import Counter
@@ -24,6 +28,7 @@ from django.db import transaction
 from conditions.models import (
     Condition,
     Criterion,
+    EvidenceGrade,
     ExpectedStatus,
     Question,
     Reference,
@@ -48,8 +53,9 @@ REFERENCE_FIELDS = {
     for name in ("key", "authors", "title", "source", "doi", "pmid", "url", "verified", "note")
 }
 CONDITION_FIELDS = {
-    name: name for name in ("slug", "name", "description", "guidance", "active")
+    name: name for name in ("slug", "name", "description", "guidance", "licensing", "active")
 }
+EVIDENCE_FIELDS = ("grade", "applies_to", "source", "note")
 QUESTION_FIELDS = {
     "code": "code", "text": "text", "help": "help_text", "kind": "kind", "choices": "choices",
     "min": "min_value", "max": "max_value", "unit": "unit",
@@ -91,6 +97,7 @@ class Item:
     instance: object
     links: dict = field(default_factory=dict)  # many-to-many field -> keys
     problems: list = field(default_factory=list)
+    evidence: list = field(default_factory=list)  # a condition's unsaved EvidenceGrades
 
     def problem(self, message, field_name=None):
         prefix = f"{FILE_NAMES.get(field_name, field_name)}: " if field_name else ""
@@ -165,7 +172,8 @@ def knowledge_base_plan(data):
         sections=_build(raw, "sections", Section, SECTION_FIELDS, general),
         references=_build(raw, "references", Reference, REFERENCE_FIELDS, general),
         conditions=_build(
-            raw, "conditions", Condition, CONDITION_FIELDS, general, links=("references",)
+            raw, "conditions", Condition, CONDITION_FIELDS, general, links=("references",),
+            parts=("evidence",),
         ),
         questions=_build(
             raw, "questions", Question, QUESTION_FIELDS, general,
@@ -184,6 +192,10 @@ def knowledge_base_plan(data):
     _resolve(plan)
     for item in plan.sections + plan.references + plan.conditions:
         _full_clean(item)
+    reference_keys = set(Reference.objects.values_list("key", flat=True))
+    reference_keys |= set(_by_key(plan.references, "key"))
+    for item in plan.conditions:
+        _build_evidence(item, reference_keys)
     for item in plan.questions:
         _full_clean(item, exclude=["section", "enable_when_question"])
     for item in plan.criteria:
@@ -197,13 +209,14 @@ def knowledge_base_plan(data):
     return plan
 
 
-def _build(raw, group, model, fields, general, *, links=(), relations=()):
+def _build(raw, group, model, fields, general, *, links=(), relations=(), parts=()):
     """Unsaved instances of `model` for the items of one group, keys checked unique.
 
     An entry that is not a mapping is reported in `general` and left out.
+    `parts` are fields read on their own (a condition's evidence).
     """
     key_name = next(iter(fields))
-    known = [*fields, *links, *relations]
+    known = [*fields, *links, *relations, *parts]
     items = []
     first_place = {}
     for index, entry in enumerate(raw[group]):
@@ -230,6 +243,50 @@ def _build(raw, group, model, fields, general, *, links=(), relations=()):
                 keys = []
             item.links[name] = keys
     return items
+
+
+def _build_evidence(item, reference_keys):
+    """A condition's `evidence:` as unsaved EvidenceGrades (condition and
+    source left unset: they are saved rows only when writing), each
+    validated by the model; `item.evidence` holds (grade, source key)."""
+    raw = item.raw.get("evidence")
+    if raw is None:
+        return
+    if not isinstance(raw, list):
+        item.problem(
+            "write a list of grades, e.g. - {grade: Moderate, applies_to: CRPS, source: cohen-2018}.",
+            "evidence",
+        )
+        return
+    seen = {}
+    for index, entry in enumerate(raw):
+        place = f"evidence[{index}]"
+        if not isinstance(entry, dict):
+            item.problem(f"{place}: write a mapping of fields ({', '.join(EVIDENCE_FIELDS)}).")
+            continue
+        for name in entry:
+            if name not in EVIDENCE_FIELDS:
+                item.problem(f"{place}: “{name}” is not a field here; the fields are {', '.join(EVIDENCE_FIELDS)}.")
+        source = entry.get("source")
+        if source is None:
+            item.problem(f"{place}: source: name the reference that gives this grade, by its key.")
+        elif not isinstance(source, str) or source not in reference_keys:
+            item.problem(f"{place}: source: there is no reference “{source}”.")
+        values = {name: entry.get(name) for name in ("grade", "applies_to", "note")}
+        values = {name: "" if value is None else value for name, value in values.items()}
+        grade = EvidenceGrade(order=index * ORDER_STEP, **values)
+        try:
+            grade.full_clean(exclude=["condition", "source"], validate_unique=False, validate_constraints=False)
+        except ValidationError as error:
+            for field_name, messages in error.message_dict.items():
+                for message in messages:
+                    item.problem(f"{place}: {field_name}: {message}")
+        same = (grade.applies_to, source)
+        if same in seen:
+            what = f"“{grade.applies_to}”" if grade.applies_to else "the whole condition"
+            item.problem(f"{place}: {source} already grades {what} in {seen[same]}.")
+        seen.setdefault(same, place)
+        item.evidence.append((grade, source))
 
 
 def _build_cases(raw, plan, general):
@@ -421,10 +478,13 @@ def _write(plan, reason):
     counts = {group: Counter(created=0, updated=0, unchanged=0) for group in GROUPS}
     sections = _save_all(plan.sections, Section, "key", {}, counts["sections"], reason)
     references = _save_all(plan.references, Reference, "key", {}, counts["references"], reason)
-    conditions = _save_all(
-        plan.conditions, Condition, "slug", {"references": references},
-        counts["conditions"], reason,
-    )
+    conditions = {row.slug: row for row in Condition.objects.all()}
+    for item in plan.conditions:
+        row, outcome = _save(item, Condition, "slug", conditions, {"references": references}, reason)
+        conditions[row.slug] = row
+        if _save_evidence(item, row, references, reason) and outcome == "unchanged":
+            outcome = "updated"
+        counts["conditions"][outcome] += 1
 
     questions = {q.code: q for q in Question.objects.all()}
     for item in _parents_first(plan.questions):
@@ -444,6 +504,24 @@ def _write(plan, reason):
     counts["cases"] = Counter(created=0, updated=0, unchanged=0)
     _save_cases(plan.cases, conditions, counts["cases"], reason)
     return counts
+
+
+def _save_evidence(item, condition, references, reason):
+    """A condition's evidence grades as the file states them: replaced when
+    they differ, left alone (no history) when they are the same. Returns
+    whether they changed."""
+    current = list(condition.evidence_grades.select_related("source").order_by("order", "id"))
+    wanted = [(g.grade, g.applies_to, key, g.note, g.order) for g, key in item.evidence]
+    if [(g.grade, g.applies_to, g.source.key, g.note, g.order) for g in current] == wanted:
+        return False
+    for grade in current:
+        grade._change_reason = reason
+        grade.delete()
+    for grade, key in item.evidence:
+        grade.condition, grade.source = condition, references[key]
+        grade._change_reason = reason
+        grade.save()
+    return True
 
 
 def _save_cases(items, conditions, counts, reason):

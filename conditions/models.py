@@ -46,6 +46,7 @@ class Effect(models.TextChoices):
     EXCLUDE = "exclude", "Exclude"
     CAUTION = "caution", "Caution"
     ALERT = "alert", "Alert"
+    DUTY = "duty", "Duty at the treatment session"
 
 
 NUMBER_KINDS = {Kind.INTEGER, Kind.DECIMAL}
@@ -271,6 +272,11 @@ class Condition(models.Model):
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     guidance = models.TextField(blank=True, help_text="Shown on the summary for this condition.")
+    licensing = models.TextField(
+        blank=True,
+        help_text="Whether, and for which route, the treatment is licensed for this condition, "
+                  "e.g. “Off-label for every route.” Shown on the summary and PDF.",
+    )
     references = models.ManyToManyField(Reference, blank=True, related_name="conditions")
     order = models.PositiveIntegerField(default=0)
     active = models.BooleanField(default=True)
@@ -282,6 +288,49 @@ class Condition(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class EvidenceGrade(models.Model):
+    """How strong the evidence is for treating a condition, or one kind of
+    it (a pain type), as one guideline grades it. Shown next to the
+    condition's status on the summary and PDF, the source among the
+    references."""
+
+    condition = models.ForeignKey(Condition, on_delete=models.CASCADE, related_name="evidence_grades")
+    grade = models.CharField(
+        max_length=80, help_text="As the source grades it, e.g. “Moderate”, “Weak”, “Not recommended”.",
+    )
+    applies_to = models.CharField(
+        max_length=120, blank=True,
+        help_text="Blank for the whole condition, or the kind it grades, e.g. “CRPS” or “Fibromyalgia”.",
+    )
+    source = models.ForeignKey(
+        Reference, on_delete=models.PROTECT, related_name="evidence_grades",
+        help_text="The guideline or review that gives this grade.",
+    )
+    note = models.TextField(blank=True, help_text="Optional: what the grade rests on, in a sentence.")
+    order = models.PositiveIntegerField(default=0)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["order", "id"]
+        verbose_name = "evidence grade"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["condition", "applies_to", "source"], name="one_grade_per_source_and_kind",
+                violation_error_message="This source already grades this for the condition.",
+            ),
+        ]
+
+    def __str__(self):
+        scope = self.applies_to or "the whole condition"
+        return f"{self.grade} ({scope})"
+
+    @property
+    def audit_key(self):
+        """How the audit trail names it: its condition, and what it grades."""
+        return f"{self.condition.slug}: {self.applies_to or 'whole condition'}"[:100]
 
 
 class Question(models.Model):
@@ -451,7 +500,12 @@ class Criterion(Reviewed):
     question = models.ForeignKey(Question, on_delete=models.PROTECT, related_name="criteria")
     operator = models.CharField(max_length=20, choices=Operator.choices)
     value = models.JSONField(null=True, blank=True, help_text=VALUE_HELP)
-    effect = models.CharField(max_length=20, choices=Effect.choices)
+    effect = models.CharField(
+        max_length=20, choices=Effect.choices,
+        help_text="Require, exclude and caution decide each condition's status. An alert that holds is "
+                  "shown above the summary; a duty that holds is a checklist item “At the treatment "
+                  "session”. Alerts and duties never change a status.",
+    )
     message = models.TextField(help_text="What a clinician reads when this criterion decides a result.")
     conditions = models.ManyToManyField(
         Condition, blank=True, related_name="criteria",

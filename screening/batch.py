@@ -1,24 +1,29 @@
 """Screening records from plain JSON-shaped data: the `screen` command's core.
 
-Standard library and the engine only, so the command, the benchmark and any
+Standard library, the engine and screening.age only, so the command, the benchmark and any
 future API share one path from an input object to an output object.
 """
 
 import json
 from collections.abc import Mapping
+from datetime import date
 
 from screening import engine
+from screening.age import age_from_year_of_birth, with_age
 
 FIELDS = frozenset({"patient", "conditions", "answers", "year_of_birth"})
 
 
-def screen_record(rulebook: engine.Rulebook, record) -> tuple[dict, engine.Validation | None]:
+def screen_record(rulebook: engine.Rulebook, record, *, on: date | None = None) -> tuple[dict, engine.Validation | None]:
     """The output object for one input object (docs/batch.md).
 
     Returns (output, validation). A valid record's output carries its
     results (`advisory_output`); an invalid one's has `errors` instead;
-    validation is None when the record is not an object.
+    validation is None when the record is not an object. An unanswered age
+    is worked out from `year_of_birth` on `on` (the clinic's today; the
+    system's when None), as the web questionnaire does (screening.age).
     """
+    on = on or date.today()
     if not isinstance(record, Mapping):
         return {
             "patient": None, "rulebook_version": rulebook.version,
@@ -30,13 +35,21 @@ def screen_record(rulebook: engine.Rulebook, record) -> tuple[dict, engine.Valid
         errors.append("patient: give the clinic's patient reference as a string.")
     if unknown_keys := record.keys() - FIELDS:
         errors.append(f"unknown fields: {', '.join(_short(key) for key in sorted(map(str, unknown_keys)))}.")
+    year_of_birth = record.get("year_of_birth")
+    if year_of_birth is not None and (type(year_of_birth) is not int or not 1900 <= year_of_birth <= on.year):
+        errors.append(f"year_of_birth: give a year from 1900 to {on.year} as a whole number, e.g. 1981.")
+        year_of_birth = None
     validation = engine.validate_answers(rulebook, record.get("conditions"), record.get("answers", {}))
     if validation.errors:
         errors += validation.messages()
     if errors:
         return {"patient": patient, "rulebook_version": rulebook.version, "errors": errors}, validation
-    advisory = engine.evaluate(rulebook, validation.conditions, validation.answers)
-    return advisory_output(patient, rulebook.version, advisory), validation
+    age = age_from_year_of_birth(rulebook, validation.conditions, validation.answers, year_of_birth, on)
+    advisory = engine.evaluate(rulebook, validation.conditions, with_age(validation.answers, age))
+    output = advisory_output(patient, rulebook.version, advisory)
+    if age is not None:
+        output["age_from_year_of_birth"] = age.to_dict()
+    return output, validation
 
 
 def malformed_line(rulebook: engine.Rulebook, number: int, problem: str) -> dict:
@@ -59,6 +72,7 @@ def advisory_output(patient, version: str, advisory: engine.Advisory) -> dict:
         "patient": patient,
         "rulebook_version": version,
         "alerts": [_alert_dict(a) for a in advisory.alerts],
+        "duties": [_alert_dict(d) for d in advisory.duties],
         "results": [_condition_dict(r) for r in advisory.results],
     }
 
@@ -72,6 +86,7 @@ def _condition_dict(result: engine.ConditionResult) -> dict:
 
 
 def _alert_dict(reason: engine.Reason) -> dict:
+    """An alert or a duty: screening-wide, so without effect or outcome."""
     return {
         "criterion": reason.criterion, "question": reason.question,
         "message": reason.message, "references": list(reason.references),

@@ -19,6 +19,10 @@ from typing import NamedTuple
 
 # Effects and statuses, as plain strings (they are stored and exported).
 REQUIRE, EXCLUDE, CAUTION, ALERT = "require", "exclude", "caution", "alert"
+# A duty: something to do at the treatment session (blood pressure at 40
+# minutes, two hours' observation). Collected once per screening, like an
+# alert; it never changes a status.
+DUTY = "duty"
 ELIGIBLE, CAUTION_STATUS, NOT_MET, EXCLUDED, INCOMPLETE = (
     "eligible", "caution", "not_met", "excluded", "incomplete",
 )
@@ -123,12 +127,27 @@ class CriterionSpec:
 
 
 @dataclass(frozen=True)
+class EvidenceSpec:
+    """How strong the evidence is for treating a condition (or one kind of
+    it: `applies_to`, blank for the whole condition), as the guideline
+    cited as `source` (a reference key) grades it."""
+
+    grade: str
+    source: str
+    applies_to: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True)
 class ConditionSpec:
     slug: str
     name: str
     description: str = ""
     guidance: str = ""
     references: tuple[str, ...] = ()
+    # Whether, and for which route, the treatment is licensed for it.
+    licensing: str = ""
+    evidence: tuple[EvidenceSpec, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -234,13 +253,7 @@ class Rulebook:
                 }
                 for c in self.criteria
             ],
-            "conditions": [
-                {
-                    "slug": c.slug, "name": c.name, "description": c.description,
-                    "guidance": c.guidance, "references": list(c.references),
-                }
-                for c in self.conditions
-            ],
+            "conditions": [_condition_to_dict(c) for c in self.conditions],
             "references": [
                 {
                     "key": r.key, "authors": r.authors, "title": r.title, "source": r.source,
@@ -277,10 +290,7 @@ class Rulebook:
                 )
                 for c in data["criteria"]
             ),
-            conditions=tuple(
-                ConditionSpec(**{**c, "references": tuple(c["references"])})
-                for c in data["conditions"]
-            ),
+            conditions=tuple(_condition_from_dict(c) for c in data["conditions"]),
             references=tuple(ReferenceSpec(**r) for r in data["references"]),
         )
 
@@ -289,6 +299,32 @@ def _thaw(value):
     if isinstance(value, tuple):
         return [_thaw(item) for item in value]
     return value
+
+
+def _condition_to_dict(c: ConditionSpec) -> dict:
+    """A condition as snapshot JSON. `licensing` and `evidence` are written
+    only when set, so a first-edition rulebook keeps its version."""
+    data = {
+        "slug": c.slug, "name": c.name, "description": c.description,
+        "guidance": c.guidance, "references": list(c.references),
+    }
+    if c.licensing:
+        data["licensing"] = c.licensing
+    if c.evidence:
+        data["evidence"] = [
+            {"grade": e.grade, "applies_to": e.applies_to, "source": e.source, "note": e.note}
+            for e in c.evidence
+        ]
+    return data
+
+
+def _condition_from_dict(data: Mapping) -> ConditionSpec:
+    return ConditionSpec(
+        slug=data["slug"], name=data["name"], description=data.get("description", ""),
+        guidance=data.get("guidance", ""), references=tuple(data.get("references", ())),
+        licensing=data.get("licensing", ""),
+        evidence=tuple(EvidenceSpec(**e) for e in data.get("evidence", ())),
+    )
 
 
 def _question_to_dict(q: QuestionSpec) -> dict:
@@ -358,10 +394,12 @@ class ConditionResult(NamedTuple):
 class Advisory(NamedTuple):
     results: tuple[ConditionResult, ...]
     alerts: tuple[Reason, ...] = ()
+    duties: tuple[Reason, ...] = ()  # what to do at the treatment session
 
     def to_dict(self):
         return {
             "alerts": [a.to_dict() for a in self.alerts],
+            "duties": [d.to_dict() for d in self.duties],
             "results": [r.to_dict() for r in self.results],
         }
 
@@ -372,6 +410,8 @@ class Advisory(NamedTuple):
 
         return cls(
             alerts=tuple(reason(a) for a in data["alerts"]),
+            # A result stored before duties existed has none.
+            duties=tuple(reason(d) for d in data.get("duties", ())),
             results=tuple(
                 ConditionResult(
                     condition=r["condition"], status=r["status"],
@@ -393,7 +433,8 @@ class Advisory(NamedTuple):
 
 
 def evaluate(rulebook: Rulebook, conditions: Sequence[str], answers: Mapping[str, object]) -> Advisory:
-    """One result per condition, in the order given, plus the screening's alerts.
+    """One result per condition, in the order given, plus the screening's
+    alerts and duties.
 
     `answers` maps question codes to validated answers (see
     `validate_answers`); a missing code is an unanswered question. Answers
@@ -410,13 +451,16 @@ def evaluate(rulebook: Rulebook, conditions: Sequence[str], answers: Mapping[str
         for slug in conditions
         if slug in rulebook.condition
     ])
-    # The alerts that hold, once for the whole screening.
-    alerts = tuple([
-        _reason(c, HOLDS)
-        for c in rulebook.criteria
-        if c.effect == ALERT and outcome[c.key] == HOLDS and _alert_applies(rulebook, c, conditions)
-    ])
-    return Advisory(results, alerts)
+    # The alerts and the duties that hold, once each for the whole screening.
+    alerts, duties = (
+        tuple([
+            _reason(c, HOLDS)
+            for c in rulebook.criteria
+            if c.effect == effect and outcome[c.key] == HOLDS and _applies_to_screening(rulebook, c, conditions)
+        ])
+        for effect in (ALERT, DUTY)
+    )
+    return Advisory(results, alerts, duties)
 
 
 def _criterion_outcome(rulebook: Rulebook, criterion: CriterionSpec, answers: Mapping[str, object]) -> str:
@@ -472,9 +516,9 @@ def _condition_result(
     return ConditionResult(condition.slug, status, deciding, cautions, missing, condition.references)
 
 
-def _alert_applies(rulebook: Rulebook, criterion: CriterionSpec, conditions: Sequence[str]) -> bool:
-    """An alert for every condition applies to any screening; one for
-    particular conditions, when one of them is among those screened."""
+def _applies_to_screening(rulebook: Rulebook, criterion: CriterionSpec, conditions: Sequence[str]) -> bool:
+    """An alert or duty for every condition applies to any screening; one
+    for particular conditions, when one of them is among those screened."""
     if not criterion.conditions:
         return bool(conditions)
     return any(slug in criterion.conditions for slug in conditions if slug in rulebook.condition)
@@ -528,6 +572,25 @@ def enabled_questions(rulebook: Rulebook, conditions: Sequence[str], answers: Ma
     answers: (question, True | False | None) in display order, where None
     means it depends on a question not answered yet."""
     return tuple((q, _question_enabled(rulebook, q.code, answers)) for q in rulebook.questions_for(conditions))
+
+
+def read_alike(rulebook: Rulebook, conditions: Sequence[str], code: str, values: Sequence) -> bool:
+    """Whether every rule that reads question `code` for these conditions
+    (the criteria that apply to them, and the enable-when of the
+    questions their questionnaire asks) gives the same result for each of
+    `values`: then any of them may stand for the others. Used when an
+    answer is known only to be one of a few values (an age worked out
+    from a year of birth)."""
+    chosen = [slug for slug in conditions if slug in rulebook.condition]
+    rules = [
+        (c.operator, c.value) for c in rulebook.criteria
+        if c.question == code and any(c.applies_to(slug) for slug in chosen)
+    ]
+    rules += [
+        (q.enable_when.operator, q.enable_when.value) for q in rulebook.questions_for(chosen)
+        if q.enable_when is not None and q.enable_when.question == code
+    ]
+    return all(len({_holds(operator, v, value) for v in values}) == 1 for operator, value in rules)
 
 
 def unanswered_questions(rulebook: Rulebook, conditions: Sequence[str], answers: Mapping[str, object]):

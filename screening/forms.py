@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.html import escape
 
 from screening import engine
+from screening.age import AGE_QUESTION, age_from_year_of_birth, with_age
 from screening.models import Status, patient_reference_validator
 
 MISSING_ANSWER = "Answer this question to see the summary."
@@ -58,7 +59,8 @@ class NewScreeningForm(forms.Form):
     )
     year_of_birth = forms.IntegerField(
         label="Year of birth", required=False, min_value=1900,
-        help_text="Optional.",
+        help_text="Optional. While the age question is unanswered, the age is worked out from it "
+                  "where the screening criteria allow.",
     )
     conditions = forms.MultipleChoiceField(
         label="Conditions to screen for",
@@ -189,6 +191,19 @@ def initial_from_answers(answers: dict) -> dict:
     }
 
 
+def age_help(age) -> str:
+    """What the age field says when the year of birth is known."""
+    if age.used is not None:
+        return (
+            f"Leave blank to use the age worked out from the year of birth ({age.year_of_birth}): "
+            f"{age.words} today, which the screening criteria read alike. Enter the exact age if you know it."
+        )
+    return (
+        f"The year of birth ({age.year_of_birth}) makes the patient {age.words} today, and the screening "
+        "criteria read those ages differently: enter the exact age."
+    )
+
+
 class SectionFieldset(Fieldset):
     """A fieldset whose legend is plain text: crispy renders a Fieldset's
     legend as a template, and a knowledge-base section title is data."""
@@ -207,13 +222,15 @@ class QuestionnaireForm(forms.Form):
     False), ready for `services.screening_save_answers`. Answers and errors
     of questions that enable-when disables are dropped, as the engine does.
     With `require_complete` ("Show summary"), every enabled question needs
-    an answer.
+    an answer. An age left blank is worked out from `year_of_birth` when
+    the rules can use it (screening.age): enable-when and "Show summary"
+    then read it as the service will, and the age field says what it is.
     """
 
     revision = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
 
     def __init__(self, *args, rulebook: engine.Rulebook, conditions, answers=None,
-                 require_complete=False, **kwargs):
+                 require_complete=False, year_of_birth=None, today=None, **kwargs):
         answers = answers or {}
         kwargs.setdefault("initial", {}).update(initial_from_answers(answers))
         super().__init__(*args, **kwargs)
@@ -222,8 +239,14 @@ class QuestionnaireForm(forms.Form):
         self.require_complete = require_complete
         self.questions = rulebook.questions_for(self.conditions)
         self.answers = dict(answers)
+        # The age as the year of birth gives it, for when the age is left blank.
+        self.age = age_from_year_of_birth(
+            rulebook, self.conditions, {}, year_of_birth, today or timezone.localdate(),
+        )
         for question in self.questions:
             self.fields[question.code] = answer_field(question)
+        if self.age is not None and AGE_QUESTION in self.fields:
+            self.fields[AGE_QUESTION].help_text = escape(age_help(self.age))
 
     def clean(self):
         cleaned = super().clean()
@@ -241,7 +264,7 @@ class QuestionnaireForm(forms.Form):
                 self.errors.pop(code, None)
                 cleaned.pop(code, None)
         if self.require_complete:
-            for code in engine.unanswered_questions(self.rulebook, self.conditions, answers):
+            for code in engine.unanswered_questions(self.rulebook, self.conditions, with_age(answers, self.age)):
                 if code not in self.errors:
                     self.add_error(code, MISSING_ANSWER)
         self.answers = answers
@@ -249,7 +272,7 @@ class QuestionnaireForm(forms.Form):
 
     def enabled(self, answers=None) -> dict:
         """Question code -> True, False (disabled) or None (waits on an unanswered question)."""
-        answers = self.answers if answers is None else answers
+        answers = with_age(self.answers if answers is None else answers, self.age)
         return {
             q.code: state
             for q, state in engine.enabled_questions(self.rulebook, self.conditions, answers)

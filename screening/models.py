@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from screening import engine
+from screening.age import AgeFromYear, with_age
 
 # One rule for the form, the model's full_clean and `screen`: an identifier
 # with no spaces, so a name ("Jane Doe") never passes. \A and \Z, not ^ and $:
@@ -98,6 +99,12 @@ class Screening(models.Model):
     )
     conditions = models.JSONField(default=list, help_text="Condition slugs, in the order chosen.")
     answers = models.JSONField(default=dict, blank=True, help_text="Answers keyed by question code.")
+    age_from_year_of_birth = models.JSONField(
+        null=True, blank=True,
+        help_text="The age worked out from the year of birth when it was last evaluated (the age question "
+                  "unanswered): the year, the day, the possible ages and the one the rules read (null when "
+                  "they read them differently). Null when nothing was worked out.",
+    )
     snapshot = models.ForeignKey(RulebookSnapshot, on_delete=models.PROTECT, related_name="screenings")
     rulebook_version = models.CharField(max_length=12)
     result = models.JSONField(default=dict, help_text="The advisory, as evaluated and stored.")
@@ -182,6 +189,15 @@ class Screening(models.Model):
 
     def advisory(self) -> engine.Advisory:
         return engine.Advisory.from_dict(self.result)
+
+    def age_worked_out(self) -> AgeFromYear | None:
+        """The age worked out from the year of birth at its last evaluation, if any."""
+        return AgeFromYear.from_dict(self.age_from_year_of_birth)
+
+    def evaluated_answers(self) -> dict:
+        """The answers its result was evaluated with: those typed, and the
+        age worked out from the year of birth when the rules used it."""
+        return with_age(self.answers, self.age_worked_out())
 
 
 class AppendOnlyQuerySet(models.QuerySet):

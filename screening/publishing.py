@@ -146,7 +146,7 @@ def recent_final_screenings(*, limit: int | None = None):
     given, else those finalised in the last 12 months; newest first."""
     screenings = (
         Screening.objects.filter(status=Status.FINAL)
-        .only("id", "conditions", "answers")
+        .only("id", "conditions", "answers", "age_from_year_of_birth")
         .order_by("-finalised_at", "-id")
     )
     if limit is not None:
@@ -183,7 +183,7 @@ def rulebook_preview(*, limit: int | None = None, published: engine.Rulebook | N
     changes, failing = [], []
     screenings = list(recent_final_screenings(limit=limit)) if published != working else []
     for screening in screenings:
-        changes += _changes(published, working, screening.conditions, screening.answers, differing,
+        changes += _changes(published, working, screening.conditions, screening.evaluated_answers(), differing,
                             screening=screening.pk)
     cases = list(case_library())
     for case in cases:
@@ -265,7 +265,10 @@ def screening_comparison(screening: Screening, current: engine.Rulebook) -> list
     its own rulebook and `current`. Reads only; the record never changes."""
     recorded_rules = screening.rulebook()
     recorded = {r.condition: r.status for r in screening.advisory().results}
-    today = {r.condition: r.status for r in _evaluate(current, screening.conditions, screening.answers).results}
+    today = {
+        r.condition: r.status
+        for r in _evaluate(current, screening.conditions, screening.evaluated_answers()).results
+    }
     differing = _changed_criteria(recorded_rules, current)
     before = {c.key: c for c in recorded_rules.criteria}
     after = {c.key: c for c in current.criteria}

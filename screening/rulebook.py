@@ -16,7 +16,7 @@ import uuid
 from django.core.cache import cache
 from django.db.models import F, Prefetch
 
-from conditions.models import Condition, Criterion, Question, Reference, Section
+from conditions.models import Condition, Criterion, EvidenceGrade, Question, Reference, Section
 from screening import engine
 from screening.models import KnowledgeBaseRevision, PublishedRulebook, RulebookSnapshot
 
@@ -28,11 +28,12 @@ def _number(value):
 
 
 def build_rulebook() -> engine.Rulebook:
-    """The active knowledge base as a Rulebook, in 7 queries however large it
+    """The active knowledge base as a Rulebook, in 8 queries however large it
     is: sections; questions (with their sections and enable-when parents);
     active criteria (with their questions); their conditions; their
-    references; active conditions; their references. References are read
-    through those prefetches, not a query of their own."""
+    references; active conditions; their references; their evidence grades
+    (with their sources). References are read through those prefetches,
+    not a query of their own."""
     sections = list(Section.objects.order_by("order", "key"))
     questions = list(
         Question.objects.select_related("enable_when_question", "section")
@@ -49,7 +50,13 @@ def build_rulebook() -> engine.Rulebook:
     )
     conditions = list(
         Condition.objects.filter(active=True)
-        .prefetch_related(Prefetch("references", queryset=Reference.objects.order_by()))
+        .prefetch_related(
+            Prefetch("references", queryset=Reference.objects.order_by()),
+            Prefetch(
+                "evidence_grades",
+                queryset=EvidenceGrade.objects.select_related("source").order_by("order", "id"),
+            ),
+        )
         .order_by("order", "slug")
     )
     active_slugs = {c.slug for c in conditions}
@@ -69,6 +76,9 @@ def build_rulebook() -> engine.Rulebook:
     for item in [*criteria, *conditions]:
         for reference in item.references.all():
             cited[reference.key] = reference
+    for condition in conditions:
+        for grade in condition.evidence_grades.all():
+            cited[grade.source.key] = grade.source
 
     return engine.Rulebook(
         sections=tuple(engine.Section(key=s.key, title=s.title) for s in sections),
@@ -78,6 +88,11 @@ def build_rulebook() -> engine.Rulebook:
             engine.ConditionSpec(
                 slug=c.slug, name=c.name, description=c.description, guidance=c.guidance,
                 references=tuple(sorted(r.key for r in c.references.all())),
+                licensing=c.licensing,
+                evidence=tuple(
+                    engine.EvidenceSpec(grade=g.grade, source=g.source.key, applies_to=g.applies_to, note=g.note)
+                    for g in c.evidence_grades.all()
+                ),
             )
             for c in conditions
         ),
@@ -123,7 +138,7 @@ def bump_knowledge_base_revision():
 def working_rulebook() -> engine.Rulebook:
     """The working copy: the knowledge base as it is now, from the cache by
     the knowledge base's state token (a key no other content can ever
-    have): 1 query when cached, 9 when built (state, 7 to build, state
+    have): 1 query when cached, 10 when built (state, 8 to build, state
     again). A change committed while the rulebook was read would leave a
     mixed snapshot, and moves the token: then it is read again."""
     state = knowledge_base_state()

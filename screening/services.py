@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from screening import engine
+from screening.age import age_from_year_of_birth, with_age
 from screening.models import FinalScreeningError, Screening, Status
 from screening.rulebook import current_rulebook, snapshot_for
 
@@ -40,8 +41,15 @@ def _refuse_unless_draft(locked: Screening):
 
 
 def _evaluate_into(screening: Screening, rulebook: engine.Rulebook, answers: dict):
-    advisory = engine.evaluate(rulebook, screening.conditions, answers)
+    """Evaluate `answers` (as typed) into the screening. An unanswered age
+    is worked out from the year of birth on the clinic's today, and used
+    when the rules read its possible values alike (screening.age)."""
+    age = age_from_year_of_birth(
+        rulebook, screening.conditions, answers, screening.year_of_birth, timezone.localdate(),
+    )
+    advisory = engine.evaluate(rulebook, screening.conditions, with_age(answers, age))
     screening.answers = answers
+    screening.age_from_year_of_birth = age.to_dict() if age else None
     screening.snapshot = snapshot_for(rulebook)
     screening.rulebook_version = rulebook.version
     screening.result = advisory.to_dict()
@@ -90,7 +98,7 @@ def screening_save_answers(
     # The stored answers, result and snapshot are replaced, not read: leave them unloaded.
     locked = (
         Screening.objects.select_for_update()
-        .only("id", "conditions", "status", "revision", "discarded_at", "updated_at")
+        .only("id", "conditions", "year_of_birth", "status", "revision", "discarded_at", "updated_at")
         .get(pk=screening.pk)
     )
     _refuse_unless_draft(locked)
@@ -136,8 +144,8 @@ def screening_reevaluate(*, screening: Screening, rulebook: engine.Rulebook) -> 
         return None
     locked = (
         Screening.objects.select_for_update()
-        .only("id", "conditions", "answers", "result", "rulebook_version", "status", "revision",
-              "discarded_at", "reevaluated_from", "updated_at")
+        .only("id", "conditions", "year_of_birth", "answers", "result", "rulebook_version", "status",
+              "revision", "discarded_at", "reevaluated_from", "updated_at")
         .get(pk=screening.pk)
     )
     if locked.status == Status.FINAL or locked.discarded_at is not None or locked.rulebook_version == rulebook.version:

@@ -8,9 +8,9 @@ from django.db.models.signals import m2m_changed, post_delete, post_save
 from simple_history.models import HistoricalRecords
 from simple_history.signals import post_create_historical_record
 
-from conditions.models import Condition, Criterion, Question, Reference, Section
+from conditions.models import Condition, Criterion, EvidenceGrade, Question, Reference, Section
 
-KNOWLEDGE_BASE_MODELS = (Section, Reference, Condition, Question, Criterion)
+KNOWLEDGE_BASE_MODELS = (Section, Reference, Condition, Question, Criterion, EvidenceGrade)
 KNOWLEDGE_BASE_LINKS = (
     Condition.references.through,
     Criterion.conditions.through,
@@ -33,7 +33,10 @@ def knowledge_base_change_audited(sender, instance, history_instance, history_us
     from screening.models import AuditAction
 
     request = getattr(HistoricalRecords.context, "request", None)
-    key = getattr(instance, "key", None) or getattr(instance, "slug", None) or getattr(instance, "code", "")
+    key = (
+        getattr(instance, "key", None) or getattr(instance, "slug", None) or getattr(instance, "code", None)
+        or getattr(instance, "audit_key", "")
+    )
     audit(
         AuditAction.KNOWLEDGE_BASE_CHANGED, request=request, user=history_user,
         object_type=instance._meta.model_name, object_key=str(key),

@@ -17,6 +17,7 @@ from django.utils.safestring import mark_safe
 
 from conditions.citations import vancouver_html
 from screening import engine, selectors
+from screening.age import AGE_QUESTION
 from screening.models import Screening
 
 STATUS_LABELS = {
@@ -41,6 +42,7 @@ OUTCOME_LABELS = {
     (engine.EXCLUDE, engine.HOLDS): "Exclusion applies",
     (engine.CAUTION, engine.HOLDS): "Caution",
     (engine.ALERT, engine.HOLDS): "Safety alert",
+    (engine.DUTY, engine.HOLDS): "At the treatment session",
 }
 AWAITING_ANSWER = "Awaiting an answer"
 
@@ -63,6 +65,14 @@ class ReasonRow:
 
 
 @dataclass(frozen=True)
+class EvidenceRow:
+    grade: str
+    applies_to: str              # "" for the whole condition
+    note: str
+    references: tuple[int, ...]  # the source's number in the summary's reference list
+
+
+@dataclass(frozen=True)
 class ConditionCard:
     slug: str
     name: str
@@ -75,6 +85,8 @@ class ConditionCard:
     guidance: str
     references: tuple[int, ...]
     shared_cautions: int = 0            # how many of the screening-wide cautions apply to it
+    licensing: str = ""                 # whether, and for which route, the treatment is licensed
+    evidence: tuple[EvidenceRow, ...] = ()  # evidence grades, shown next to the status
 
 
 @dataclass(frozen=True)
@@ -91,6 +103,7 @@ class AnswerRow:
     code: str
     question: str
     answer: str
+    calculated: bool = False  # worked out (the age from the year of birth), not typed
 
 
 class _Numbering:
@@ -125,18 +138,30 @@ def _question_text(rulebook, code):
     return question.text if question else code
 
 
-def _reason_row(rulebook, numbering, reason: engine.Reason, answers: dict) -> ReasonRow:
+def _reason_row(rulebook, numbering, reason: engine.Reason, answers: dict, worked_out=None) -> ReasonRow:
+    """A criterion as the summary shows it; `worked_out` maps a question
+    code to the words of an answer the app worked out (the age)."""
     outcome = (
         AWAITING_ANSWER if reason.outcome == engine.UNKNOWN
         else OUTCOME_LABELS.get((reason.effect, reason.outcome), reason.outcome)
     )
     question = rulebook.question.get(reason.question)
     value = answers.get(reason.question)
+    answer = answer_text(question, value) if question is not None and value is not None else ""
+    if worked_out and reason.question in worked_out:
+        answer = worked_out[reason.question]
     return ReasonRow(
         message=reason.message, question=question.text if question else reason.question,
-        outcome=outcome, references=numbering(reason.references),
-        answer=answer_text(question, value) if question is not None and value is not None else "",
+        outcome=outcome, references=numbering(reason.references), answer=answer,
     )
+
+
+def age_words(age, question: engine.QuestionSpec | None) -> str:
+    """A worked-out age as the summary shows it, e.g. "44 or 45 years,
+    worked out from the year of birth (1981) on 30 Nov 2026"."""
+    unit = f" {question.unit}" if question is not None and question.unit else ""
+    day = f"{age.on.day} {age.on:%b %Y}"
+    return f"{age.words}{unit}, worked out from the year of birth ({age.year_of_birth}) on {day}"
 
 
 def shared_caution_keys(advisory: engine.Advisory) -> list[str]:
@@ -169,7 +194,9 @@ def summary_context(screening: Screening) -> dict:
     snapshot and amended screening (`selectors.screening_detail`). Returns
     `alerts` (ReasonRow), `shared_cautions` (ReasonRow: the cautions that
     hold for every chosen condition, shown once), `results` (ConditionCard,
-    in the order chosen, without the shared cautions),
+    in the order chosen, without the shared cautions, each with its
+    licensing and evidence grades), `duties` (ReasonRow: the checklist "At
+    the treatment session", after the conditions),
     `references` (ReferenceRow, numbered in order of first citation),
     `answers` (AnswerRow, questionnaire order), `missing_count`, and the
     screening's facts for the record.
@@ -177,24 +204,39 @@ def summary_context(screening: Screening) -> dict:
     rulebook = screening.rulebook()
     advisory = screening.advisory()
     number = _Numbering(rulebook)
-    given = screening.answers
+    given = screening.evaluated_answers()
+    age = screening.age_worked_out()
+    worked_out = {}
+    missing_text = {}
+    if age is not None and age.used is not None:
+        worked_out[AGE_QUESTION] = age_words(age, rulebook.question.get(AGE_QUESTION))
+    elif age is not None:
+        missing_text[AGE_QUESTION] = (
+            f"{_question_text(rulebook, AGE_QUESTION)} (the year of birth, {age.year_of_birth}, "
+            f"allows {age.words}, which the screening criteria read differently)"
+        )
 
-    alerts = [_reason_row(rulebook, number, alert, given) for alert in advisory.alerts]
+    alerts = [_reason_row(rulebook, number, alert, given, worked_out) for alert in advisory.alerts]
     shared = shared_caution_keys(advisory)
     shared_cautions = [
-        _reason_row(rulebook, number, caution, given)
+        _reason_row(rulebook, number, caution, given, worked_out)
         for caution in (advisory.results[0].cautions if shared else ())
         if caution.criterion in shared
     ]
     cards = []
     for result in advisory.results:
         condition = rulebook.condition.get(result.condition)
+        # Numbered first within the card: the grades are shown next to the status.
+        evidence = tuple(
+            EvidenceRow(grade=e.grade, applies_to=e.applies_to, note=e.note, references=number((e.source,)))
+            for e in (condition.evidence if condition else ())
+        )
         reasons = tuple(
-            _reason_row(rulebook, number, r, given) for r in result.reasons
+            _reason_row(rulebook, number, r, given, worked_out) for r in result.reasons
             if not (result.status == engine.CAUTION_STATUS and r.criterion in shared)
         )
         cautions = () if result.status == engine.CAUTION_STATUS else tuple(
-            _reason_row(rulebook, number, r, given) for r in result.cautions if r.criterion not in shared
+            _reason_row(rulebook, number, r, given, worked_out) for r in result.cautions if r.criterion not in shared
         )
         cards.append(ConditionCard(
             slug=result.condition,
@@ -204,15 +246,20 @@ def summary_context(screening: Screening) -> dict:
             status_style=status_style(result.status),
             reasons=reasons,
             cautions=cautions,
-            missing=tuple((code, _question_text(rulebook, code)) for code in result.missing),
+            missing=tuple((code, missing_text.get(code) or _question_text(rulebook, code)) for code in result.missing),
             guidance=condition.guidance if condition else "",
             references=number(result.references),
             shared_cautions=len(shared),
+            licensing=condition.licensing if condition else "",
+            evidence=evidence,
         ))
+    duties = [_reason_row(rulebook, number, duty, given, worked_out) for duty in advisory.duties]
     answers = [
         AnswerRow(code=q.code, question=q.text, answer=answer_text(q, screening.answers[q.code]))
-        for q in rulebook.questions
         if screening.answers.get(q.code) is not None
+        else AnswerRow(code=q.code, question=q.text, answer=worked_out[q.code], calculated=True)
+        for q in rulebook.questions
+        if screening.answers.get(q.code) is not None or q.code in worked_out
     ]
     owner = screening.owner
     finaliser = screening.finalised_by
@@ -220,8 +267,10 @@ def summary_context(screening: Screening) -> dict:
         "screening": screening,
         "alerts": alerts,
         "results": cards,
+        "duties": duties,
         "references": number.rows(),
         "answers": answers,
+        "age_from_year_of_birth": age,
         "shared_cautions": shared_cautions,
         "missing_count": len({code for card in cards for code, _ in card.missing}),
         "incomplete": any(card.status == engine.INCOMPLETE for card in cards),
@@ -241,7 +290,9 @@ def _body_key(screening: Screening, *, can_edit: bool) -> str:
     content, which does not change within a revision: the names of its
     clinician and finaliser (who may be renamed), whether its missing
     questions link to the questionnaire (a draft, for its owner), and the
-    time zone of its times."""
+    time zone of its times. Its duties, evidence grades, licensing and
+    worked-out age come from the stored result, snapshot and age, which
+    change only with the revision."""
     finaliser = screening.finalised_by
     return make_template_fragment_key("summary-body", [
         screening.pk, screening.revision, can_edit and not screening.is_final,

@@ -187,6 +187,7 @@ def _questionnaire_form(data, screening, rulebook, *, require_complete=False):
     return QuestionnaireForm(
         data, rulebook=rulebook, conditions=screening.conditions, answers=screening.answers,
         initial={"revision": screening.revision}, require_complete=require_complete,
+        year_of_birth=screening.year_of_birth,
     )
 
 

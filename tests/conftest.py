@@ -113,6 +113,7 @@ def role(name):
     if name == "Clinical leads":  # what later migrations grant the leads
         for app_label, migration in [
             ("conditions", "conditions.migrations.0003_review_dates_and_case_library"),
+            ("conditions", "conditions.migrations.0005_duty_licensing_evidence_grades"),
             ("screening", "screening.migrations.0012_published_rulebook"),
         ]:
             codenames = importlib.import_module(migration).LEAD_PERMISSIONS

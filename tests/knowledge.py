@@ -25,3 +25,37 @@ def add_trd_question():
     )
     criterion.conditions.add(Condition.objects.get(slug="trd"))
     rulebook_publish(note="Ask whether ECT was considered.")
+
+
+def add_duties_and_evidence():
+    """Two duties (blood pressure for every condition; an ECG for chronic
+    pain only, at 65 or older), licensing text for treatment-resistant
+    depression and chronic pain, and evidence grades for chronic pain,
+    published. Test content: the shipped wording is the knowledge base's."""
+    from conditions.models import EvidenceGrade, Reference
+
+    bp = Criterion.objects.create(
+        key="all-bp-monitoring-duty", question=Question.objects.get(code="systolic_bp"), operator="gte",
+        value=60, effect="duty", order=1000,
+        message="Measure blood pressure before dosing, at about 40 minutes and before discharge.",
+    )
+    bp.references.add(Reference.objects.get(key="spravato-pi"))
+    ecg = Criterion.objects.create(
+        key="pain-ecg-duty", question=Question.objects.get(code="age"), operator="gte", value=65,
+        effect="duty", order=1001, message="Record an ECG before the first infusion.",
+    )
+    ecg.conditions.add(Condition.objects.get(slug="chronic-pain"))
+    ecg.references.add(Reference.objects.get(key="cohen-2018"))
+    trd = Condition.objects.get(slug="trd")
+    trd.licensing = "Esketamine nasal spray is licensed with an oral antidepressant; other routes are off-label."
+    trd.save()
+    pain = Condition.objects.get(slug="chronic-pain")
+    pain.licensing = "Off-label for every route."
+    pain.save()
+    cohen = Reference.objects.get(key="cohen-2018")
+    EvidenceGrade.objects.create(condition=pain, grade="Moderate", applies_to="CRPS", source=cohen, order=1)
+    EvidenceGrade.objects.create(
+        condition=pain, grade="Weak", applies_to="Fibromyalgia", source=cohen, order=2,
+        note="Short-term relief at best.",
+    )
+    rulebook_publish(note="Treatment-session duties and evidence grades.")

@@ -71,17 +71,35 @@ def question_form(question, **changes):
     return data
 
 
-def condition_form(client, condition, links, **changes):
-    """The condition page's POST data, its criteria inline holding `links` (criterion pks)."""
-    formset = client.get(change_url(condition)).context["inline_admin_formsets"][0].formset
+def condition_form(client, condition, links, grades=None, **changes):
+    """The condition page's POST data, its criteria inline holding `links`
+    (criterion pks), its evidence grades inline holding `grades` (dicts of
+    grade, applies_to, source pk, note, order; the stored ones when None)."""
+    formset, evidence = (
+        inline.formset for inline in client.get(change_url(condition)).context["inline_admin_formsets"]
+    )
     existing = list(formset.queryset)
     data = {
         "slug": condition.slug, "name": condition.name, "description": condition.description,
-        "guidance": condition.guidance, "order": condition.order, "active": "on",
-        "references": [r.pk for r in condition.references.all()],
+        "guidance": condition.guidance, "licensing": condition.licensing, "order": condition.order,
+        "active": "on", "references": [r.pk for r in condition.references.all()],
         f"{formset.prefix}-TOTAL_FORMS": len(links),
         f"{formset.prefix}-INITIAL_FORMS": len(existing),
     }
+    stored = list(evidence.queryset)
+    if grades is None:
+        grades = [
+            {"grade": g.grade, "applies_to": g.applies_to, "source": g.source_id, "note": g.note, "order": g.order}
+            for g in stored
+        ]
+    data[f"{evidence.prefix}-TOTAL_FORMS"] = len(grades)
+    data[f"{evidence.prefix}-INITIAL_FORMS"] = len(stored)
+    for index, grade in enumerate(grades):
+        for name, value in grade.items():
+            data[f"{evidence.prefix}-{index}-{name}"] = value
+        data[f"{evidence.prefix}-{index}-condition"] = condition.pk
+        if index < len(stored):
+            data[f"{evidence.prefix}-{index}-id"] = stored[index].pk
     for index, criterion_pk in enumerate(links):
         data[f"{formset.prefix}-{index}-criterion"] = criterion_pk
         data[f"{formset.prefix}-{index}-condition"] = condition.pk
@@ -723,3 +741,100 @@ def test_case_list_and_admin_home_keep_a_fixed_number_of_queries(
         case.save()
     with assert_queries(queries):
         assert lead_client.get(url).status_code == 200
+
+
+# Duties, licensing and evidence grades -----------------------------------------
+
+
+def test_lead_adds_a_duty_criterion_kept_in_history(lead_client, lead, knowledge_base):
+    response = lead_client.post("/admin/conditions/criterion/add/", {
+        "key": "all-observation-duty", "question": Question.objects.get(code="systolic_bp").pk,
+        "operator": "gte", "value": "60", "effect": "duty",
+        "message": "Observe for at least two hours after dosing.", "order": 900, "active": "on",
+        "references": [Reference.objects.get(key="spravato-pi").pk],
+    })
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    duty = Criterion.objects.get(key="all-observation-duty")
+    assert (duty.effect, duty.value) == ("duty", 60)
+    assert (duty.history.last().history_user, duty.history.last().history_type) == (lead, "+")
+    listing = lead_client.get("/admin/conditions/criterion/", {"effect__exact": "duty"}).content.decode()
+    assert "all-observation-duty" in listing and "trd-phq9-require" not in listing
+    form = lead_client.get("/admin/conditions/criterion/add/").content.decode()
+    assert "Duty at the treatment session" in form
+
+
+def evidence_row(grade, source, applies_to="", note="", order=0):
+    return {"grade": grade, "applies_to": applies_to, "source": Reference.objects.get(key=source).pk,
+            "note": note, "order": order}
+
+
+def test_lead_adds_evidence_grades_and_licensing_on_the_condition_page(lead_client, lead, knowledge_base):
+    pain = Condition.objects.get(slug="chronic-pain")
+    own = list(Criterion.objects.filter(conditions=pain).values_list("pk", flat=True))
+    page = lead_client.get(change_url(pain)).content.decode()
+    assert "Evidence grades (shown next to the status on the summary and PDF)" in page
+    response = lead_client.post(change_url(pain), condition_form(
+        lead_client, pain, own, licensing="Off-label for every route.",
+        grades=[evidence_row("Moderate", "cohen-2018", "CRPS"), evidence_row("Weak", "cohen-2018", "Fibromyalgia", order=10)],
+    ))
+    assert response.status_code == 302
+    pain.refresh_from_db()
+    assert pain.licensing == "Off-label for every route."
+    assert [(g.grade, g.applies_to, g.source.key) for g in pain.evidence_grades.all()] == [
+        ("Moderate", "CRPS", "cohen-2018"), ("Weak", "Fibromyalgia", "cohen-2018"),
+    ]
+    crps = pain.evidence_grades.get(applies_to="CRPS")
+    assert (crps.history.first().history_user, crps.history.first().history_type) == (lead, "+")
+    # changed later: the earlier grade is kept in its history
+    grades = [
+        {**evidence_row("Low", "cohen-2018", "CRPS")},
+        evidence_row("Weak", "cohen-2018", "Fibromyalgia", order=10),
+    ]
+    response = lead_client.post(change_url(pain), condition_form(lead_client, pain, own, grades=grades))
+    assert response.status_code == 302
+    assert [h.grade for h in crps.history.all()] == ["Low", "Moderate"]
+    history = lead_client.get(f"/admin/conditions/condition/{pain.pk}/history/")
+    assert history.status_code == 200
+
+
+@pytest.mark.parametrize("grades, message", [
+    ([{"grade": "", "applies_to": "CRPS", "source": "cohen-2018"}], "This field is required."),
+    ([{"grade": "Moderate", "applies_to": "", "source": ""}], "This field is required."),
+    ([{"grade": "Moderate", "applies_to": "CRPS", "source": "cohen-2018"},
+      {"grade": "Weak", "applies_to": "CRPS", "source": "cohen-2018"}], "Please correct the duplicate values below."),
+])
+def test_a_malformed_evidence_grade_is_a_form_error_and_nothing_is_saved(lead_client, knowledge_base, grades, message):
+    pain = Condition.objects.get(slug="chronic-pain")
+    own = list(Criterion.objects.filter(conditions=pain).values_list("pk", flat=True))
+    rows = [
+        {**row, "source": Reference.objects.get(key=row["source"]).pk if row["source"] else "", "note": "", "order": 0}
+        for row in grades
+    ]
+    response = lead_client.post(change_url(pain), condition_form(lead_client, pain, own, grades=rows))
+    assert response.status_code == 200
+    assert escape(message) in response.content.decode()
+    assert not pain.evidence_grades.exists()
+
+
+def test_a_reference_that_grades_evidence_cannot_be_deleted(lead_client, knowledge_base):
+    pain = Condition.objects.get(slug="chronic-pain")
+    cohen = Reference.objects.get(key="cohen-2018")
+    pain.evidence_grades.create(grade="Moderate", applies_to="CRPS", source=cohen)
+    response = lead_client.post(f"/admin/conditions/reference/{cohen.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 200
+    assert Reference.objects.filter(pk=cohen.pk).exists()
+
+
+def test_an_evidence_grade_reaches_clinicians_only_once_published(lead_client, knowledge_base):
+    from screening.publishing import rulebook_publish
+    from screening.rulebook import current_rulebook
+
+    pain = Condition.objects.get(slug="chronic-pain")
+    own = list(Criterion.objects.filter(conditions=pain).values_list("pk", flat=True))
+    lead_client.post(change_url(pain), condition_form(
+        lead_client, pain, own, grades=[evidence_row("Moderate", "cohen-2018", "CRPS")],
+    ))
+    assert current_rulebook().condition["chronic-pain"].evidence == ()
+    rulebook_publish(note="Cohen's grades.")
+    (grade,) = current_rulebook().condition["chronic-pain"].evidence
+    assert (grade.grade, grade.applies_to, grade.source) == ("Moderate", "CRPS", "cohen-2018")

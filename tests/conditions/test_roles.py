@@ -25,6 +25,15 @@ def test_clinical_leads_edit_the_knowledge_base_and_read_its_history():
     assert not any(codename.endswith("_user") for codename in granted)
 
 
+def test_clinical_leads_edit_evidence_grades_and_read_their_history():
+    granted = codenames("Clinical leads")
+    assert {
+        "add_evidencegrade", "change_evidencegrade", "delete_evidencegrade", "view_evidencegrade",
+        "view_historicalevidencegrade",
+    } <= granted
+    assert "change_historicalevidencegrade" not in granted
+
+
 def test_clinicians_only_read_the_knowledge_base():
     assert codenames("Clinicians") == {f"view_{model}" for model in KNOWLEDGE_BASE_MODELS}
 

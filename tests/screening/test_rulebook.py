@@ -2,7 +2,7 @@
 
 import pytest
 
-from conditions.models import Condition, Criterion, Question
+from conditions.models import Condition, Criterion, EvidenceGrade, Question, Reference
 from screening import rulebook as rulebook_module
 from screening.engine import Rulebook, evaluate
 from screening.publishing import rulebook_publish
@@ -32,14 +32,31 @@ def test_default_rulebook_holds_the_whole_knowledge_base():
     assert (trials.operator, trials.value, trials.effect, trials.conditions) == ("gte", 2, "require", {"trd"})
 
 
+def add_evidence_grades(per_condition):
+    """`per_condition` evidence grades for every condition, each from a reference."""
+    references = list(Reference.objects.order_by("key")[:per_condition])
+    EvidenceGrade.objects.bulk_create(
+        EvidenceGrade(condition=condition, grade="Weak", applies_to=f"Kind {n}", source=references[n], order=n)
+        for condition in Condition.objects.all() for n in range(per_condition)
+    )
+
+
 @pytest.mark.parametrize("times", [1, 10])
-def test_building_takes_seven_queries_however_large_the_knowledge_base(times, django_assert_num_queries):
+def test_building_takes_eight_queries_however_large_the_knowledge_base(times, assert_queries):
     multiply_criteria(times)
-    # sections; questions + sections + parents; active criteria + questions;
-    # their conditions; their references; active conditions; their references.
-    with django_assert_num_queries(7):
+    add_evidence_grades(times)
+    with assert_queries(8):
+        # 1. sections
+        # 2. questions, with their sections and enable-when parents
+        # 3. active criteria, with their questions
+        # 4. the criteria's conditions
+        # 5. the criteria's references
+        # 6. active conditions
+        # 7. the conditions' references
+        # 8. the conditions' evidence grades, with their sources
         rulebook = build_rulebook()
     assert len(rulebook.criteria) == SHIPPED_CRITERIA * times
+    assert all(len(c.evidence) >= times for c in rulebook.conditions)
 
 
 def test_version_is_twelve_hex_digits_of_the_canonical_json():

@@ -260,3 +260,34 @@ def test_a_process_given_jsonl_with_a_malformed_second_line_screens_the_first_an
     assert [r.get("line") for r in results] == [None, 2, None]
     assert results[0]["results"][0]["status"] == results[2]["results"][0]["status"] == "eligible"
     assert len(err.strip().splitlines()) == 1
+
+
+def test_duties_are_listed_screening_wide_shaped_like_alerts():
+    from tests.knowledge import add_duties_and_evidence
+
+    add_duties_and_evidence()
+    records = [
+        {"patient": "D-1", "conditions": ["trd"], "answers": {**CALM, "suicidal_ideation": "active_plan"}},
+        {"patient": "D-2", "conditions": ["trd"], "answers": {**CALM, "systolic_bp": None}},
+    ]
+    code, out, _ = screen(stdin=json.dumps(records))
+    assert code == 0
+    with_bp, without_bp = json.loads(out)
+    (alert,) = with_bp["alerts"]
+    (duty,) = with_bp["duties"]
+    assert set(duty) == set(alert) == {"criterion", "question", "message", "references"}
+    assert duty == {
+        "criterion": "all-bp-monitoring-duty", "question": "systolic_bp",
+        "message": "Measure blood pressure before dosing, at about 40 minutes and before discharge.",
+        "references": ["spravato-pi"],
+    }
+    assert [r["status"] for r in with_bp["results"]] == ["eligible"]
+    # unanswered, the duty is not listed, and the condition waits on its question
+    assert without_bp["duties"] == []
+    assert without_bp["results"][0]["status"] == "incomplete"
+    assert "systolic_bp" in without_bp["results"][0]["missing"]
+
+
+def test_a_screening_without_duties_lists_none():
+    code, out, _ = screen(stdin=json.dumps(TRD))
+    assert json.loads(out)[0]["duties"] == []

@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.utils import timezone
 from tqdm import tqdm
 
 from screening.batch import dumps, malformed_line, screen_record
@@ -54,6 +55,7 @@ class Command(BaseCommand):
         if user and not save:
             raise CommandError("--user goes with --save.")
         rulebook = current_rulebook()
+        today = timezone.localdate()
         stream = sys.stdin.buffer if file == "-" else self._open(file)
         out = self.stdout
         failures = 0
@@ -65,7 +67,7 @@ class Command(BaseCommand):
                 if isinstance(record, MalformedLine):
                     result, validation = malformed_line(rulebook, record.number, record.problem), None
                 else:
-                    result, validation = screen_record(rulebook, record)
+                    result, validation = screen_record(rulebook, record, on=today)
                 if "errors" not in result and owner is not None:
                     result = self._save(owner, record, validation, result, rulebook)
                 failures += "errors" in result
