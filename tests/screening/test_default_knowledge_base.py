@@ -194,7 +194,13 @@ CASES = [
     ("other-substance-use-disorder", {"psychotherapy_engaged": False}, "not_met", {"sud-psychotherapy-require"}),
     # --- unanswered safety questions leave every condition incomplete
     ("ocd", {"suicidal_ideation": UNANSWERED}, "incomplete",
-     {"all-suicidal-ideation-alert", "all-passive-suicidal-thoughts-caution"}),
+     {"all-suicidal-ideation-alert", "all-passive-suicidal-thoughts-caution", "all-suicide-risk-assessment-duty"}),
+    # the route is asked first, and every screening's duties depend on it
+    ("trd", {"route": UNANSWERED}, "incomplete",
+     {"all-bp-monitoring-duty", "all-no-driving-duty", "esketamine-observation-duty", "esketamine-pulse-oximetry-duty"}),
+    ("ptsd", {"route": UNANSWERED}, "incomplete",
+     {"esketamine-off-label-caution", "all-bp-monitoring-duty", "all-no-driving-duty",
+      "esketamine-observation-duty", "esketamine-pulse-oximetry-duty"}),
     ("ocd", {"systolic_bp": UNANSWERED}, "incomplete", {"all-systolic-bp-180-caution", "all-systolic-bp-140-caution"}),
 ]
 
@@ -257,3 +263,51 @@ def test_passive_thoughts_of_death_give_a_note_on_every_condition_but_no_alert(d
     assert advisory.alerts == ()
     assert all("all-passive-suicidal-thoughts-caution" in {c.criterion for c in r.cautions}
                for r in advisory.results)
+
+
+def duties(rulebook, changes, conditions=("trd",)):
+    answers = {**CALM, **changes}
+    advisory = evaluate(rulebook, list(conditions), validate_answers(rulebook, list(conditions), answers).answers)
+    return [d.criterion for d in advisory.duties], [r.status for r in advisory.results]
+
+
+EVERY_SESSION = ["all-bp-monitoring-duty", "all-no-driving-duty"]
+
+
+@pytest.mark.parametrize("changes, expected", [
+    # Spravato label and REMS form (blood pressure before, at ~40 minutes and before leaving; no
+    # driving until the next day), applied to every route as local policy
+    ({}, EVERY_SESSION),
+    ({"route": "oral_ketamine"}, EVERY_SESSION),
+    # REMS: at least 2 hours' observation and pulse oximetry for esketamine
+    ({"route": "esketamine_nasal"},
+     [*EVERY_SESSION, "esketamine-observation-duty", "esketamine-pulse-oximetry-duty"]),
+    # the label's respiratory-depression warning with CNS depressants
+    ({"interacting_medicines": ["opioids"]}, [*EVERY_SESSION, "all-sedating-medicines-oximetry-duty"]),
+    ({"interacting_medicines": ["benzodiazepines"]}, [*EVERY_SESSION, "all-sedating-medicines-oximetry-duty"]),
+    # Cohen 2018: a baseline ECG where cardiovascular risk is high
+    ({"cardiovascular_risk_high": True}, [*EVERY_SESSION, "all-ecg-duty"]),
+    # active suicidal thoughts: a documented risk assessment
+    ({"suicidal_ideation": "active_plan"}, [*EVERY_SESSION, "all-suicide-risk-assessment-duty"]),
+    ({"suicidal_ideation": "passive"}, EVERY_SESSION),
+])
+def test_the_treatment_session_checklist_follows_the_answers(default_rulebook, changes, expected):
+    assert duties(default_rulebook, changes)[0] == expected
+
+
+def test_a_duty_never_changes_a_status(default_rulebook):
+    _, calm = duties(default_rulebook, {}, ALL)
+    listed, statuses = duties(default_rulebook, {"cardiovascular_risk_high": True, "route": "esketamine_nasal"}, ["trd"])
+    assert "all-ecg-duty" in listed and "esketamine-observation-duty" in listed
+    assert statuses == ["eligible"]
+    _, with_ecg = duties(default_rulebook, {"cardiovascular_risk_high": True}, ALL)
+    assert with_ecg == calm
+
+
+def test_every_condition_says_how_it_is_licensed_and_how_strong_its_evidence_is(default_rulebook):
+    for condition in default_rulebook.conditions:
+        assert condition.licensing and condition.evidence, condition.slug
+        if condition.slug != "trd":
+            assert condition.licensing.startswith("Off-label for every route")
+    pain = {grade.applies_to: grade.grade for grade in default_rulebook.condition["chronic-pain"].evidence}
+    assert pain["complex regional pain syndrome (IV infusions)"].startswith("Moderate")
