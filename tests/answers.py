@@ -8,4 +8,8 @@ TRD_ELIGIBLE = {
     "ketamine_misuse_history": False, "hepatic_impairment": "none", "current_other_sud": False,
     "interacting_medicines": ["none"], "mdd_current": True, "failed_antidepressant_trials": 2,
     "phq9_total": 15,
+    # asked since the second edition of the knowledge base (issue 18)
+    "route": "iv_ketamine", "bp_rise_serious_risk": False, "hypertensive_encephalopathy_history": False,
+    "cerebrovascular_disease": False, "cardiovascular_risk_high": False, "ketamine_allergy": False,
+    "bladder_symptoms": False, "cognitive_impairment": False, "transport_home_arranged": True,
 }

@@ -127,7 +127,7 @@ def assert_refused(response, message):
     ("trd-two-failed-trials-require", {"value": "two"}, "Enter a whole number."),
     ("trd-two-failed-trials-require", {"value": ""},
      "The operator “at least” needs a value: enter a number."),
-    ("all-systolic-bp-180-exclude", {"value": ""},
+    ("all-systolic-bp-180-caution", {"value": ""},
      "The operator “at least” needs a value: enter a number in mmHg."),
     ("all-suicidal-ideation-alert", {"value": ["active_plan", "sometimes"]},
      "Select a valid choice. sometimes is not one of the available choices."),
@@ -171,7 +171,7 @@ HEPATIC = [{"value": "none", "label": "None"}, {"value": "mild", "label": "Mild"
     ("hepatic_impairment", choice_rows(HEPATIC[:2]),
      "criterion all-hepatic-severe-exclude still uses severe; change it first, then remove the choice."),
     ("systolic_bp", {"kind": "boolean", "min_value": "", "max_value": "", "unit": ""},
-     "criterion all-systolic-bp-180-exclude reads this question with “at least”, which does not fit a yes / no question; change or remove it first."),
+     "criterion all-systolic-bp-180-caution reads this question with “at least”, which does not fit a yes / no question; change or remove it first."),
     ("mood_episode", {"enable_when_operator": "eq", "enable_when_value": ""},
      "The operator “is” needs a value: choose yes or no."),
     ("on_mood_stabiliser", {"enable_when_operator": "gte", "enable_when_value": "1"},
@@ -260,7 +260,7 @@ def test_a_new_criterion_asks_for_its_value_once_question_and_operator_are_chose
 
 @pytest.mark.parametrize("key, widget, posted, stored", [
     # a number for a comparison on a whole-number question, with its unit
-    ("all-systolic-bp-180-exclude", 'type="number" name="value" value="180"', "175", 175),
+    ("all-systolic-bp-180-caution", 'type="number" name="value" value="180"', "175", 175),
     # ticks of the question's choices for a list operator
     ("all-suicidal-ideation-alert", 'type="checkbox" name="value" value="active_plan"',
      ["active_plan", "passive"], ["passive", "active_plan"]),
@@ -338,7 +338,7 @@ def test_choices_are_edited_as_rows_in_their_order(lead_client, knowledge_base):
 def test_a_message_placeholder_shows_the_criterions_own_value_and_unit(lead_client, knowledge_base):
     from screening.rulebook import build_rulebook
 
-    criterion = Criterion.objects.get(key="all-systolic-bp-180-exclude")
+    criterion = Criterion.objects.get(key="all-systolic-bp-180-caution")
     response = lead_client.post(change_url(criterion), criterion_form(
         criterion, value="170", message="Systolic pressure {value} {unit} or more: defer treatment.",
     ))
@@ -349,7 +349,7 @@ def test_a_message_placeholder_shows_the_criterions_own_value_and_unit(lead_clie
 
 
 def test_a_message_with_an_unknown_placeholder_is_refused(lead_client, knowledge_base):
-    criterion = Criterion.objects.get(key="all-systolic-bp-180-exclude")
+    criterion = Criterion.objects.get(key="all-systolic-bp-180-caution")
     response = lead_client.post(change_url(criterion), criterion_form(criterion, message="Over {threshold}."))
     assert_refused(response, "{threshold} is not a placeholder; a message may use {value} (the criterion's value) and {unit} (its question's unit).")
 

@@ -23,6 +23,13 @@ from conditions.models import (
 pytestmark = pytest.mark.django_db
 
 MODELS = [Section, Reference, Condition, Question, Criterion, Instrument, Drug, FormularySettings]
+# What the shipped file holds (second edition, issue 18).
+SHIPPED = yaml.safe_load(DEFAULT_FILE.read_text(encoding="utf-8"))
+SHIPPED_CRITERIA = len(SHIPPED["criteria"])
+SHIPPED_CASES = len(SHIPPED["cases"])
+SHIPPED_ROWS = sum(len(SHIPPED[group]) for group in (
+    "sections", "references", "conditions", "questions", "criteria", "cases")) + len(SHIPPED["instruments"]) + len(
+    SHIPPED["formulary"]["drugs"]) + 1  # the formulary's settings
 
 
 def load(path=None):
@@ -44,6 +51,17 @@ def default_content():
     return yaml.safe_load(DEFAULT_FILE.read_text(encoding="utf-8"))
 
 
+def at(group, key, content=None):
+    """The position of an item in the shipped file, by its key: positions move
+    whenever the knowledge base gains an item, keys do not."""
+    content = content or default_content()
+    name = {"questions": "code", "conditions": "slug"}.get(group, "key")
+    return next(i for i, item in enumerate(content[group]) if isinstance(item, dict) and item[name] == key)
+
+
+AGE, EPISODE, SUICIDAL = (at("questions", code) for code in ("age", "mood_episode", "suicidal_ideation"))
+
+
 def write(tmp_path, content):
     path = tmp_path / "knowledge.yaml"
     path.write_text(yaml.safe_dump(content, allow_unicode=True), encoding="utf-8")
@@ -55,14 +73,31 @@ def test_default_file_is_inside_the_project():
 
 
 def test_shipped_knowledge_base_loads_exactly(knowledge_base):
+    # Second edition (issue 18): a treatment-route section; new questions (route,
+    # label warnings, KARE eligibility), rules, duties and references.
     assert row_counts() == {
-        "Section": 10, "Reference": 30, "Condition": 8, "Question": 77, "Criterion": 49,
-        "Instrument": 3, "Drug": 30, "FormularySettings": 1,
+        "Section": 11, "Reference": len(SHIPPED["references"]), "Condition": 8,
+        "Question": len(SHIPPED["questions"]), "Criterion": SHIPPED_CRITERIA,
+        "Instrument": 3, "Drug": len(SHIPPED["formulary"]["drugs"]), "FormularySettings": 1,
     }
 
 
-def test_every_shipped_criterion_cites_a_reference(knowledge_base):
-    assert not Criterion.objects.filter(references=None).exists()
+def test_every_shipped_criterion_rests_on_a_verified_reference_or_says_it_is_local_policy(knowledge_base):
+    """A rule with no source we could check must say so to the clinician."""
+    unsupported = [
+        criterion.key for criterion in Criterion.objects.prefetch_related("references")
+        if not any(reference.verified for reference in criterion.references.all())
+        and "local policy" not in criterion.message
+    ]
+    assert unsupported == []
+
+
+def test_no_shipped_criterion_rests_on_an_unverified_reference_alone(knowledge_base):
+    alone = [
+        criterion.key for criterion in Criterion.objects.prefetch_related("references")
+        if criterion.references.exists() and not any(r.verified for r in criterion.references.all())
+    ]
+    assert alone == []
 
 
 def test_three_references_load_unverified_for_review(knowledge_base):
@@ -85,7 +120,8 @@ def test_file_fields_map_onto_the_models(knowledge_base):
     alert = Criterion.objects.get(key="all-suicidal-ideation-alert")
     assert (alert.operator, alert.value, alert.effect) == ("in", ["active_no_plan", "active_plan"], "alert")
     assert list(alert.conditions.all()) == []
-    assert [r.key for r in alert.references.all()] == ["sanacora-2017"]
+    # second edition: the alert also cites the esketamine label's boxed warning
+    assert sorted(r.key for r in alert.references.all()) == ["sanacora-2017", "spravato-pi"]
     sud = Criterion.objects.get(key="sud-psychotherapy-require")
     assert sorted(c.slug for c in sud.conditions.all()) == [
         "alcohol-use-disorder", "other-substance-use-disorder",
@@ -94,8 +130,9 @@ def test_file_fields_map_onto_the_models(knowledge_base):
 
 
 def test_order_follows_the_file(knowledge_base):
+    # second edition: the treatment route comes first (issue 18)
     assert list(Section.objects.values_list("key", "order")[:3]) == [
-        ("patient", 0), ("safety", 10), ("medicines", 20),
+        ("treatment", 0), ("patient", 10), ("safety", 20),
     ]
     assert list(Condition.objects.values_list("slug", flat=True)[:2]) == ["trd", "ptsd"]
     assert Condition.objects.get(slug="ptsd").order == 10
@@ -103,18 +140,18 @@ def test_order_follows_the_file(knowledge_base):
     assert list(bipolar) == [
         ("mood_episode", 0), ("on_mood_stabiliser", 10), ("failed_bipolar_treatments", 20),
     ]
-    assert Criterion.objects.get(key="trd-phq9-require").order == 220
+    assert Criterion.objects.get(key="trd-phq9-require").order == at("criteria", "trd-phq9-require") * 10
 
 
 def test_command_reports_what_it_created():
     out, _, error = load()
     assert error is None
-    assert "Criteria: 49 created, 0 updated, 0 unchanged." in out
+    assert f"Criteria: {SHIPPED_CRITERIA} created, 0 updated, 0 unchanged." in out
     assert "Instruments: 3 created, 0 updated, 0 unchanged." in out
-    assert "Drugs: 30 created, 0 updated, 0 unchanged." in out
+    assert f"Drugs: {len(SHIPPED['formulary']['drugs'])} created, 0 updated, 0 unchanged." in out
     assert "Formulary settings: 1 created, 0 updated, 0 unchanged." in out
-    assert "Cases: 23 created, 0 updated, 0 unchanged." in out
-    assert "231 created, 0 updated, 0 unchanged." in out
+    assert f"Cases: {SHIPPED_CASES} created, 0 updated, 0 unchanged." in out
+    assert f"{SHIPPED_ROWS} created, 0 updated, 0 unchanged." in out
     assert "Published version 1" in out
 
 
@@ -123,7 +160,7 @@ def test_loading_twice_changes_nothing_and_writes_no_history(knowledge_base):
     history_before = {model.__name__: model.history.count() for model in MODELS}
     out, _, error = load()
     assert error is None
-    assert "0 created, 0 updated, 231 unchanged." in out
+    assert f"0 created, 0 updated, {SHIPPED_ROWS} unchanged." in out
     assert "Published" not in out  # nothing new to publish
     assert row_counts() == rows_before
     assert {model.__name__: model.history.count() for model in MODELS} == history_before
@@ -131,16 +168,16 @@ def test_loading_twice_changes_nothing_and_writes_no_history(knowledge_base):
 
 def test_changed_item_is_updated_in_place_with_a_history_reason(knowledge_base, tmp_path):
     content = default_content()
-    content["criteria"][22]["value"] = 12
-    content["conditions"][0]["references"].remove("bandeira-2022")
+    content["criteria"][at("criteria", "trd-phq9-require")]["value"] = 12
+    content["conditions"][0]["references"].remove("muscat-2021")
     out, _, error = load(write(tmp_path, content))
     assert error is None
-    assert "Criteria: 0 created, 1 updated, 48 unchanged." in out
+    assert f"Criteria: 0 created, 1 updated, {SHIPPED_CRITERIA - 1} unchanged." in out
     assert "Conditions: 0 created, 1 updated, 7 unchanged." in out
     phq9 = Criterion.objects.get(key="trd-phq9-require")
     assert phq9.value == 12
     assert phq9.history.first().history_change_reason == "Loaded from knowledge.yaml"
-    assert "bandeira-2022" not in Condition.objects.get(slug="trd").references.values_list("key", flat=True)
+    assert "muscat-2021" not in Condition.objects.get(slug="trd").references.values_list("key", flat=True)
 
 
 def test_rows_missing_from_the_file_are_left_alone(knowledge_base, tmp_path):
@@ -148,15 +185,15 @@ def test_rows_missing_from_the_file_are_left_alone(knowledge_base, tmp_path):
     content["criteria"] = content["criteria"][:10]
     _, _, error = load(write(tmp_path, content))
     assert error is None
-    assert Criterion.objects.count() == 49
+    assert Criterion.objects.count() == SHIPPED_CRITERIA
 
 
 def broken_content():
     """The default content with four independent mistakes."""
     content = default_content()
-    content["criteria"][22]["question"] = "phq_nine_total"
-    content["criteria"][21]["operator"] = "any_of"
-    content["criteria"][5]["value"] = ["active_no_plan", "active_with_means"]
+    content["criteria"][at("criteria", "trd-phq9-require")]["question"] = "phq_nine_total"
+    content["criteria"][at("criteria", "trd-two-failed-trials-require")]["operator"] = "any_of"
+    content["criteria"][at("criteria", "all-suicidal-ideation-alert")]["value"] = ["active_no_plan", "active_with_means"]
     for question in content["questions"]:
         if question["code"] == "bipolar_history":
             question["enable_when"] = {"question": "mood_episode", "operator": "eq", "value": "manic"}
@@ -169,18 +206,20 @@ def test_broken_file_loads_nothing_and_reports_every_problem(tmp_path):
     assert "nothing was loaded" in str(error)
     assert row_counts() == {model.__name__: 0 for model in MODELS}
     problems = err.splitlines()
-    assert "criteria[22] (trd-phq9-require): question: there is no question “phq_nine_total”." in problems
+    phq9, trials, alert = (at("criteria", key) for key in (
+        "trd-phq9-require", "trd-two-failed-trials-require", "all-suicidal-ideation-alert"))
+    assert f"criteria[{phq9}] (trd-phq9-require): question: there is no question “phq_nine_total”." in problems
     assert (
-        "criteria[21] (trd-two-failed-trials-require): operator: “includes any of” does not fit a whole "
+        f"criteria[{trials}] (trd-two-failed-trials-require): operator: “includes any of” does not fit a whole "
         "number question (failed_antidepressant_trials); use “is”, “is not”, “less than”, “at most”, "
         "“more than” or “at least”."
     ) in problems
     assert (
-        "criteria[5] (all-suicidal-ideation-alert): value: “active_with_means” is not a choice "
+        f"criteria[{alert}] (all-suicidal-ideation-alert): value: “active_with_means” is not a choice "
         "of suicidal_ideation; its choices are: none, passive, active_no_plan, active_plan."
     ) in problems
     assert (
-        "questions[3] (bipolar_history): enable_when.question: This makes a cycle: "
+        f"questions[{at('questions', 'bipolar_history')}] (bipolar_history): enable_when.question: This makes a cycle: "
         "bipolar_history → mood_episode → bipolar_history. "
         "Pick a question that does not depend on bipolar_history."
     ) in problems
@@ -201,16 +240,16 @@ def test_broken_file_leaves_a_loaded_knowledge_base_untouched(knowledge_base, tm
      "conditions[1] (ptsd): references: there is no reference “nobody-2020”."),
     (lambda c: c["criteria"][0]["conditions"].append("insomnia"),
      "criteria[0] (all-age-under-18-exclude): conditions: there is no condition “insomnia”."),
-    (lambda c: c["questions"][0].update(section="vitals"),
-     "questions[0] (age): section: there is no section “vitals”."),
-    (lambda c: c["questions"][28]["enable_when"].update(question="bipolar"),
-     "questions[28] (mood_episode): enable_when.question: there is no question “bipolar”."),
-    (lambda c: c["questions"][0].update(min=150),
-     "questions[0] (age): max: The maximum (120) is below the minimum (150)."),
-    (lambda c: c["questions"][4].update(choices=[]),
-     "questions[4] (suicidal_ideation): choices: A choice question needs its choices"),
-    (lambda c: c["questions"][1].update(code="age"),
-     "questions[1] (age): code: “age” is already used by questions[0] (age)."),
+    (lambda c: c["questions"][AGE].update(section="vitals"),
+     f"questions[{AGE}] (age): section: there is no section “vitals”."),
+    (lambda c: c["questions"][EPISODE]["enable_when"].update(question="bipolar"),
+     f"questions[{EPISODE}] (mood_episode): enable_when.question: there is no question “bipolar”."),
+    (lambda c: c["questions"][AGE].update(min=150),
+     f"questions[{AGE}] (age): max: The maximum (120) is below the minimum (150)."),
+    (lambda c: c["questions"][SUICIDAL].update(choices=[]),
+     f"questions[{SUICIDAL}] (suicidal_ideation): choices: A choice question needs its choices"),
+    (lambda c: c["questions"][AGE + 1].update(code="age"),
+     f"questions[{AGE + 1}] (age): code: “age” is already used by questions[{AGE}] (age)."),
     (lambda c: c["criteria"][0].update(severity="high"),
      "criteria[0] (all-age-under-18-exclude): “severity” is not a field here"),
     (lambda c: c["criteria"][0].update(references="spravato-pi"),
@@ -218,7 +257,7 @@ def test_broken_file_leaves_a_loaded_knowledge_base_untouched(knowledge_base, tm
     (lambda c: c["references"][0].update(pmid="PMID 24740528"),
      "references[0] (feder-2014): pmid: A PMID is digits only, e.g. 24740528."),
     (lambda c: c["sections"].append("vitals"),
-     "sections[10]: write a mapping of fields (key, title)."),
+     f"sections[{len(default_content()['sections'])}]: write a mapping of fields (key, title)."),
     (lambda c: c.update(rules=[]),
      "rules: not a part of a knowledge base file"),
 ])
@@ -237,13 +276,15 @@ def test_file_may_not_remove_a_choice_a_stored_criterion_still_uses(knowledge_ba
         operator="eq", value="passive", effect="caution", message="Local rule.",
     )
     content = default_content()
-    content["questions"][4]["choices"] = [
-        choice for choice in content["questions"][4]["choices"] if choice["value"] != "passive"
+    content["questions"][SUICIDAL]["choices"] = [
+        choice for choice in content["questions"][SUICIDAL]["choices"] if choice["value"] != "passive"
     ]
+    # the shipped file's own passive-thoughts caution (second edition) goes with the choice
+    content["criteria"] = [c for c in content["criteria"] if c["key"] != "all-passive-suicidal-thoughts-caution"]
     _, err, error = load(write(tmp_path, content))
     assert error is not None
     assert (
-        "questions[4] (suicidal_ideation): criterion local-passive-caution in the database "
+        f"questions[{SUICIDAL}] (suicidal_ideation): criterion local-passive-caution in the database "
         "reads this question and would no longer fit: “passive” is not a choice"
     ) in err
 
@@ -263,7 +304,7 @@ def test_yaml_syntax_error_is_a_one_line_error(tmp_path):
 
 def test_if_empty_never_overwrites_edits_made_in_the_admin(db):
     call_command("load_knowledge_base", "--if-empty", verbosity=0)
-    assert Criterion.objects.count() == 49
+    assert Criterion.objects.count() == SHIPPED_CRITERIA
     Criterion.objects.filter(key="trd-phq9-require").update(value=12)
     out = io.StringIO()
     call_command("load_knowledge_base", "--if-empty", stdout=out)

@@ -1,6 +1,10 @@
 """The default knowledge base, condition by condition: the statuses clinicians
 will act on. Each row changes a calm, fully answered patient and names the
-status and the criteria that decide it."""
+status and the criteria that decide it.
+
+Second edition (issue 18): every expectation that changed carries a comment
+naming the source that changed it; rows for the new rules follow their
+condition, and docs/knowledge-base.md lists every change."""
 
 import pytest
 
@@ -12,10 +16,15 @@ CALM = {
     "vascular_contraindication": False, "raised_icp": False, "unstable_cardiac": False,
     "ketamine_misuse_history": False, "hepatic_impairment": "none", "current_other_sud": False,
     "interacting_medicines": ["none"],
+    # asked since the second edition
+    "route": "iv_ketamine", "bp_rise_serious_risk": False, "hypertensive_encephalopathy_history": False,
+    "cerebrovascular_disease": False, "cardiovascular_risk_high": False, "ketamine_allergy": False,
+    "bladder_symptoms": False, "cognitive_impairment": False, "transport_home_arranged": True,
+    "aud_severity": "severe", "seizure_history": False, "liver_tests_over_3x_uln": False,
     "mdd_current": True, "failed_antidepressant_trials": 2, "phq9_total": 15,
     "ptsd_diagnosis": True, "pcl5_total": 40, "ptsd_first_line_failed": True,
     "anxiety_disorders": ["gad"], "gad7_total": 12, "failed_anxiety_treatments": 2,
-    "pain_duration_months": 6, "pain_intensity": 6, "pain_type": "neuropathic",
+    "pain_duration_months": 6, "pain_intensity": 6, "pain_type": "crps",
     "failed_analgesic_classes": 2, "opioid_daily_use": False,
     "ocd_diagnosis": True, "ybocs_total": 20, "ocd_first_line_failed": True,
     "aud_diagnosis": True, "abstinence_goal": True, "sud_substances": ["opioids"],
@@ -38,8 +47,11 @@ def screen(rulebook, condition, changes):
 
 CASES = [
     # --- every condition meets its criteria for a calm, typical patient
-    *[(slug, {}, "eligible") for slug in ALL if slug != "bipolar-depression"],
+    *[(slug, {}, "eligible") for slug in ALL if slug not in ("bipolar-depression", "chronic-pain")],
     ("bipolar-depression", BIPOLAR, "caution", {"all-bipolar-history-caution"}),
+    # Changed (NICE NG193, Cohen 2018): no pain type comes out eligible any more. CRPS, the one
+    # type Cohen grades moderate, is chronic primary pain for which NICE advises not starting ketamine.
+    ("chronic-pain", {}, "caution", {"chronic-pain-primary-pain-caution"}),
     # --- treatment-resistant depression
     ("trd", {"failed_antidepressant_trials": 1}, "not_met", {"trd-two-failed-trials-require"}),
     ("trd", {"failed_antidepressant_trials": 0}, "not_met", {"trd-two-failed-trials-require"}),
@@ -47,23 +59,38 @@ CASES = [
     ("trd", {"phq9_total": 9}, "not_met", {"trd-phq9-require"}),
     ("trd", {"phq9_total": 10}, "eligible"),
     ("trd", {"failed_antidepressant_trials": UNANSWERED}, "incomplete", {"trd-two-failed-trials-require"}),
+    # Changed (Sforzini 2022, EU-PEARL): a bipolar history with a "unipolar" episode also gets a
+    # note that the TRD definition covers unipolar depression only.
     ("trd", {"bipolar_history": True, "mood_episode": "depressed", "on_mood_stabiliser": True},
-     "caution", {"all-bipolar-history-caution"}),
+     "caution", {"all-bipolar-history-caution", "trd-bipolar-history-caution"}),
     ("trd", {"bipolar_history": True, "mood_episode": "depressed", "on_mood_stabiliser": False},
-     "caution", {"all-bipolar-history-caution", "all-no-mood-stabiliser-caution"}),
+     "caution", {"all-bipolar-history-caution", "trd-bipolar-history-caution", "all-no-mood-stabiliser-caution"}),
     ("trd", {"bipolar_history": True, "mood_episode": "manic", "on_mood_stabiliser": True},
      "excluded", {"all-mood-elevated-exclude"}),
     ("trd", {"bipolar_history": True}, "incomplete",
      {"all-mood-elevated-exclude", "all-no-mood-stabiliser-caution"}),
     ("trd", {"bipolar_history": UNANSWERED}, "incomplete",
-     {"all-bipolar-history-caution", "all-mood-elevated-exclude", "all-no-mood-stabiliser-caution"}),
+     {"all-bipolar-history-caution", "trd-bipolar-history-caution", "all-mood-elevated-exclude",
+      "all-no-mood-stabiliser-caution"}),
     # --- exclusions that apply to every condition
     ("trd", {"age": 17}, "excluded", {"all-age-under-18-exclude"}),
     ("ocd", {"age": 17}, "excluded", {"all-age-under-18-exclude"}),
     ("ptsd", {"pregnant_or_breastfeeding": True}, "excluded", {"all-pregnant-or-breastfeeding-exclude"}),
     ("anxiety", {"psychosis_history": True}, "excluded", {"all-psychosis-history-exclude"}),
-    ("chronic-pain", {"systolic_bp": 180}, "excluded", {"all-systolic-bp-180-exclude"}),
-    ("chronic-pain", {"diastolic_bp": 110}, "excluded", {"all-diastolic-bp-110-exclude"}),
+    # Changed (Spravato label, Cohen 2018): neither supports a 180/110 exclusion; the label asks
+    # to weigh the risk above 140/90. The cut-off stays as a local-policy caution.
+    ("trd", {"systolic_bp": 180}, "caution", {"all-systolic-bp-180-caution", "all-systolic-bp-140-caution"}),
+    ("trd", {"diastolic_bp": 110}, "caution", {"all-diastolic-bp-110-caution", "all-diastolic-bp-90-caution"}),
+    # New (Spravato label): the contraindication in the label's own words, and its warnings.
+    ("chronic-pain", {"bp_rise_serious_risk": True}, "excluded", {"all-bp-rise-serious-risk-exclude"}),
+    ("trd", {"hypertensive_encephalopathy_history": True}, "caution", {"all-hypertensive-encephalopathy-caution"}),
+    ("trd", {"cerebrovascular_disease": True}, "caution", {"all-cerebrovascular-disease-caution"}),
+    ("ptsd", {"ketamine_allergy": True}, "excluded", {"all-ketamine-allergy-exclude"}),
+    ("trd", {"bladder_symptoms": True}, "caution", {"all-bladder-symptoms-caution"}),
+    ("trd", {"cognitive_impairment": True}, "caution", {"all-cognitive-impairment-caution"}),
+    ("trd", {"transport_home_arranged": False}, "caution", {"all-no-transport-home-caution"}),
+    ("trd", {"suicidal_ideation": "passive"}, "caution", {"all-passive-suicidal-thoughts-caution"}),
+    ("trd", {"ketamine_allergy": UNANSWERED}, "incomplete", {"all-ketamine-allergy-exclude"}),
     ("trd", {"vascular_contraindication": True}, "excluded", {"all-vascular-contraindication-exclude"}),
     ("trd", {"raised_icp": True}, "excluded", {"all-raised-icp-exclude"}),
     ("trd", {"unstable_cardiac": True}, "excluded", {"all-unstable-cardiac-exclude"}),
@@ -82,12 +109,22 @@ CASES = [
     ("trd", {"hepatic_impairment": "moderate"}, "caution", {"all-hepatic-moderate-caution"}),
     ("trd", {"hepatic_impairment": "mild"}, "eligible"),
     ("trd", {"current_other_sud": True}, "caution", {"non-sud-current-other-sud-caution"}),
-    ("alcohol-use-disorder", {"current_other_sud": True}, "eligible"),
+    # Changed (KARE registration): KARE excluded other substance dependence.
+    ("alcohol-use-disorder", {"current_other_sud": True}, "caution", {"aud-other-dependence-caution"}),
     ("trd", {"interacting_medicines": ["benzodiazepines"]}, "caution", {"all-benzodiazepines-caution"}),
     ("trd", {"interacting_medicines": ["lamotrigine"]}, "caution", {"all-lamotrigine-caution"}),
     ("trd", {"interacting_medicines": ["maoi"]}, "caution", {"all-maoi-stimulants-caution"}),
     ("trd", {"interacting_medicines": ["stimulants", "benzodiazepines"]}, "caution",
      {"all-maoi-stimulants-caution", "all-benzodiazepines-caution"}),
+    # New (Spravato label boxed warning, REMS monitoring form): sedating medicines and alcohol.
+    *[("ocd", {"interacting_medicines": [value]}, "caution", {"all-cns-depressants-caution"})
+      for value in ("opioids", "z_drugs", "gabapentinoids", "heavy_alcohol")],
+    # --- the route of administration (new): esketamine is licensed for depression only
+    ("trd", {"route": "esketamine_nasal"}, "eligible"),
+    *[(slug, {**(BIPOLAR if slug == "bipolar-depression" else {}), "route": "esketamine_nasal"}, "caution")
+      for slug in ALL if slug != "trd"],
+    ("ptsd", {"route": "esketamine_nasal"}, "caution", {"esketamine-off-label-caution"}),
+    ("ptsd", {"route": "oral_ketamine"}, "eligible"),
     # --- bipolar depression
     ("bipolar-depression", {}, "not_met", {"bipolar-diagnosis-require", "bipolar-depressed-episode-require",
                                           "bipolar-failed-treatments-require"}),
@@ -108,15 +145,25 @@ CASES = [
     ("anxiety", {"anxiety_disorders": ["none"]}, "not_met", {"anxiety-diagnosis-require"}),
     ("anxiety", {"anxiety_disorders": ["social", "panic"]}, "eligible"),
     ("anxiety", {"gad7_total": 9}, "not_met", {"anxiety-gad7-require"}),
-    ("anxiety", {"failed_anxiety_treatments": 1}, "not_met", {"anxiety-failed-treatments-require"}),
+    # Changed (no verified source): the two-treatment threshold rested on an unverifiable review
+    # (Rasmussen 2024), so it is now a local-policy caution, not a requirement.
+    ("anxiety", {"failed_anxiety_treatments": 1}, "caution", {"anxiety-few-treatments-caution"}),
     # --- chronic pain
     ("chronic-pain", {"pain_duration_months": 2}, "not_met", {"chronic-pain-duration-require"}),
     ("chronic-pain", {"pain_intensity": 3}, "not_met", {"chronic-pain-intensity-require"}),
     ("chronic-pain", {"failed_analgesic_classes": 1}, "not_met", {"chronic-pain-failed-analgesics-require"}),
     ("chronic-pain", {"pain_type": "nociceptive"}, "caution", {"chronic-pain-type-caution"}),
     ("chronic-pain", {"pain_type": "other"}, "caution", {"chronic-pain-type-caution"}),
-    ("chronic-pain", {"pain_type": "crps"}, "eligible"),
-    ("chronic-pain", {"opioid_daily_use": True}, "caution", {"chronic-pain-daily-opioids-caution"}),
+    # Changed (Cohen 2018): weak or no evidence for neuropathic and mixed pain; it was "eligible".
+    ("chronic-pain", {"pain_type": "neuropathic"}, "caution", {"chronic-pain-type-caution"}),
+    ("chronic-pain", {"pain_type": "mixed"}, "caution", {"chronic-pain-type-caution"}),
+    # Changed (NICE NG193, Cohen 2018): fibromyalgia is chronic primary pain with weak evidence.
+    ("chronic-pain", {"pain_type": "fibromyalgia"}, "caution",
+     {"chronic-pain-type-caution", "chronic-pain-primary-pain-caution"}),
+    ("chronic-pain", {"opioid_daily_use": True}, "caution",
+     {"chronic-pain-primary-pain-caution", "chronic-pain-daily-opioids-caution"}),
+    ("chronic-pain", {"current_other_sud": True}, "caution",
+     {"chronic-pain-primary-pain-caution", "non-sud-current-other-sud-caution"}),
     # --- OCD
     ("ocd", {"ocd_diagnosis": False}, "not_met", {"ocd-diagnosis-require"}),
     ("ocd", {"ybocs_total": 15}, "not_met", {"ocd-ybocs-require"}),
@@ -127,17 +174,34 @@ CASES = [
     ("alcohol-use-disorder", {"psychotherapy_engaged": False}, "not_met", {"sud-psychotherapy-require"}),
     ("alcohol-use-disorder", {"acute_intoxication_or_withdrawal": True}, "excluded",
      {"sud-intoxication-or-withdrawal-exclude"}),
+    # New (KARE registration, MORE-KARE): the alcohol trials' eligibility.
+    ("alcohol-use-disorder", {"aud_severity": "moderate"}, "caution", {"aud-severity-caution"}),
+    ("alcohol-use-disorder", {"aud_severity": "mild"}, "caution", {"aud-severity-caution"}),
+    ("alcohol-use-disorder", {"seizure_history": True}, "caution", {"aud-seizure-history-caution"}),
+    ("alcohol-use-disorder", {"liver_tests_over_3x_uln": True}, "caution", {"aud-liver-tests-caution"}),
+    ("alcohol-use-disorder", {"aud_severity": UNANSWERED}, "incomplete", {"aud-severity-caution"}),
+    ("alcohol-use-disorder", {"aud_diagnosis": False, "aud_severity": UNANSWERED}, "not_met",
+     {"aud-diagnosis-require"}),
     # --- other substance use disorders
     ("other-substance-use-disorder", {"sud_substances": ["cocaine"]}, "eligible"),
     ("other-substance-use-disorder", {"sud_substances": ["none"]}, "not_met", {"other-sud-substances-require"}),
     ("other-substance-use-disorder", {"sud_substances": ["cannabis"]}, "caution", {"other-sud-weak-evidence-caution"}),
     ("other-substance-use-disorder", {"sud_substances": ["stimulants", "opioids"]}, "eligible"),
-    ("other-substance-use-disorder", {"acute_intoxication_or_withdrawal": True}, "excluded",
-     {"sud-intoxication-or-withdrawal-exclude"}),
+    # Changed (no verified source): Goldfine 2023 describes ketamine given during alcohol withdrawal,
+    # so it cannot support this rule; for other substances it is now a local-policy caution.
+    ("other-substance-use-disorder", {"acute_intoxication_or_withdrawal": True}, "caution",
+     {"other-sud-intoxication-or-withdrawal-caution"}),
     ("other-substance-use-disorder", {"psychotherapy_engaged": False}, "not_met", {"sud-psychotherapy-require"}),
     # --- unanswered safety questions leave every condition incomplete
-    ("ocd", {"suicidal_ideation": UNANSWERED}, "incomplete", {"all-suicidal-ideation-alert"}),
-    ("ocd", {"systolic_bp": UNANSWERED}, "incomplete", {"all-systolic-bp-180-exclude", "all-systolic-bp-140-caution"}),
+    ("ocd", {"suicidal_ideation": UNANSWERED}, "incomplete",
+     {"all-suicidal-ideation-alert", "all-passive-suicidal-thoughts-caution", "all-suicide-risk-assessment-duty"}),
+    # the route is asked first, and every screening's duties depend on it
+    ("trd", {"route": UNANSWERED}, "incomplete",
+     {"all-bp-monitoring-duty", "all-no-driving-duty", "esketamine-observation-duty", "esketamine-pulse-oximetry-duty"}),
+    ("ptsd", {"route": UNANSWERED}, "incomplete",
+     {"esketamine-off-label-caution", "all-bp-monitoring-duty", "all-no-driving-duty",
+      "esketamine-observation-duty", "esketamine-pulse-oximetry-duty"}),
+    ("ocd", {"systolic_bp": UNANSWERED}, "incomplete", {"all-systolic-bp-180-caution", "all-systolic-bp-140-caution"}),
 ]
 
 
@@ -154,7 +218,10 @@ def test_eligible_trd_shows_the_requirements_it_meets(default_rulebook):
     result = screen(default_rulebook, "trd", {})
     assert {r.criterion for r in result.reasons} == {
         "trd-mdd-current-require", "trd-two-failed-trials-require", "trd-phq9-require"}
-    assert result.references == ("bandeira-2022", "mcinnes-2022", "muscat-2021", "radulescu-2021", "sforzini-2022")
+    # Changed (issue 18 review): Bandeira 2022 (an OCD review) and Radulescu 2021 (a neuroplasticity
+    # review) no longer support TRD; the label, Sanacora 2017 and NICE TA854 do.
+    assert result.references == (
+        "mcinnes-2022", "muscat-2021", "nice-ta854", "sanacora-2017", "sforzini-2022", "spravato-pi")
 
 
 def test_incomplete_trd_names_the_missing_questions(default_rulebook):
@@ -178,7 +245,7 @@ def test_bipolar_follow_ups_are_asked_only_with_a_bipolar_history(default_rulebo
 
 
 @pytest.mark.parametrize("answer, alerted", [
-    ("none", False), ("passive", False), ("active_no_plan", True), ("active_plan", True),
+    ("none", False), ("active_no_plan", True), ("active_plan", True),
 ])
 def test_active_suicidal_thoughts_raise_one_alert_for_the_whole_screening(default_rulebook, answer, alerted):
     answers = {**CALM, "suicidal_ideation": answer}
@@ -187,3 +254,60 @@ def test_active_suicidal_thoughts_raise_one_alert_for_the_whole_screening(defaul
     # an alert changes no status
     calm = evaluate(default_rulebook, ALL, validate_answers(default_rulebook, ALL, CALM).answers)
     assert [r.status for r in advisory.results] == [r.status for r in calm.results]
+
+
+def test_passive_thoughts_of_death_give_a_note_on_every_condition_but_no_alert(default_rulebook):
+    """Changed (Spravato label boxed warning): passive thoughts used to give nothing at all."""
+    answers = {**CALM, **BIPOLAR, "suicidal_ideation": "passive"}
+    advisory = evaluate(default_rulebook, ALL, validate_answers(default_rulebook, ALL, answers).answers)
+    assert advisory.alerts == ()
+    assert all("all-passive-suicidal-thoughts-caution" in {c.criterion for c in r.cautions}
+               for r in advisory.results)
+
+
+def duties(rulebook, changes, conditions=("trd",)):
+    answers = {**CALM, **changes}
+    advisory = evaluate(rulebook, list(conditions), validate_answers(rulebook, list(conditions), answers).answers)
+    return [d.criterion for d in advisory.duties], [r.status for r in advisory.results]
+
+
+EVERY_SESSION = ["all-bp-monitoring-duty", "all-no-driving-duty"]
+
+
+@pytest.mark.parametrize("changes, expected", [
+    # Spravato label and REMS form (blood pressure before, at ~40 minutes and before leaving; no
+    # driving until the next day), applied to every route as local policy
+    ({}, EVERY_SESSION),
+    ({"route": "oral_ketamine"}, EVERY_SESSION),
+    # REMS: at least 2 hours' observation and pulse oximetry for esketamine
+    ({"route": "esketamine_nasal"},
+     [*EVERY_SESSION, "esketamine-observation-duty", "esketamine-pulse-oximetry-duty"]),
+    # the label's respiratory-depression warning with CNS depressants
+    ({"interacting_medicines": ["opioids"]}, [*EVERY_SESSION, "all-sedating-medicines-oximetry-duty"]),
+    ({"interacting_medicines": ["benzodiazepines"]}, [*EVERY_SESSION, "all-sedating-medicines-oximetry-duty"]),
+    # Cohen 2018: a baseline ECG where cardiovascular risk is high
+    ({"cardiovascular_risk_high": True}, [*EVERY_SESSION, "all-ecg-duty"]),
+    # active suicidal thoughts: a documented risk assessment
+    ({"suicidal_ideation": "active_plan"}, [*EVERY_SESSION, "all-suicide-risk-assessment-duty"]),
+    ({"suicidal_ideation": "passive"}, EVERY_SESSION),
+])
+def test_the_treatment_session_checklist_follows_the_answers(default_rulebook, changes, expected):
+    assert duties(default_rulebook, changes)[0] == expected
+
+
+def test_a_duty_never_changes_a_status(default_rulebook):
+    _, calm = duties(default_rulebook, {}, ALL)
+    listed, statuses = duties(default_rulebook, {"cardiovascular_risk_high": True, "route": "esketamine_nasal"}, ["trd"])
+    assert "all-ecg-duty" in listed and "esketamine-observation-duty" in listed
+    assert statuses == ["eligible"]
+    _, with_ecg = duties(default_rulebook, {"cardiovascular_risk_high": True}, ALL)
+    assert with_ecg == calm
+
+
+def test_every_condition_says_how_it_is_licensed_and_how_strong_its_evidence_is(default_rulebook):
+    for condition in default_rulebook.conditions:
+        assert condition.licensing and condition.evidence, condition.slug
+        if condition.slug != "trd":
+            assert condition.licensing.startswith("Off-label for every route")
+    pain = {grade.applies_to: grade.grade for grade in default_rulebook.condition["chronic-pain"].evidence}
+    assert pain["complex regional pain syndrome (IV infusions)"].startswith("Moderate")

@@ -151,7 +151,8 @@ def test_a_file_without_cases_still_loads(tmp_path):
     path = tmp_path / "old-format.yaml"
     path.write_text(text[:text.index("\n# Test cases:")])
     call_command("load_knowledge_base", str(path), verbosity=0)
-    assert RuleCase.objects.count() == 23  # the cases loaded before are left alone
+    # the cases loaded before are left alone (the second edition ships 37)
+    assert RuleCase.objects.count() == 37
 
 
 def test_publish_command_publishes_with_its_note_and_who(lead_client):
@@ -186,16 +187,23 @@ def test_preview_json_lists_the_changes_and_failing_cases_of_a_known_edit(clinic
     assert preview["working"] != preview["published"]
     assert {"screening": final.pk, "case": None, "condition": "trd", "before": "eligible",
             "after": "not_met", "criteria": [TRIALS]} in preview["changes"]
-    case_changes = {(c["case"], c["before"], c["after"]) for c in preview["changes"] if c["case"]}
-    assert case_changes == {
-        ("TRD: two failed trials, moderate depression", "eligible", "not_met"),
-        ("Aged 70 with depression and pain: caution", "caution", "not_met"),
+    # every TRD case with exactly two failed trials (the second edition adds seven)
+    two_trials = {
+        "TRD: two failed trials, moderate depression": "eligible",
+        "TRD by esketamine nasal spray: licensed use": "eligible",
+        "Aged 70 with depression and pain: caution": "caution",
+        "Systolic pressure 185: caution under local policy": "caution",
+        "Passive thoughts of death": "caution",
+        "TRD on opioids and pregabalin": "caution",
+        "TRD with bladder symptoms": "caution",
+        "TRD with no one to take them home": "caution",
+        "TRD with a bipolar history": "caution",
     }
+    case_changes = {(c["case"], c["before"], c["after"]) for c in preview["changes"] if c["case"]}
+    assert case_changes == {(name, before, "not_met") for name, before in two_trials.items()}
     assert preview["failing_cases"] == [
-        {"case": "Aged 70 with depression and pain: caution", "condition": "trd",
-         "expected": "caution", "got": "not_met"},
-        {"case": "TRD: two failed trials, moderate depression", "condition": "trd",
-         "expected": "eligible", "got": "not_met"},
+        {"case": name, "condition": "trd", "expected": two_trials[name], "got": "not_met"}
+        for name in sorted(two_trials)
     ]
 
 

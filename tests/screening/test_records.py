@@ -60,7 +60,8 @@ def test_a_draft_under_older_rules_is_evaluated_again_when_its_summary_opens(cli
     assert draft.rulebook_version != old_version
     assert f"saved under knowledge base version {old_version}" in words
     assert f"worked out again under version {draft.rulebook_version}" in words
-    assert "Treatment-resistant depression Incomplete Still to answer" in words
+    # second edition (issue 18): the condition's evidence grades and licensing follow its status
+    assert re.search(r"Treatment-resistant depression Incomplete Evidence for treating it .+ Still to answer", words)
     assert "Has ECT been considered?" in words  # the new question, still to answer
     assert AuditAction.REEVALUATED in actions(draft)
 

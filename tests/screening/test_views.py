@@ -234,7 +234,9 @@ def test_clinician_screens_a_patient_for_trd_from_new_screening_to_final(
     summary = clinician_client.get(response["Location"])
     words = text(summary)
     assert f"Treatment-resistant depression {MEETS}" in words
-    assert "Requirement met: Requires a current unipolar major depressive episode. [1]" in words
+    # Second edition (issue 18): the checklist "At the treatment session" comes first and cites the
+    # esketamine label, so the requirement's source (Sforzini 2022) is no longer reference [1].
+    assert "Requirement met: Requires a current unipolar major depressive episode. [4]" in words
     assert "References" in words and "Sforzini L" in words
     assert Screening.objects.get(pk=screening.pk).rulebook_version in words
     assert "Edit answers" in words
@@ -289,7 +291,9 @@ def test_questionnaire_is_one_fieldset_per_section_in_section_order(clinician_cl
     screening = draft_for(clinician, conditions=["trd", "chronic-pain"])
     page = html(clinician_client.get(reverse("screening:questionnaire", args=[screening.pk])))
     legends = re.findall(r'data-section="[^"]+"[^>]*> <legend>([^<]+)</legend>', page)
-    assert legends == ["Patient", "Safety screen", "Current medicines", "Depression", "Bipolar disorder", "Pain"]
+    # second edition (issue 18): the treatment route is asked first
+    assert legends == ["Treatment route", "Patient", "Safety screen", "Current medicines", "Depression",
+                       "Bipolar disorder", "Pain"]
 
 
 def test_questionnaire_fields_follow_the_question_kinds(clinician_client, clinician):
@@ -303,7 +307,9 @@ def test_questionnaire_fields_follow_the_question_kinds(clinician_client, clinic
     assert re.findall(r'type="radio"[^>]*name="bipolar_history" value="(\w+)"', bipolar) == ["yes", "no"]
     medicines = question_html(response, "interacting_medicines")
     assert re.findall(r'type="checkbox"[^>]*name="interacting_medicines" value="(\w+)"', medicines) == [
-        "benzodiazepines", "lamotrigine", "maoi", "stimulants", "none",
+        # second edition (issue 18): sedating medicines the esketamine label and REMS form ask about
+        "benzodiazepines", "lamotrigine", "maoi", "stimulants", "opioids", "z_drugs", "gabapentinoids",
+        "heavy_alcohol", "none",
     ]
     trials = question_html(response, "failed_antidepressant_trials")
     assert "Worked out from the trials table" in trials
