@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('screening', '0012_published_rulebook'),
+        ('screening', '0013_age_from_year_of_birth'),
     ]
 
     operations = [
