@@ -27,13 +27,28 @@ def add_trd_question():
     rulebook_publish(note="Ask whether ECT was considered.")
 
 
+def without_shipped_duties_and_evidence(publish=True):
+    """The shipped duties, licensing texts and evidence grades (second
+    edition of the knowledge base, issue 18) removed, so that a test sees
+    only the ones it adds; published unless `publish` is false."""
+    from conditions.models import EvidenceGrade
+
+    Criterion.objects.filter(effect="duty").delete()
+    EvidenceGrade.objects.all().delete()
+    Condition.objects.update(licensing="")
+    if publish:
+        rulebook_publish(note="Without the shipped duties and evidence grades.")
+
+
 def add_duties_and_evidence():
     """Two duties (blood pressure for every condition; an ECG for chronic
     pain only, at 65 or older), licensing text for treatment-resistant
     depression and chronic pain, and evidence grades for chronic pain,
-    published. Test content: the shipped wording is the knowledge base's."""
+    published, in place of the shipped ones. Test content: the shipped
+    wording is the knowledge base's."""
     from conditions.models import EvidenceGrade, Reference
 
+    without_shipped_duties_and_evidence(publish=False)
     bp = Criterion.objects.create(
         key="all-bp-monitoring-duty", question=Question.objects.get(code="systolic_bp"), operator="gte",
         value=60, effect="duty", order=1000,

@@ -21,6 +21,10 @@ TRD_ELIGIBLE = {
     "unstable_cardiac": "no", "ketamine_misuse_history": "no", "hepatic_impairment": "none",
     "current_other_sud": "no", "interacting_medicines": ["none"], "mdd_current": "yes",
     "failed_antidepressant_trials": "2", "phq9_total": "15",
+    # asked since the second edition of the knowledge base (issue 18)
+    "route": "iv_ketamine", "bp_rise_serious_risk": "no", "hypertensive_encephalopathy_history": "no",
+    "cerebrovascular_disease": "no", "cardiovascular_risk_high": "no", "ketamine_allergy": "no",
+    "bladder_symptoms": "no", "cognitive_impairment": "no", "transport_home_arranged": "yes",
 }
 
 

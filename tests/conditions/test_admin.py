@@ -770,8 +770,16 @@ def evidence_row(grade, source, applies_to="", note="", order=0):
             "note": note, "order": order}
 
 
+def without_shipped_grades(slug):
+    """A condition of the shipped knowledge base with its evidence grades
+    (second edition, issue 18) removed, so a test starts from none."""
+    condition = Condition.objects.get(slug=slug)
+    condition.evidence_grades.all().delete()
+    return condition
+
+
 def test_lead_adds_evidence_grades_and_licensing_on_the_condition_page(lead_client, lead, knowledge_base):
-    pain = Condition.objects.get(slug="chronic-pain")
+    pain = without_shipped_grades("chronic-pain")
     own = list(Criterion.objects.filter(conditions=pain).values_list("pk", flat=True))
     page = lead_client.get(change_url(pain)).content.decode()
     assert "Evidence grades (shown next to the status on the summary and PDF)" in page
@@ -806,7 +814,7 @@ def test_lead_adds_evidence_grades_and_licensing_on_the_condition_page(lead_clie
       {"grade": "Weak", "applies_to": "CRPS", "source": "cohen-2018"}], "Please correct the duplicate values below."),
 ])
 def test_a_malformed_evidence_grade_is_a_form_error_and_nothing_is_saved(lead_client, knowledge_base, grades, message):
-    pain = Condition.objects.get(slug="chronic-pain")
+    pain = without_shipped_grades("chronic-pain")
     own = list(Criterion.objects.filter(conditions=pain).values_list("pk", flat=True))
     rows = [
         {**row, "source": Reference.objects.get(key=row["source"]).pk if row["source"] else "", "note": "", "order": 0}
@@ -831,12 +839,13 @@ def test_an_evidence_grade_reaches_clinicians_only_once_published(lead_client, k
     from screening.publishing import rulebook_publish
     from screening.rulebook import current_rulebook
 
-    pain = Condition.objects.get(slug="chronic-pain")
+    shipped = current_rulebook().condition["chronic-pain"].evidence
+    pain = without_shipped_grades("chronic-pain")
     own = list(Criterion.objects.filter(conditions=pain).values_list("pk", flat=True))
     lead_client.post(change_url(pain), condition_form(
         lead_client, pain, own, grades=[evidence_row("Moderate", "cohen-2018", "CRPS")],
     ))
-    assert current_rulebook().condition["chronic-pain"].evidence == ()
+    assert current_rulebook().condition["chronic-pain"].evidence == shipped
     rulebook_publish(note="Cohen's grades.")
     (grade,) = current_rulebook().condition["chronic-pain"].evidence
     assert (grade.grade, grade.applies_to, grade.source) == ("Moderate", "CRPS", "cohen-2018")

@@ -78,7 +78,12 @@ def test_changed_grades_replace_the_old_ones_with_history_and_count_the_conditio
 
 def test_a_first_edition_condition_without_them_has_none(db):
     knowledge_base_load(graded_content())
-    knowledge_base_load(default_content())
+    # the shipped file grades chronic pain since its second edition (issue 18); a first-edition
+    # entry has neither key
+    first_edition = default_content()
+    entry = condition_entry(first_edition, "chronic-pain")
+    del entry["licensing"], entry["evidence"]
+    knowledge_base_load(first_edition)
     pain = Condition.objects.get(slug="chronic-pain")
     assert pain.licensing == "" and not pain.evidence_grades.exists()
 
@@ -107,13 +112,13 @@ def test_a_malformed_grade_is_reported_with_its_place_and_nothing_loads(db, evid
 def test_a_duty_criterion_loads_and_reaches_the_rulebook(db):
     content = default_content()
     content["criteria"].append({
-        "key": "all-bp-monitoring-duty", "question": "systolic_bp", "operator": "gte", "value": 60,
+        "key": "local-bp-monitoring-duty", "question": "systolic_bp", "operator": "gte", "value": 60,
         "effect": "duty", "conditions": [], "references": ["spravato-pi"],
         "message": "Measure blood pressure before dosing, at about 40 minutes and before discharge.",
     })
     knowledge_base_load(content)
-    assert Criterion.objects.get(key="all-bp-monitoring-duty").get_effect_display() == "Duty at the treatment session"
-    spec = next(c for c in build_rulebook().criteria if c.key == "all-bp-monitoring-duty")
+    assert Criterion.objects.get(key="local-bp-monitoring-duty").get_effect_display() == "Duty at the treatment session"
+    spec = next(c for c in build_rulebook().criteria if c.key == "local-bp-monitoring-duty")
     assert spec.effect == "duty"
 
 

@@ -116,6 +116,9 @@ def test_evidence_grades_and_licensing_show_with_each_condition_and_their_source
 def test_a_screening_evaluated_before_the_edit_keeps_its_own_summary_until_evaluated_again(
     clinician_client, clinician
 ):
+    from tests.knowledge import without_shipped_duties_and_evidence
+
+    without_shipped_duties_and_evidence()  # the shipped ones (issue 18): a final made before any duty
     final = services.screening_finalise(screening=draft(clinician), user=clinician)
     add_duties_and_evidence()
     soup = summary(clinician_client, final)

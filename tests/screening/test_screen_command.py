@@ -378,5 +378,8 @@ def test_duties_are_listed_screening_wide_shaped_like_alerts():
 
 
 def test_a_screening_without_duties_lists_none():
+    from tests.knowledge import without_shipped_duties_and_evidence
+
+    without_shipped_duties_and_evidence()
     code, out, _ = screen(stdin=json.dumps(TRD))
     assert json.loads(out)[0]["duties"] == []
