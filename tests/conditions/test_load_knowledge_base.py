@@ -100,9 +100,11 @@ def test_no_shipped_criterion_rests_on_an_unverified_reference_alone(knowledge_b
     assert alone == []
 
 
-def test_three_references_load_unverified_for_review(knowledge_base):
+def test_the_unverified_references_load_marked_for_review(knowledge_base):
     unverified = Reference.objects.filter(verified=False).values_list("key", flat=True)
-    assert sorted(unverified) == ["mcmaster-antidepressant-doses", "rasmussen-2024", "sicignano-2024"]
+    assert sorted(unverified) == [
+        "mcmaster-antidepressant-doses", "rasmussen-2024", "sicignano-2024", "uspi-desvenlafaxine",
+    ]
 
 
 def test_file_fields_map_onto_the_models(knowledge_base):

@@ -87,7 +87,7 @@ def test_more_drugs_and_instruments_cost_no_more_queries(assert_queries):
     copy.references.set(phq9.references.all())
     with assert_queries(16):
         rulebook = build_rulebook()
-    assert (len(rulebook.formulary), len(rulebook.instruments)) == (60, 3)
+    assert (len(rulebook.formulary), len(rulebook.instruments)) == (66, 3)
 
 
 def test_version_is_twelve_hex_digits_of_the_canonical_json():
