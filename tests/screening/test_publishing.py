@@ -189,11 +189,14 @@ def test_preview_json_lists_the_changes_and_failing_cases_of_a_known_edit(clinic
     case_changes = {(c["case"], c["before"], c["after"]) for c in preview["changes"] if c["case"]}
     assert case_changes == {
         ("TRD: two failed trials, moderate depression", "eligible", "not_met"),
+        ("TRD: PHQ-9 item by item, two adequate trials from the trial history", "eligible", "not_met"),
         ("Aged 70 with depression and pain: caution", "caution", "not_met"),
     }
     assert preview["failing_cases"] == [
         {"case": "Aged 70 with depression and pain: caution", "condition": "trd",
          "expected": "caution", "got": "not_met"},
+        {"case": "TRD: PHQ-9 item by item, two adequate trials from the trial history", "condition": "trd",
+         "expected": "eligible", "got": "not_met"},
         {"case": "TRD: two failed trials, moderate depression", "condition": "trd",
          "expected": "eligible", "got": "not_met"},
     ]
