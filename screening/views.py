@@ -509,11 +509,11 @@ def patient_history(request, reference):
     try:
         patient_reference_validator(reference)
     except ValidationError:
-        screenings = []
+        screenings, asked = [], ascii(reference)  # junk recorded as printable text (no NUL for the database)
     else:
-        screenings = selectors.patient_screenings(user=request.user, reference=reference)
+        screenings, asked = selectors.patient_screenings(user=request.user, reference=reference), reference
     if not screenings:
-        audit(AuditAction.ACCESS_DENIED, request=request, object_type="patient", object_key=reference)
+        audit(AuditAction.ACCESS_DENIED, request=request, object_type="patient", object_key=asked)
         raise Http404("No such patient.")
     newest = screenings[-1]
     audit(AuditAction.PATIENT_VIEWED, request=request, screening=newest, object_type="patient", object_key=reference)

@@ -20,6 +20,7 @@ from tests.browser.test_screening_flow import (
     serious_accessibility_problems,
     sign_in,
 )
+from tests.conftest import TEST_PASSWORD
 
 pytestmark = [
     pytest.mark.browser,
@@ -221,3 +222,34 @@ def test_the_questionnaire_with_instruments_and_trials_has_no_serious_accessibil
     assert serious_accessibility_problems(page) == []
     page.screenshot(path=str(artifacts_dir / "questionnaire-instruments-phone.png"), full_page=True)
     assert page.problems == []
+
+
+def test_trials_and_items_typed_when_the_session_ended_come_back_after_signing_in(clinician_page):
+    page = clinician_page
+    sign_in(page)
+    start_screening(page, "Treatment-resistant depression")
+    answer(page, {"age": "61"})
+    expect(page.get_by_test_id("autosave-status")).to_have_text(re.compile(r"^Saved at"))
+
+    page.context.clear_cookies(name="sessionid")  # signed out elsewhere, or idle too long
+    add_trial(page, "Sertraline", 150, 8, "No response")
+    add_trial(page, "Mirtazapine", 30, 6, "Partial response")
+    item(page, 1).locator('input[value="2"]').check()
+    problem = page.get_by_test_id("session-problem")
+    expect(problem).to_contain_text("Your session has ended, so this was not saved.")
+
+    problem.get_by_role("link", name="Sign in again").click()
+    page.get_by_label("Username").fill("clinician")
+    page.get_by_label("Password").fill(TEST_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Questionnaire")).to_be_visible()
+    expect(page.locator("[data-trial-row]")).to_have_count(2)
+    expect(page.get_by_label("Trial 2: drug")).to_have_value("mirtazapine")
+    expect(page.get_by_label("Trial 2: outcome")).to_have_value("partial_response")
+    expect(item(page, 1).locator('input[value="2"]')).to_be_checked()
+    expect(page.get_by_test_id("autosave-status")).to_have_text(re.compile(r"^Saved at"))
+    assert Screening.objects.get().answers["antidepressant_trials"] == [
+        {"drug": "sertraline", "daily_dose_mg": 150, "weeks": 8, "outcome": "no_response"},
+        {"drug": "mirtazapine", "daily_dose_mg": 30, "weeks": 6, "outcome": "partial_response"},
+    ]
+    assert [message for message in page.problems if "401" not in message] == []

@@ -279,6 +279,10 @@ def test_a_junk_reference_is_simply_not_found(clinician_client, clinician, refer
     screen(clinician, reference="A-1027")
     response = clinician_client.get("/patients/" + reference + "/")
     assert response.status_code == 404
+    # Refusals are audited (a newline never reaches the page: no URL matches it), in printable words.
+    refusals = list(AuditEvent.objects.filter(action=AuditAction.ACCESS_DENIED))
+    assert len(refusals) == (0 if "%0A" in reference else 1)
+    assert all(refusal.object_key.isprintable() for refusal in refusals)
 
 
 def test_the_summary_links_to_the_patients_history(clinician_client, clinician):
