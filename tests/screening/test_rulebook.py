@@ -139,3 +139,18 @@ def test_snapshot_is_stored_once_per_version():
     first = snapshot_for(rulebook)
     assert snapshot_for(rulebook).pk == first.pk
     assert first.rulebook() == rulebook
+
+
+def test_a_changed_minimum_dose_is_a_difference_between_versions():
+    from conditions.models import Drug
+    from screening.publishing import rulebook_differences
+
+    before = build_rulebook()
+    Drug.objects.filter(key="sertraline").update(min_daily_dose_mg=100)
+    after = build_rulebook()
+    assert after.version != before.version
+    formulary = next(part for part in rulebook_differences(before, after) if part.name == "formulary")
+    assert formulary.changed == [("sertraline", [("min_daily_dose_mg", 50, 100)])]
+    first_edition = Rulebook.from_dict({**before.to_dict(), "instruments": [], "formulary": []})
+    instruments = next(part for part in rulebook_differences(first_edition, before) if part.name == "instruments")
+    assert instruments.added == ["phq9", "gad7", "pcl5"]
