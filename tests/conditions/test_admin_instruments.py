@@ -29,7 +29,7 @@ def instrument_form(instrument, **changes):
 
 def drug_form(**changes):
     data = {
-        "key": "agomelatine", "name": "Agomelatine", "drug_class": "other", "min_daily_dose_mg": "25",
+        "key": "reboxetine", "name": "Reboxetine", "drug_class": "other", "min_daily_dose_mg": "8",
         "counts_as_trial": "on", "references": [Reference.objects.get(key="bschor-2008").pk], "note": "",
         "order": 300,
     }
@@ -95,12 +95,12 @@ def test_an_instrument_page_lists_its_items_from_its_total(lead_client):
 def test_a_lead_adds_a_drug_to_the_formulary_and_it_is_kept(lead_client, lead):
     response = lead_client.post("/admin/conditions/drug/add/", drug_form())
     assert response.status_code == 302
-    drug = Drug.objects.get(key="agomelatine")
-    assert (drug.min_daily_dose_mg, drug.counts_as_trial) == (25, True)
+    drug = Drug.objects.get(key="reboxetine")
+    assert (drug.min_daily_dose_mg, drug.counts_as_trial) == (8, True)
     assert drug.history.first().history_user == lead
     response = lead_client.post(change_url(drug), drug_form(min_daily_dose_mg="50"))
     assert response.status_code == 302
-    assert (drug.history.first().min_daily_dose_mg, drug.history.last().min_daily_dose_mg) == (50, 25)
+    assert (drug.history.first().min_daily_dose_mg, drug.history.last().min_daily_dose_mg) == (50, 8)
 
 
 @pytest.mark.parametrize("changes, message", [
@@ -111,7 +111,7 @@ def test_a_lead_adds_a_drug_to_the_formulary_and_it_is_kept(lead_client, lead):
 def test_a_drug_without_a_usable_minimum_dose_is_a_form_error(lead_client, changes, message):
     response = lead_client.post("/admin/conditions/drug/add/", drug_form(**changes))
     assert message in " ".join(errors_of(response)["min_daily_dose_mg"])
-    assert not Drug.objects.filter(key="agomelatine").exists()
+    assert not Drug.objects.filter(key="reboxetine").exists()
 
 
 def test_the_formulary_settings_are_changed_in_place(lead_client, lead):

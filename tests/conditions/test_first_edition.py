@@ -38,6 +38,7 @@ def first_edition(db):
 def test_it_loads_and_publishes_under_the_first_editions_version(first_edition):
     assert {group: counts["created"] for group, counts in first_edition.items()} == {
         "sections": 10, "references": 23, "conditions": 8, "questions": 39, "criteria": 48, "cases": 21,
+        "instruments": 0, "drugs": 0, "formulary settings": 0,
     }
     rulebook = current_rulebook()
     assert rulebook.version == FIRST_EDITION_VERSION

@@ -50,4 +50,4 @@ def test_a_first_edition_rulebook_evaluates_typed_totals_as_before():
         '"reasons": [{"criterion": "trd-phq9-require", "question": "phq9_total", "effect": "require", '
         '"outcome": "unknown", "message": "Requires a PHQ-9 of 10 or more.", "references": ["kroenke-2001"]}], '
         '"cautions": [], "missing": ["phq9_total"], "references": ["sforzini-2022"]}]}'
-    ), "calculated": {}, "entered": [], "trials": []}
+    ), "duties": [], "calculated": {}, "entered": [], "trials": []}

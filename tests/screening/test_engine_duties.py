@@ -150,7 +150,7 @@ def test_an_exclusion_still_wins_while_a_duty_is_unknown():
 def test_advisory_round_trips_with_duties_and_reads_one_stored_before_them():
     result = advisory(["dep"], intent=True)
     data = result.to_dict()
-    assert list(data) == ["alerts", "duties", "results"]
+    assert list(data) == ["alerts", "duties", "calculated", "entered", "trials", "results"]
     assert Advisory.from_dict(data) == result
     stored_before = {key: value for key, value in data.items() if key != "duties"}
     assert Advisory.from_dict(stored_before).duties == ()

@@ -16,14 +16,14 @@ pytestmark = [
 ]
 
 
-SHIPPED_CRITERIA = 72  # second edition of the knowledge base (issue 18)
+SHIPPED_CRITERIA = 73  # second edition of the knowledge base (issue 18), with the PHQ-9 item 9 alert (issue 17)
 
 
 def test_default_rulebook_holds_the_whole_knowledge_base():
     rulebook = build_rulebook()
     # Second edition (issue 18): new questions, rules and references; the route is asked first.
     assert (len(rulebook.conditions), len(rulebook.questions), len(rulebook.criteria),
-            len(rulebook.references)) == (8, 89, SHIPPED_CRITERIA, 99)
+            len(rulebook.references)) == (8, 89, SHIPPED_CRITERIA, 50)
     assert [s.key for s in rulebook.sections][:3] == ["treatment", "patient", "safety"]
     assert rulebook.questions[0].code == "route"
     mood = rulebook.question["mood_episode"]
