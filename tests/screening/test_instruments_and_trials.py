@@ -4,7 +4,6 @@ PDF say, and junk that gets a message rather than an error page."""
 
 import io
 import re
-from html.parser import HTMLParser
 
 import pytest
 from django.urls import reverse
@@ -13,6 +12,7 @@ from pypdf import PdfReader
 from screening import services
 from screening.models import Screening
 from tests.answers import TRD_ELIGIBLE
+from tests.screening.test_views import form_values
 
 pytestmark = [
     pytest.mark.django_db,
@@ -38,44 +38,10 @@ def questionnaire(client, screening):
     return client.get(reverse("screening:questionnaire", args=[screening.pk]))
 
 
-class _Form(HTMLParser):
-    """What a browser without JavaScript would submit from the questionnaire:
-    each named input, select and checked radio or checkbox, as rendered."""
-
-    def __init__(self):
-        super().__init__()
-        self.values, self.select, self.in_template = {}, None, 0
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if tag == "template":
-            self.in_template += 1
-        if self.in_template:
-            return
-        if tag == "input" and "name" in attrs:
-            if attrs.get("type") in ("radio", "checkbox"):
-                chosen = self.values.setdefault(attrs["name"], [])
-                if "checked" in attrs:
-                    chosen.append(attrs["value"])
-            else:
-                self.values[attrs["name"]] = attrs.get("value", "")
-        elif tag == "select" and "name" in attrs:
-            self.select = attrs["name"]
-            self.values[self.select] = ""
-        elif tag == "option" and self.select and "selected" in attrs:
-            self.values[self.select] = attrs.get("value", "")
-
-    def handle_endtag(self, tag):
-        if tag == "template":
-            self.in_template -= 1
-        elif tag == "select":
-            self.select = None
-
-
 def form_of(response) -> dict:
-    parser = _Form()
-    parser.feed(response.content.decode())
-    return {name: value for name, value in parser.values.items() if value != []}
+    """What a browser without JavaScript would submit, leaving out radio
+    groups with nothing chosen."""
+    return {name: value for name, value in form_values(response).items() if value != []}
 
 
 def as_posted(answers: dict) -> dict:

@@ -27,22 +27,38 @@ INCOMPLETE = "Incomplete"
 
 
 class _FormValues(HTMLParser):
-    """What a browser would submit: each named input's value(s) as rendered."""
+    """What a browser without JavaScript would submit: each named input,
+    select and checked radio or checkbox, as rendered (not what a
+    <template> holds for a script to copy)."""
 
     def __init__(self):
         super().__init__()
-        self.values = {}
+        self.values, self.select, self.in_template = {}, None, 0
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
-        if tag != "input" or "name" not in attrs:
+        if tag == "template":
+            self.in_template += 1
+        if self.in_template:
             return
-        if attrs.get("type") in ("radio", "checkbox"):
-            chosen = self.values.setdefault(attrs["name"], [])
-            if "checked" in attrs:
-                chosen.append(attrs["value"])
-        else:
-            self.values[attrs["name"]] = attrs.get("value", "")
+        if tag == "input" and "name" in attrs:
+            if attrs.get("type") in ("radio", "checkbox"):
+                chosen = self.values.setdefault(attrs["name"], [])
+                if "checked" in attrs:
+                    chosen.append(attrs["value"])
+            else:
+                self.values[attrs["name"]] = attrs.get("value", "")
+        elif tag == "select" and "name" in attrs:
+            self.select = attrs["name"]
+            self.values[self.select] = ""
+        elif tag == "option" and self.select and "selected" in attrs:
+            self.values[self.select] = attrs.get("value", "")
+
+    def handle_endtag(self, tag):
+        if tag == "template":
+            self.in_template -= 1
+        elif tag == "select":
+            self.select = None
 
 
 def form_values(response):
