@@ -148,6 +148,8 @@ def test_stay_signed_in_is_offered_a_minute_before_the_session_would_end(clinici
     page = clinician_page
     page.clock.install()
     sign_in(page)
+    # The page's scripts set the timer when they run; the clock moves only after that.
+    page.wait_for_load_state("load")
     dialog = page.get_by_role("dialog")
     expect(dialog).to_be_hidden()
     page.clock.fast_forward("01:01")
