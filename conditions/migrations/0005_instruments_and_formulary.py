@@ -14,8 +14,9 @@ LEAD_PERMISSIONS = [
 ] + ["view_historicalinstrument", "view_historicaldrug", "view_historicalformularysettings"]
 
 
-def grant_to_clinical_leads(apps, schema_editor):
-    """Give the clinical leads these permissions (created now on a fresh database)."""
+def grant_permissions_to_clinical_leads(apps, codenames):
+    """Give the clinical leads these permissions of `conditions` (created now
+    on a fresh database). Later migrations that add lead permissions call it."""
     for app_config in apps.get_app_configs():
         app_config.models_module = True
         create_permissions(app_config, apps=apps, verbosity=0)
@@ -24,8 +25,12 @@ def grant_to_clinical_leads(apps, schema_editor):
     Permission = apps.get_model("auth", "Permission")
     group, _ = Group.objects.get_or_create(name="Clinical leads")
     group.permissions.add(
-        *Permission.objects.filter(content_type__app_label="conditions", codename__in=LEAD_PERMISSIONS)
+        *Permission.objects.filter(content_type__app_label="conditions", codename__in=codenames)
     )
+
+
+def grant_to_clinical_leads(apps, schema_editor):
+    grant_permissions_to_clinical_leads(apps, LEAD_PERMISSIONS)
 
 
 class Migration(migrations.Migration):
