@@ -400,6 +400,8 @@ def summary_context(screening: Screening) -> dict:
         "trials": trial_rows(rulebook, advisory),
         "trial_references": number(rulebook.trial_references) if advisory.trials else (),
         "min_trial_weeks": _number(rulebook.min_trial_weeks),
+        "partial_response_counts": rulebook.partial_response_counts,
+        "distinct_drugs": rulebook.trial_count == engine.COUNT_DISTINCT_DRUGS,
         "shared_cautions": shared_cautions,
         "missing_count": len({code for card in cards for code, _ in card.missing}),
         "incomplete": any(card.status == engine.INCOMPLETE for card in cards),
