@@ -75,7 +75,9 @@ def test_two_adequate_trials_meet_the_trd_requirement_and_removing_one_does_not(
     answer(page, WITHOUT_COUNT)
 
     add_trial(page, "Sertraline", 150, 8, "No response")
-    add_trial(page, "Citalopram", 40, 6, "Partial response")
+    # Third edition: a partial response no longer counts (Sforzini 2022, recommendation 3), so the
+    # second trial is a non-response too.
+    add_trial(page, "Citalopram", 40, 6, "No response")
     page.screenshot(path=str(artifacts_dir / "trials-table.png"), full_page=True)
     page.get_by_role("button", name="Show summary").click()
     expect(trd_status(page)).to_have_text("Meets screening criteria")
@@ -94,7 +96,7 @@ def test_two_adequate_trials_meet_the_trd_requirement_and_removing_one_does_not(
     expect(trd_status(page)).to_have_text("Criteria not met")
     expect(page.get_by_test_id("trials").locator("tbody tr")).to_have_count(1)
     assert Screening.objects.get().answers["antidepressant_trials"] == [
-        {"drug": "citalopram", "daily_dose_mg": 40, "weeks": 6, "outcome": "partial_response"},
+        {"drug": "citalopram", "daily_dose_mg": 40, "weeks": 6, "outcome": "no_response"},
     ]
     assert page.problems == []
 

@@ -187,7 +187,7 @@ def test_preview_json_lists_the_changes_and_failing_cases_of_a_known_edit(clinic
     assert preview["working"] != preview["published"]
     assert {"screening": final.pk, "case": None, "condition": "trd", "before": "eligible",
             "after": "not_met", "criteria": [TRIALS]} in preview["changes"]
-    # every TRD case with exactly two failed trials (the second edition adds seven, the trial history one)
+    # every TRD case with exactly two failed trials (the second edition adds seven)
     two_trials = {
         "TRD: two failed trials, moderate depression": "eligible",
         "TRD by esketamine nasal spray: licensed use": "eligible",
@@ -198,7 +198,8 @@ def test_preview_json_lists_the_changes_and_failing_cases_of_a_known_edit(clinic
         "TRD with bladder symptoms": "caution",
         "TRD with no one to take them home": "caution",
         "TRD with a bipolar history": "caution",
-        "TRD: PHQ-9 item by item, two adequate trials from the trial history": "eligible",
+        # Third edition: the item-by-item case's partial response no longer counts (Sforzini 2022,
+        # recommendation 3), so it has one failed trial and is not met before and after the edit.
     }
     case_changes = {(c["case"], c["before"], c["after"]) for c in preview["changes"] if c["case"]}
     assert case_changes == {(name, before, "not_met") for name, before in two_trials.items()}
