@@ -241,7 +241,10 @@ CASES = [
      {"chronic-pain-primary-pain-caution", "non-sud-current-other-sud-caution"}),
     # --- OCD
     ("ocd", {"ocd_diagnosis": False}, "not_met", {"ocd-diagnosis-require"}),
-    ("ocd", {"ybocs_total": 15}, "not_met", {"ocd-ybocs-require"}),
+    # Changed (no source sets Y-BOCS 16: Goodman 1989 develops the scale, Rodriguez 2013 does not state it):
+    # a local-policy caution, not a requirement.
+    ("ocd", {"ybocs_total": 15}, "caution", {"ocd-ybocs-caution"}),
+    ("ocd", {"ybocs_total": 16}, "eligible"),
     ("ocd", {"ocd_first_line_failed": False}, "not_met", {"ocd-first-line-failed-require"}),
     # --- alcohol use disorder
     ("alcohol-use-disorder", {"aud_diagnosis": False}, "not_met", {"aud-diagnosis-require"}),
