@@ -187,18 +187,28 @@ def test_preview_json_lists_the_changes_and_failing_cases_of_a_known_edit(clinic
     assert preview["working"] != preview["published"]
     assert {"screening": final.pk, "case": None, "condition": "trd", "before": "eligible",
             "after": "not_met", "criteria": [TRIALS]} in preview["changes"]
-    # every TRD case with exactly two failed trials (the second edition adds seven, the trial history one)
+    # every TRD case with exactly two failed trials that is not excluded by another rule (the second
+    # edition added seven, the trial history one; the third edition adds the cases below its comment)
     two_trials = {
         "TRD: two failed trials, moderate depression": "eligible",
         "TRD by esketamine nasal spray: licensed use": "eligible",
         "Aged 70 with depression and pain: caution": "caution",
-        "Systolic pressure 185: caution under local policy": "caution",
         "Passive thoughts of death": "caution",
         "TRD on opioids and pregabalin": "caution",
         "TRD with bladder symptoms": "caution",
         "TRD with no one to take them home": "caution",
         "TRD with a bipolar history": "caution",
-        "TRD: PHQ-9 item by item, two adequate trials from the trial history": "eligible",
+        "TRD: PHQ-9 item by item, two adequate trials of different antidepressants": "eligible",
+        # third edition (issue 24)
+        "Systolic pressure 185, esketamine: caution under local policy": "caution",
+        "Breastfeeding: caution": "caution",
+        "Could become pregnant without contraception: caution": "caution",
+        "Past ischaemic stroke, esketamine: caution": "caution",
+        "Past TIA: caution": "caution",
+        "COPD: caution": "caution",
+        "Oral ketamine with a strong CYP3A4 inhibitor: caution": "caution",
+        "Active suicidal thoughts without a plan: never eligible": "caution",
+        "Active suicidal thoughts with a plan: never eligible": "caution",
     }
     case_changes = {(c["case"], c["before"], c["after"]) for c in preview["changes"] if c["case"]}
     assert case_changes == {(name, before, "not_met") for name, before in two_trials.items()}
