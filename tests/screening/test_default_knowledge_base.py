@@ -255,7 +255,6 @@ CASES = [
     # New (KARE registration, MORE-KARE): the alcohol trials' eligibility.
     ("alcohol-use-disorder", {"aud_severity": "moderate"}, "caution", {"aud-severity-caution"}),
     ("alcohol-use-disorder", {"aud_severity": "mild"}, "caution", {"aud-severity-caution"}),
-    ("alcohol-use-disorder", {"seizure_history": True}, "caution", {"aud-seizure-history-caution"}),
     ("alcohol-use-disorder", {"liver_tests_over_3x_uln": True}, "caution", {"aud-liver-tests-caution"}),
     ("alcohol-use-disorder", {"aud_severity": UNANSWERED}, "incomplete", {"aud-severity-caution"}),
     ("alcohol-use-disorder", {"aud_diagnosis": False, "aud_severity": UNANSWERED}, "not_met",
