@@ -17,6 +17,13 @@ may carry `licensing:` (text) and `evidence:` (its evidence grades, each
 `{grade, applies_to, source, note}`; the file states them all, so a
 condition without `evidence:` has none). A first-edition file, without
 them, loads as before.
+
+The third edition adds, each optional: a criterion's `when` (the grammar
+of a question's `enable_when`) and `basis`; the formulary's `count`
+(`trials` or `distinct_drugs`) and `partial_response_counts`; and a
+top-level `retired_questions:` list, each `{code, text, maps}` where `maps`
+lists `{answer, to: {question: answer, …}}`. A second-edition file,
+without them, loads as before.
 """
 
 from collections import Counter
@@ -37,6 +44,7 @@ from conditions.models import (
     Instrument,
     Question,
     Reference,
+    RetiredQuestion,
     RuleCase,
     RuleCaseExpectation,
     Section,
@@ -46,8 +54,9 @@ from conditions.models import (
 
 DEFAULT_FILE = Path(__file__).resolve().parent / "knowledge" / "default.yaml"
 GROUPS = ("sections", "references", "conditions", "questions", "criteria", "instruments")
-PARTS = (*GROUPS, "formulary", "cases")
-FORMULARY_FIELDS = ("min_trial_weeks", "references", "drugs")
+PARTS = (*GROUPS, "formulary", "retired_questions", "cases")
+FORMULARY_FIELDS = ("min_trial_weeks", "count", "partial_response_counts", "references", "drugs")
+RETIRED_FIELDS = {"code": "code", "text": "text", "maps": "maps"}
 CASE_FIELDS = ("name", "description", "answers", "expected")
 ORDER_STEP = 10
 # libyaml's safe loader when PyYAML was built with it: the same result, faster.
@@ -73,7 +82,7 @@ DRUG_FIELDS = {
     "counts_as_trial": "counts_as_trial", "note": "note",
 }
 CRITERION_FIELDS = {
-    name: name for name in ("key", "operator", "value", "effect", "message", "active")
+    name: name for name in ("key", "operator", "value", "effect", "message", "basis", "active")
 }
 LINK_EXAMPLES = {
     "references": "[feder-2014, sanacora-2017]",
@@ -88,6 +97,9 @@ FILE_NAMES = {
     "enable_when_question": "enable_when.question",
     "enable_when_operator": "enable_when.operator",
     "enable_when_value": "enable_when.value",
+    "when_question": "when.question",
+    "when_operator": "when.operator",
+    "when_value": "when.value",
     "drug_class": "class",
 }
 
@@ -130,11 +142,12 @@ class Plan:
     instruments: list = field(default_factory=list)
     drugs: list = field(default_factory=list)
     formulary: list = field(default_factory=list)  # the settings, as one item (or none)
+    retired_questions: list = field(default_factory=list)
     cases: list = field(default_factory=list)
 
     def problems(self, general=()):
         found = list(general)
-        for group in [*GROUPS, "drugs", "formulary", "cases"]:
+        for group in [*GROUPS, "drugs", "formulary", "retired_questions", "cases"]:
             for item in getattr(self, group):
                 found.extend(item.problems)
         return found
@@ -200,7 +213,7 @@ def knowledge_base_plan(data):
         ),
         criteria=_build(
             raw, "criteria", Criterion, CRITERION_FIELDS, general,
-            links=("conditions", "references"), relations=("question",),
+            links=("conditions", "references"), relations=("question", "when"),
         ),
         instruments=_build(
             raw, "instruments", Instrument, INSTRUMENT_FIELDS, general,
@@ -208,7 +221,14 @@ def knowledge_base_plan(data):
         ),
     )
     plan.drugs, plan.formulary = _build_formulary(data.get("formulary"), general)
-    for group in ("sections", "conditions", "criteria", "instruments", "drugs"):
+    raw_retired = data.get("retired_questions") or []
+    if not isinstance(raw_retired, list):
+        general.append("retired_questions: write a list of items, one per line starting with “- ”.")
+        raw_retired = []
+    plan.retired_questions = _build(
+        {"retired_questions": raw_retired}, "retired_questions", RetiredQuestion, RETIRED_FIELDS, general,
+    )
+    for group in ("sections", "conditions", "criteria", "instruments", "drugs", "retired_questions"):
         for index, item in enumerate(getattr(plan, group)):
             item.instance.order = index * ORDER_STEP
     _order_questions_within_sections(plan.questions)
@@ -223,7 +243,10 @@ def knowledge_base_plan(data):
     for item in plan.questions:
         _full_clean(item, exclude=["section", "enable_when_question"])
     for item in plan.criteria:
-        _full_clean(item, exclude=["question"])
+        _full_clean(item, exclude=["question", "when_question"])
+    questions = _question_graph(plan)
+    for item in plan.retired_questions:
+        _full_clean_retired(item, questions)
     for item in plan.instruments:
         _full_clean(item, exclude=["total"])
     _check_rules_left_in_database(plan)
@@ -255,8 +278,9 @@ def _build_formulary(raw, general):
         {"drugs": drugs}, "drugs", Drug, DRUG_FIELDS, general, links=("references",), label="formulary.drugs",
     )
     settings = FormularySettings(pk=1)
-    if "min_trial_weeks" in raw:
-        settings.min_trial_weeks = raw["min_trial_weeks"]
+    for name in ("min_trial_weeks", "count", "partial_response_counts"):
+        if name in raw:
+            setattr(settings, name, raw[name])
     item = Item("formulary", raw, settings)
     keys = raw.get("references", [])
     if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
@@ -427,8 +451,14 @@ def _resolve(plan):
 
     for item in plan.conditions + plan.criteria:
         _check_keys(item, "references", reference_keys, "reference")
+    references = {r.key: r for r in Reference.objects.all()} | _by_key(plan.references, "key")
     for item in plan.criteria:
+        # Criterion.clean() checks a basis against the references it will cite.
+        item.instance._planned_references = [
+            references[key] for key in item.links.get("references", []) if key in references
+        ]
         _check_keys(item, "conditions", condition_slugs, "condition")
+        _resolve_when(item, questions)
         code = item.raw.get("question")
         if code is None:
             item.problem("name the question it reads, by its code.", "question")
@@ -536,6 +566,40 @@ def _resolve_enable_when(item, questions):
     item.instance.enable_when_value = enable_when.get("value")
 
 
+def _resolve_when(item, questions):
+    """A criterion's `when`, as a question's enable-when is written."""
+    when = item.raw.get("when")
+    if when is None:
+        return
+    if not isinstance(when, dict) or not {"question", "operator"} <= set(when) or (
+        set(when) - {"question", "operator", "value"}
+    ):
+        item.problem(
+            "write {question: <code>, operator: <operator>, value: <value>} "
+            "(value only when the operator needs one).",
+            "when",
+        )
+        return
+    code = when["question"]
+    if not isinstance(code, str) or code not in questions:
+        item.problem(f"there is no question “{code}”.", "when_question")
+        return
+    item.instance.when_question = questions[code]
+    item.instance.when_operator = when["operator"]
+    item.instance.when_value = when.get("value")
+
+
+def _full_clean_retired(item, questions):
+    """A retired question, checked against the questions as they will be after loading."""
+    try:
+        item.instance.clean_fields()
+        item.instance.clean(questions=questions)
+    except ValidationError as error:
+        for field_name, messages in error.message_dict.items():
+            for message in messages:
+                item.problem(message, None if field_name == NON_FIELD_ERRORS else field_name)
+
+
 def _check_keys(item, name, known, noun):
     for key in item.links.get(name, []):
         if key not in known:
@@ -565,6 +629,11 @@ def _check_rules_left_in_database(plan):
         (c.question.code, f"criterion {c.key}", c.operator, c.value)
         for c in Criterion.objects.filter(question__code__in=list(questions))
         .exclude(key__in=criterion_keys).select_related("question")
+    ]
+    stored_rules += [
+        (c.when_question.code, f"criterion {c.key}'s when", c.when_operator, c.when_value)
+        for c in Criterion.objects.filter(when_question__code__in=list(questions))
+        .exclude(key__in=criterion_keys).select_related("when_question")
     ]
     stored_rules += [
         (q.enable_when_question.code, f"question {q.code}'s enable-when",
@@ -619,6 +688,8 @@ def _write(plan, reason):
 
     for item in plan.criteria:
         item.instance.question = questions[item.instance.question.code]
+        gate = item.instance.when_question
+        item.instance.when_question = questions[gate.code] if gate is not None else None
     _save_all(
         plan.criteria, Criterion, "key",
         {"conditions": conditions, "references": references}, counts["criteria"], reason,
@@ -632,6 +703,9 @@ def _write(plan, reason):
     _save_all(plan.drugs, Drug, "key", {"references": references}, counts["drugs"], reason)
     _save_all(plan.formulary, FormularySettings, "pk", {"references": references},
               counts["formulary settings"], reason)
+    if plan.retired_questions:  # counted only when the file has some: older files keep their counts
+        counts["retired questions"] = Counter(created=0, updated=0, unchanged=0)
+        _save_all(plan.retired_questions, RetiredQuestion, "code", {}, counts["retired questions"], reason)
     counts["cases"] = Counter(created=0, updated=0, unchanged=0)
     _save_cases(plan.cases, conditions, counts["cases"], reason)
     return counts

@@ -49,6 +49,23 @@ class Operator(models.TextChoices):
     NONE_OF = "none_of", "includes none of"
 
 
+class Basis(models.TextChoices):
+    """What a criterion rests on (docs/architecture.md, "The rule semantics")."""
+
+    LABEL = "label", "Label (SmPC or prescribing information)"
+    GUIDELINE = "guideline", "Guideline"
+    TRIAL = "trial", "Trial"
+    CONSENSUS = "consensus", "Consensus"
+    LOCAL_POLICY = "local_policy", "Local policy"
+
+
+class TrialCount(models.TextChoices):
+    """How the adequate failed antidepressant trials are counted."""
+
+    TRIALS = "trials", "Every adequate failed trial"
+    DISTINCT_DRUGS = "distinct_drugs", "Each different drug once"
+
+
 class Effect(models.TextChoices):
     REQUIRE = "require", "Require"
     EXCLUDE = "exclude", "Exclude"
@@ -542,6 +559,7 @@ class Question(models.Model):
             (f"question {q.code}'s enable-when", q.enable_when_operator, q.enable_when_value)
             for q in self.dependents.all()
         ]
+        rules += [(f"criterion {c.key}'s when", c.when_operator, c.when_value) for c in self.gated_criteria.all()]
         offered = set(self.choice_values())
         for name, operator, value in rules:
             used = value if isinstance(value, list) else [value]
@@ -594,6 +612,20 @@ class Criterion(Reviewed):
         help_text="The conditions it applies to; none means every condition.",
     )
     references = models.ManyToManyField(Reference, blank=True, related_name="criteria")
+    when_question = models.ForeignKey(
+        Question, on_delete=models.PROTECT, null=True, blank=True, related_name="gated_criteria",
+        verbose_name="applies only when",
+        help_text="Optional: the criterion applies only where this question's answer passes the test "
+                  "below (e.g. the route is IV ketamine). Where it is answered and fails, the criterion "
+                  "does not apply; while it is unanswered, the result is incomplete.",
+    )
+    when_operator = models.CharField("when operator", max_length=20, choices=Operator.choices, blank=True)
+    when_value = models.JSONField("when value", null=True, blank=True, help_text=VALUE_HELP)
+    basis = models.CharField(
+        max_length=20, choices=Basis.choices, blank=True,
+        help_text="What the criterion rests on; shown beside it on the summary and PDF. Every basis but "
+                  "local policy needs at least one verified reference. Blank reads as “not specified”.",
+    )
     order = models.PositiveIntegerField(default=0)
     active = models.BooleanField(default=True)
 
@@ -618,6 +650,8 @@ class Criterion(Reviewed):
                 f"{{{unknown[0]}}} is not a placeholder; a message may use {{value}} (the criterion's "
                 "value) and {unit} (its question's unit)."
             )})
+        self._clean_when()
+        self._clean_basis()
         try:
             question = self.question  # may be an unsaved question, as the loader builds them
         except Question.DoesNotExist:
@@ -625,6 +659,63 @@ class Criterion(Reviewed):
         if not self.operator:
             return
         self.value = clean_rule_value(question, self.operator, self.value)
+
+    def _clean_when(self):
+        """The same validation as a question's enable-when: a known
+        question, an operator that fits its kind, a value that parses."""
+        question = self.when_question
+        if question is None:
+            if self.when_operator or self.when_value not in (None, "", []):
+                raise ValidationError({"when_question": (
+                    "Pick the question that decides where this criterion applies, or clear the when "
+                    "operator and value."
+                )})
+            return
+        try:
+            own = self.question
+        except Question.DoesNotExist:
+            own = None
+        if own is not None and (own is question or own.code == question.code):
+            raise ValidationError({"when_question": (
+                "A criterion cannot depend on its own question; fold the test into its rule instead."
+            )})
+        if not self.when_operator:
+            raise ValidationError({"when_operator": "Pick how the answer to the when question is tested."})
+        try:
+            self.when_value = clean_rule_value(question, self.when_operator, self.when_value)
+        except ValidationError as error:
+            raise ValidationError({
+                "when_operator" if field == "operator" else "when_value": messages
+                for field, messages in error.message_dict.items()
+            }) from None
+
+    def planned_references(self):
+        """The references as they will be saved: those a form or the loader
+        is about to set (`_planned_references`), else the saved ones."""
+        planned = getattr(self, "_planned_references", None)
+        if planned is not None:
+            return list(planned)
+        return list(self.references.all()) if self.pk is not None else []
+
+    def _clean_basis(self):
+        """Every basis but local policy rests on at least one verified reference."""
+        if not self.basis or self.basis == Basis.LOCAL_POLICY:
+            return
+        references = self.planned_references()
+        if any(reference.verified for reference in references):
+            return
+        label = Basis(self.basis).label if self.basis in Basis.values else self.basis
+        if references:
+            detail = (
+                f"none of its references ({', '.join(r.key for r in references)}) is marked verified; "
+                "check one against its source and tick “verified”"
+            )
+        else:
+            detail = "it cites no reference; add the one it rests on"
+        raise ValidationError({"basis": (
+            f"A criterion whose basis is “{label}” needs at least one verified reference, but {detail}, "
+            "or choose “Local policy”."
+        )})
 
     def message_text(self):
         """The message a clinician reads: {value} and {unit} filled from this
@@ -661,6 +752,21 @@ class Criterion(Reviewed):
             f"The message of {self.key} mentions {said}, but its value is {self.value_text()}: "
             "check the wording, or write {value} so that the message always shows the value."
         )
+
+    def when_text(self):
+        """Where the criterion applies, in words, e.g. `route is one of iv_ketamine`; "" when everywhere."""
+        if self.when_question_id is None:
+            return ""
+        words = Operator(self.when_operator).label if self.when_operator in Operator.values else self.when_operator
+        code = self.when_question.code
+        if self.when_operator in NO_VALUE_OPERATORS:
+            return f"{code} {words}"
+        value = self.when_value
+        if isinstance(value, bool):
+            value = "yes" if value else "no"
+        elif isinstance(value, list):
+            value = ", ".join(map(str, value))
+        return f"{code} {words} {value}"
 
     def rule_text(self):
         """The rule in words, e.g. `failed_antidepressant_trials at least 2`."""
@@ -992,6 +1098,15 @@ class FormularySettings(models.Model):
         "minimum weeks at an adequate dose", default=4,
         help_text="A trial shorter than this does not count as adequate.",
     )
+    count = models.CharField(
+        "how trials are counted", max_length=20, choices=TrialCount.choices, default=TrialCount.TRIALS,
+        help_text="Every adequate failed trial, or each different drug once (a drug with several "
+                  "adequate failed trials counts as one treatment).",
+    )
+    partial_response_counts = models.BooleanField(
+        "a partial response counts as a failed trial", default=True,
+        help_text="Whether a trial whose outcome is a partial response counts as failed.",
+    )
     references = models.ManyToManyField(
         Reference, blank=True, related_name="+", help_text="The definition of an adequate trial."
     )
@@ -1012,3 +1127,79 @@ class FormularySettings(models.Model):
     def clean(self):
         if self.min_trial_weeks is not None and self.min_trial_weeks < 1:
             raise ValidationError({"min_trial_weeks": "A trial lasts at least 1 week."})
+
+
+class RetiredQuestion(models.Model):
+    """A question an older edition asked and this one does not. An answer
+    to it (in a stored draft or a `screen` record) is read as the answers
+    its mapping gives, without overriding answers given to those questions;
+    an answer with no mapping is refused, naming the questions to answer
+    instead (docs/knowledge-base.md, "Retired questions")."""
+
+    code = models.SlugField(
+        max_length=60, unique=True, help_text="The code the older edition used, e.g. pregnant_or_breastfeeding."
+    )
+    text = models.CharField(
+        max_length=300, help_text="What it asked, and until when, e.g. “Pregnant or breastfeeding (asked "
+                                  "before the third edition)”. Shown in the error for an answer it cannot read.",
+    )
+    maps = models.JSONField(
+        default=list, blank=True,
+        help_text='Each answer it can read and the answers it stands for, e.g. [{"answer": false, '
+                  '"to": {"pregnant": false, "breastfeeding": false}}]. An answer not listed is refused.',
+    )
+    order = models.PositiveIntegerField(default=0)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["order", "code"]
+
+    def __str__(self):
+        return f"{self.code} (retired)"
+
+    def clean(self, questions=None):
+        """`questions` (code -> Question) are the questions as they will be;
+        by default the database's."""
+        if self.maps is None:
+            self.maps = []
+        if questions is None:
+            wanted = {self.code} | _mapped_codes(self.maps)
+            questions = {q.code: q for q in Question.objects.filter(code__in=[c for c in wanted if isinstance(c, str)])}
+        if self.code in questions:
+            raise ValidationError({"code": (
+                f"{self.code} is a question of this edition; a retired question must have a code no "
+                "question uses."
+            )})
+        example = '[{"answer": false, "to": {"pregnant": false}}]'
+        if not isinstance(self.maps, list):
+            raise ValidationError({"maps": f"Write a list of mappings, e.g. {example}."})
+        seen = []
+        for number, mapping in enumerate(self.maps, start=1):
+            where = f"Mapping {number}"
+            if not isinstance(mapping, dict) or set(mapping) != {"answer", "to"}:
+                raise ValidationError({"maps": f"{where}: write {{answer, to}}, e.g. {example}."})
+            answer, to = mapping["answer"], mapping["to"]
+            if answer is None or isinstance(answer, dict):
+                raise ValidationError({"maps": f"{where}: give the old answer it reads (e.g. false)."})
+            if any(type(answer) is type(other) and answer == other for other in seen):
+                raise ValidationError({"maps": f"{where}: the answer {answer!r} is mapped twice."})
+            seen.append(answer)
+            if not isinstance(to, dict) or not to:
+                raise ValidationError({"maps": f"{where}: name the new questions and their answers under “to”."})
+            for code, value in to.items():
+                question = questions.get(code)
+                if question is None:
+                    raise ValidationError({"maps": f"{where}: there is no question “{code}”."})
+                problem = _answer_problem(question, value) if value is not None else "give an answer."
+                if problem:
+                    raise ValidationError({"maps": f"{where}: {code}: {problem}"})
+
+
+def _mapped_codes(maps):
+    if not isinstance(maps, list):
+        return set()
+    return {
+        code for mapping in maps if isinstance(mapping, dict) and isinstance(mapping.get("to"), dict)
+        for code in mapping["to"]
+    }

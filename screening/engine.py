@@ -32,8 +32,36 @@ ELIGIBLE, CAUTION_STATUS, NOT_MET, EXCLUDED, INCOMPLETE = (
 )
 # From best to worst, for summaries that need one status for many conditions.
 STATUS_ORDER = (ELIGIBLE, CAUTION_STATUS, INCOMPLETE, NOT_MET, EXCLUDED)
-# Criterion outcomes.
-HOLDS, FAILS, UNKNOWN, SKIPPED = "holds", "fails", "unknown", "skipped"
+# Criterion outcomes. NOT_APPLICABLE: the criterion's `when` is answered and
+# does not hold (or its question is disabled), so the criterion does not
+# apply; unlike SKIPPED it never counts as "does not hold" (a require that
+# does not apply is not unmet), and it is never a reason.
+HOLDS, FAILS, UNKNOWN, SKIPPED, NOT_APPLICABLE = "holds", "fails", "unknown", "skipped", "not_applicable"
+
+# What a criterion rests on (docs/architecture.md, "The rule semantics").
+# A criterion without one (a file before the third edition) reads as
+# UNSPECIFIED; every basis but LOCAL_POLICY needs a verified reference.
+LABEL, GUIDELINE, TRIAL, CONSENSUS, LOCAL_POLICY = "label", "guideline", "trial", "consensus", "local_policy"
+BASES = (LABEL, GUIDELINE, TRIAL, CONSENSUS, LOCAL_POLICY)
+UNSPECIFIED = "unspecified"
+# Each basis as the summary, the PDF and the admin name it.
+BASIS_LABELS = {
+    LABEL: "Label",
+    GUIDELINE: "Guideline",
+    TRIAL: "Trial",
+    CONSENSUS: "Consensus",
+    LOCAL_POLICY: "Local policy",
+    UNSPECIFIED: "Basis not specified",
+}
+# Each basis in a sentence, for screen readers and tooltips.
+BASIS_DESCRIPTIONS = {
+    LABEL: "Rests on a product's licence: its SmPC or prescribing information.",
+    GUIDELINE: "Rests on a clinical guideline.",
+    TRIAL: "Rests on the eligibility criteria or findings of a clinical trial.",
+    CONSENSUS: "Rests on a published expert consensus.",
+    LOCAL_POLICY: "The clinic's own policy; no published source sets it.",
+    UNSPECIFIED: "The knowledge base does not say what this rests on.",
+}
 
 BOOLEAN, INTEGER, DECIMAL, CHOICE, MULTI_CHOICE = (
     "boolean", "integer", "decimal", "choice", "multi_choice",
@@ -62,6 +90,10 @@ TRIAL_OUTCOME_LABELS = {
     STOPPED_OTHER: "Stopped for another reason",
 }
 TRIAL_FIELDS = ("drug", "daily_dose_mg", "weeks", "outcome")
+# How the adequate failed trials are counted (the formulary's `count`):
+# every trial that is an adequate failure, or each different drug once.
+COUNT_TRIALS, COUNT_DISTINCT_DRUGS = "trials", "distinct_drugs"
+TRIAL_COUNTS = (COUNT_TRIALS, COUNT_DISTINCT_DRUGS)
 MOST_TRIALS = 50
 LARGEST_TRIAL_NUMBER = 100_000
 DEFAULT_MIN_TRIAL_WEEKS = 4
@@ -153,9 +185,36 @@ class CriterionSpec:
     message: str
     conditions: frozenset[str] = frozenset()  # empty: every condition
     references: tuple[str, ...] = ()
+    # Where the criterion applies at all: the same grammar as a question's
+    # enable-when (None: everywhere).
+    when: EnableWhen | None = None
+    basis: str = ""                           # one of BASES; "" reads as UNSPECIFIED
 
     def applies_to(self, condition):
         return not self.conditions or condition in self.conditions
+
+
+@dataclass(frozen=True)
+class RetiredMapping:
+    """One answer of a retired question and the answers it stands for."""
+
+    answer: object
+    to: tuple[tuple[str, object], ...]   # (question code, answer) pairs
+
+
+@dataclass(frozen=True)
+class RetiredQuestion:
+    """A question an older edition asked and this one does not: an answer
+    to it is read as the answers of its mapping (see `validate_answers`)."""
+
+    code: str
+    text: str
+    maps: tuple[RetiredMapping, ...] = ()
+
+    @cached_property
+    def replaced_by(self) -> tuple[str, ...]:
+        """The questions its mappings answer, in the order first named."""
+        return tuple(dict.fromkeys(code for mapping in self.maps for code, _ in mapping.to))
 
 
 @dataclass(frozen=True)
@@ -278,6 +337,9 @@ class Rulebook:
     formulary: tuple[DrugSpec, ...] = ()
     min_trial_weeks: int | float = DEFAULT_MIN_TRIAL_WEEKS
     trial_references: tuple[str, ...] = ()   # what defines an adequate trial
+    trial_count: str = COUNT_TRIALS          # COUNT_TRIALS or COUNT_DISTINCT_DRUGS
+    partial_response_counts: bool = True     # whether a partial response is a failed trial
+    retired_questions: tuple[RetiredQuestion, ...] = ()
 
     # Lookups, computed once per rulebook.
 
@@ -338,13 +400,15 @@ class Rulebook:
 
     @cached_property
     def _question_codes_by_condition(self) -> dict[str, frozenset[str]]:
-        """The codes of the questions each condition's criteria read, with
-        the enable-when parents those depend on, a calculated question's
-        inputs and an instrument's extra items whenever its total is asked."""
+        """The codes of the questions each condition's criteria read (their
+        own and their `when` questions), with the enable-when parents those
+        depend on, a calculated question's inputs and an instrument's extra
+        items whenever its total is asked."""
         codes_by_condition = {}
         for condition in self.conditions:
             codes = set()
             waiting = [criterion.question for criterion in self.criteria_for(condition.slug)]
+            waiting += [c.when.question for c in self.criteria_for(condition.slug) if c.when is not None]
             while waiting:
                 code = waiting.pop()
                 if code in codes or code not in self.question:
@@ -369,13 +433,72 @@ class Rulebook:
 
     def questions_for(self, conditions: Sequence[str]) -> tuple[QuestionSpec, ...]:
         """The questionnaire for these conditions: the questions their criteria
-        read, plus the enable-when parents those depend on, the inputs of
-        calculated questions and the extra items of instruments whose total
-        is asked, in display order."""
+        read (and the questions of their `when`), plus the enable-when parents
+        those depend on, the inputs of calculated questions and the extra
+        items of instruments whose total is asked, in display order. Which of
+        them are asked for given answers is `enabled_questions`."""
         codes = set()
         for condition in set(conditions):
             codes |= self._question_codes_by_condition.get(condition, frozenset())
         return tuple(q for q in self.questions if q.code in codes)
+
+    def asked_when(self, conditions: Sequence[str]) -> dict[str, tuple[EnableWhen, ...] | None]:
+        """For each question of `questions_for(conditions)`, when it can
+        matter: None when always (it is a `when` question, or some criterion
+        without a `when` reads it, or it serves such a question), else the
+        `when` rules of the criteria it serves, any one of which must hold
+        or be unknown (docs/architecture.md, "Questions asked only when they
+        can matter"). Derived from the criteria; cached per set of conditions."""
+        return self._asked_when(frozenset(slug for slug in conditions if slug in self.condition))
+
+    @cached_property
+    def _asked_when_cache(self) -> dict:
+        return {}
+
+    def _asked_when(self, chosen: frozenset) -> dict:
+        cache = self._asked_when_cache
+        if chosen in cache:
+            return cache[chosen]
+        criteria = [c for c in self.criteria if any(c.applies_to(slug) for slug in chosen)]
+        needs = {}  # code -> set of rules, or None for always
+
+        def add(code, rules):
+            if code not in self.question:
+                return False
+            current = needs.get(code, set())
+            if current is None:
+                return False
+            merged = None if rules is None else current | rules
+            if code in needs and merged == current:
+                return False
+            needs[code] = merged
+            return True
+
+        for criterion in criteria:
+            add(criterion.question, None if criterion.when is None else {criterion.when})
+            if criterion.when is not None:
+                add(criterion.when.question, None)
+        # A question's enable-when parent, and a calculated question's inputs
+        # and extra items, matter whenever it does: spread until nothing changes.
+        changed = True
+        while changed:
+            changed = False
+            for code, rules in list(needs.items()):
+                question = self.question[code]
+                served = []
+                if question.enable_when is not None:
+                    served.append(question.enable_when.question)
+                served.extend(question.inputs)
+                if question.calculation and code in self.instrument_for_total:
+                    served.extend(self.instrument_for_total[code].extra_items)
+                for other in served:
+                    changed |= add(other, None if rules is None else set(rules))
+        found = {
+            code: None if rules is None else tuple(sorted(rules, key=repr))
+            for code, rules in needs.items()
+        }
+        cache[chosen] = found
+        return found
 
     # Snapshots.
 
@@ -383,14 +506,7 @@ class Rulebook:
         return {
             "sections": [{"key": s.key, "title": s.title} for s in self.sections],
             "questions": [_question_to_dict(q) for q in self.questions],
-            "criteria": [
-                {
-                    "key": c.key, "question": c.question, "operator": c.operator,
-                    "value": _thaw(c.value), "effect": c.effect, "message": c.message,
-                    "conditions": sorted(c.conditions), "references": list(c.references),
-                }
-                for c in self.criteria
-            ],
+            "criteria": [_criterion_to_dict(c) for c in self.criteria],
             "conditions": [_condition_to_dict(c) for c in self.conditions],
             "references": [
                 {
@@ -431,6 +547,25 @@ class Rulebook:
             data["min_trial_weeks"] = self.min_trial_weeks
         if self.trial_references:
             data["trial_references"] = list(self.trial_references)
+        # The third edition's settings, written only when they differ from
+        # the behaviour of a file without them, so older versions keep theirs.
+        if self.trial_count != COUNT_TRIALS:
+            data["trial_count"] = self.trial_count
+        if not self.partial_response_counts:
+            data["partial_response_counts"] = False
+        if self.retired_questions:
+            data["retired_questions"] = [
+                {
+                    "code": r.code, "text": r.text,
+                    "maps": [
+                        # "to" as a list, not an object: canonical JSON sorts keys,
+                        # and the order the file gives is the order errors name them.
+                        {"answer": _thaw(m.answer), "to": [[code, _thaw(value)] for code, value in m.to]}
+                        for m in r.maps
+                    ],
+                }
+                for r in self.retired_questions
+            ]
         return data
 
     def to_json(self) -> str:
@@ -451,14 +586,7 @@ class Rulebook:
         return cls(
             sections=tuple(Section(**s) for s in data["sections"]),
             questions=tuple(_question_from_dict(q) for q in data["questions"]),
-            criteria=tuple(
-                CriterionSpec(
-                    key=c["key"], question=c["question"], operator=c["operator"],
-                    value=_freeze(c["value"]), effect=c["effect"], message=c["message"],
-                    conditions=frozenset(c["conditions"]), references=tuple(c["references"]),
-                )
-                for c in data["criteria"]
-            ),
+            criteria=tuple(_criterion_from_dict(c) for c in data["criteria"]),
             conditions=tuple(_condition_from_dict(c) for c in data["conditions"]),
             references=tuple(ReferenceSpec(**r) for r in data["references"]),
             instruments=tuple(
@@ -477,6 +605,21 @@ class Rulebook:
             ),
             min_trial_weeks=data.get("min_trial_weeks", DEFAULT_MIN_TRIAL_WEEKS),
             trial_references=tuple(data.get("trial_references", ())),
+            trial_count=data.get("trial_count", COUNT_TRIALS),
+            partial_response_counts=data.get("partial_response_counts", True),
+            retired_questions=tuple(
+                RetiredQuestion(
+                    code=r["code"], text=r.get("text", ""),
+                    maps=tuple(
+                        RetiredMapping(
+                            answer=_freeze(m["answer"]),
+                            to=tuple((code, _freeze(value)) for code, value in m["to"]),
+                        )
+                        for m in r.get("maps", ())
+                    ),
+                )
+                for r in data.get("retired_questions", ())
+            ),
         )
 
 
@@ -484,6 +627,39 @@ def _thaw(value):
     if isinstance(value, tuple):
         return [_thaw(item) for item in value]
     return value
+
+
+def _rule_to_dict(rule: EnableWhen) -> dict:
+    return {"question": rule.question, "operator": rule.operator, "value": _thaw(rule.value)}
+
+
+def _rule_from_dict(data: Mapping) -> EnableWhen:
+    return EnableWhen(question=data["question"], operator=data["operator"], value=_freeze(data.get("value")))
+
+
+def _criterion_to_dict(c: CriterionSpec) -> dict:
+    """A criterion as snapshot JSON. `when` and `basis` are written only
+    when set, so an older rulebook keeps its version."""
+    data = {
+        "key": c.key, "question": c.question, "operator": c.operator,
+        "value": _thaw(c.value), "effect": c.effect, "message": c.message,
+        "conditions": sorted(c.conditions), "references": list(c.references),
+    }
+    if c.when is not None:
+        data["when"] = _rule_to_dict(c.when)
+    if c.basis:
+        data["basis"] = c.basis
+    return data
+
+
+def _criterion_from_dict(data: Mapping) -> CriterionSpec:
+    when = data.get("when")
+    return CriterionSpec(
+        key=data["key"], question=data["question"], operator=data["operator"],
+        value=_freeze(data["value"]), effect=data["effect"], message=data["message"],
+        conditions=frozenset(data["conditions"]), references=tuple(data["references"]),
+        when=None if not when else _rule_from_dict(when), basis=data.get("basis", ""),
+    )
 
 
 def _condition_to_dict(c: ConditionSpec) -> dict:
@@ -547,7 +723,8 @@ def _question_from_dict(data: Mapping) -> QuestionSpec:
 
 
 class Reason(NamedTuple):
-    """One criterion's part in a result."""
+    """One criterion's part in a result; `basis` says what it rests on
+    (one of BASES, or UNSPECIFIED)."""
 
     criterion: str
     question: str
@@ -555,13 +732,22 @@ class Reason(NamedTuple):
     outcome: str
     message: str
     references: tuple[str, ...]
+    basis: str = UNSPECIFIED
 
     def to_dict(self):
         return {
             "criterion": self.criterion, "question": self.question, "effect": self.effect,
             "outcome": self.outcome, "message": self.message,
-            "references": list(self.references),
+            "references": list(self.references), "basis": self.basis,
         }
+
+    @property
+    def basis_label(self) -> str:
+        return BASIS_LABELS.get(self.basis, BASIS_LABELS[UNSPECIFIED])
+
+    @property
+    def basis_description(self) -> str:
+        return BASIS_DESCRIPTIONS.get(self.basis, BASIS_DESCRIPTIONS[UNSPECIFIED])
 
 
 class ConditionResult(NamedTuple):
@@ -603,6 +789,7 @@ class Advisory(NamedTuple):
     def from_dict(cls, data: Mapping) -> "Advisory":
         """An advisory as stored; one stored before calculated values has none."""
         def reason(r):
+            # A reason stored before bases existed reads as unspecified.
             return Reason(**{**r, "references": tuple(r["references"])})
 
         return cls(
@@ -655,7 +842,7 @@ def calculate(rulebook: Rulebook, answers: Mapping[str, object]) -> Calculation:
     values = dict(answers)
     calculated, entered, waiting, not_collected = {}, [], {}, set()
     trials = {
-        q.code: tuple(judge_trial(rulebook, trial) for trial in answers[q.code])
+        q.code: judge_trials(rulebook, answers[q.code])
         for q in rulebook.questions if q.kind == TRIALS and _answered(answers.get(q.code))
     }
     for question in rulebook.calculated_questions:
@@ -665,7 +852,7 @@ def calculate(rulebook: Rulebook, answers: Mapping[str, object]) -> Calculation:
                 values.pop(question.code, None)
                 waiting[question.code] = unanswered
                 continue
-            value = _worked_out(question, answers, trials)
+            value = _worked_out(question, answers, trials, rulebook)
             if value is None:
                 values.pop(question.code, None)
             else:
@@ -686,14 +873,19 @@ def _answered(value) -> bool:
     return value is not None and value != [] and value != ()
 
 
-def _worked_out(question: QuestionSpec, answers: Mapping[str, object], trials: Mapping[str, tuple]):
+def _worked_out(question: QuestionSpec, answers: Mapping[str, object], trials: Mapping[str, tuple],
+                rulebook: "Rulebook | None" = None):
     if question.calculation == SUM:
         items = [answers[code] for code in question.inputs]
         if not all(_is_number(item) for item in items):
             return None  # validation keeps such answers out; this keeps evaluate() total
         return sum(items)
     if question.calculation == ADEQUATE_FAILED_TRIALS:
-        return sum(judgement.counted for code in question.inputs for judgement in trials.get(code, ()))
+        counted = [judgement for code in question.inputs for judgement in trials.get(code, ()) if judgement.counted]
+        if rulebook is not None and rulebook.trial_count == COUNT_DISTINCT_DRUGS:
+            # Each drug once, even across several trials questions.
+            return len({judgement.drug for judgement in counted})
+        return len(counted)
     return None
 
 
@@ -708,12 +900,40 @@ OUTCOME_REASONS = {
 }
 
 
+def judge_trials(rulebook: Rulebook, trials: Sequence) -> tuple[TrialJudgement, ...]:
+    """Every trial of one trials answer, judged in the order given. Under
+    the formulary's `count: distinct_drugs` a drug counts once: a later
+    adequate failed trial of a drug already counted is not counted again,
+    and its reason says so."""
+    judged = [judge_trial(rulebook, trial) for trial in trials]
+    if rulebook.trial_count != COUNT_DISTINCT_DRUGS:
+        return tuple(judged)
+    first_counted = {}
+    for number, judgement in enumerate(judged, start=1):
+        if not judgement.counted:
+            continue
+        if judgement.drug in first_counted:
+            drug = rulebook.drug[judgement.drug]
+            judged[number - 1] = judgement._replace(
+                counted=False,
+                reason=(
+                    f"{_lower(drug.name)} already counted (trial {first_counted[judgement.drug]}): "
+                    "each different antidepressant counts once"
+                ),
+            )
+        else:
+            first_counted[judgement.drug] = number
+    return tuple(judged)
+
+
 def judge_trial(rulebook: Rulebook, trial: Mapping) -> TrialJudgement:
     """Whether one trial counts as an adequate failed antidepressant trial:
     an antidepressant of the formulary (or a drug it counts), at least its
     minimum adequate daily dose, for at least the rulebook's minimum weeks,
-    with no response or only a partial one. The reason says why, or every
-    reason why not, in a clinician's words."""
+    with no response, or only a partial one where the formulary counts a
+    partial response as a failure. The reason says why, or every reason why
+    not, in a clinician's words. Judged alone: a drug already counted is
+    `judge_trials`'s concern."""
     get = trial.get if isinstance(trial, Mapping) else (lambda name: None)
     key, dose, weeks, outcome = (get(name) for name in TRIAL_FIELDS)
     drug = rulebook.drug.get(key)
@@ -736,7 +956,9 @@ def judge_trial(rulebook: Rulebook, trial: Mapping) -> TrialJudgement:
         elif weeks < minimum:
             unit = "week" if weeks == 1 else "weeks"
             reasons.append(f"{_number_text(weeks)} {unit}, fewer than {_number_text(minimum)}")
-        if outcome not in FAILED_OUTCOMES:
+        if outcome == PARTIAL_RESPONSE and not rulebook.partial_response_counts:
+            reasons.append("a partial response, which this formulary does not count as a failed trial")
+        elif outcome not in FAILED_OUTCOMES:
             reasons.append(OUTCOME_REASONS.get(outcome, "no outcome given"))
     if reasons:
         return TrialJudgement(key, dose, weeks, outcome, False, "; ".join(reasons))
@@ -805,14 +1027,25 @@ def evaluate(rulebook: Rulebook, conditions: Sequence[str], answers: Mapping[str
 
 
 def _criterion_outcome(rulebook: Rulebook, criterion: CriterionSpec, worked: Calculation) -> str:
-    """HOLDS, FAILS, UNKNOWN or SKIPPED, as docs/architecture.md defines them.
+    """HOLDS, FAILS, UNKNOWN, SKIPPED or NOT_APPLICABLE, as
+    docs/architecture.md defines them.
 
+    The criterion's `when` is read first: not applicable when it is
+    answered and does not hold (or its question is disabled or not
+    collected); unknown when it cannot be read yet. Then, where it holds
+    (or there is none):
     Skipped: enable-when disables the criterion's question, or it is an
     item of a total that was entered instead (the item was not collected).
     Unknown: the question is unanswered (a calculated one: an input is
     unanswered), or its enable-when depends on an unanswered question.
     """
     answers = worked.values
+    if criterion.when is not None:
+        applies = _rule_state(rulebook, criterion.when, worked)
+        if applies is False:
+            return NOT_APPLICABLE
+        if applies is None:
+            return UNKNOWN
     enabled = _question_enabled(rulebook, criterion.question, answers)
     if enabled is False or criterion.question in worked.not_collected:
         return SKIPPED
@@ -820,6 +1053,29 @@ def _criterion_outcome(rulebook: Rulebook, criterion: CriterionSpec, worked: Cal
     if enabled is None or answer is None:
         return UNKNOWN
     return HOLDS if _holds(criterion.operator, answer, criterion.value) else FAILS
+
+
+def _rule_state(rulebook: Rulebook, rule: EnableWhen, worked: Calculation):
+    """Whether a criterion's `when` (or any rule of its grammar) holds: True,
+    False, or None when its question is unanswered or waits on one. A
+    disabled (or not collected) question does not hold, as a disabled
+    enable-when parent disables its children."""
+    answers = worked.values
+    enabled = _question_enabled(rulebook, rule.question, answers)
+    if enabled is False or rule.question in worked.not_collected:
+        return False
+    answer = answers.get(rule.question)
+    if enabled is None or answer is None:
+        return None
+    return _holds(rule.operator, answer, rule.value)
+
+
+def _waiting_on(rulebook: Rulebook, criterion: CriterionSpec, worked: Calculation) -> str:
+    """The question an unknown criterion waits on: its `when` question while
+    that cannot be read, else its own question."""
+    if criterion.when is not None and _rule_state(rulebook, criterion.when, worked) is None:
+        return criterion.when.question
+    return criterion.question
 
 
 def _condition_result(
@@ -841,16 +1097,16 @@ def _condition_result(
     # 1. an exclude that holds
     if excludes := reasons(EXCLUDE, HOLDS):
         status, deciding = EXCLUDED, excludes
-    # 2. a require that does not hold (a skipped one does not hold either)
+    # 2. a require that does not hold (a skipped one does not hold either;
+    # one that does not apply, by its `when`, is neither met nor unmet)
     elif unmet := reasons(REQUIRE, FAILS, SKIPPED):
         status, deciding = NOT_MET, unmet
     # 3. any criterion, of any effect, that is unknown
-    elif unknown := tuple([
-        _reason(c, UNKNOWN) for c in rulebook.criteria_for(condition.slug) if outcome[c.key] == UNKNOWN
-    ]):
-        status, deciding = INCOMPLETE, unknown
+    elif unknown_criteria := [c for c in rulebook.criteria_for(condition.slug) if outcome[c.key] == UNKNOWN]:
+        status, deciding = INCOMPLETE, tuple([_reason(c, UNKNOWN) for c in unknown_criteria])
         asked = rulebook._question_codes_by_condition.get(condition.slug, frozenset())
-        missing = _missing_questions(rulebook, [r.question for r in unknown], worked, asked)
+        waiting = [_waiting_on(rulebook, c, worked) for c in unknown_criteria]
+        missing = _missing_questions(rulebook, waiting, worked, asked)
     # 4. a caution that holds
     elif cautions:
         status, deciding = CAUTION_STATUS, cautions
@@ -869,7 +1125,10 @@ def _applies_to_screening(rulebook: Rulebook, criterion: CriterionSpec, conditio
 
 
 def _reason(criterion: CriterionSpec, outcome: str) -> Reason:
-    return Reason(criterion.key, criterion.question, criterion.effect, outcome, criterion.message, criterion.references)
+    return Reason(
+        criterion.key, criterion.question, criterion.effect, outcome, criterion.message, criterion.references,
+        criterion.basis or UNSPECIFIED,
+    )
 
 
 def _question_enabled(rulebook: Rulebook, code: str, answers: Mapping[str, object]):
@@ -921,24 +1180,47 @@ def _holds(operator: str, answer, value) -> bool:
 
 
 def enabled_questions(rulebook: Rulebook, conditions: Sequence[str], answers: Mapping[str, object]):
-    """The questionnaire's questions with their enable-when state for these
-    answers: (question, True | False | None) in display order, where None
-    means it depends on a question not answered yet."""
-    return tuple((q, _question_enabled(rulebook, q.code, answers)) for q in rulebook.questions_for(conditions))
+    """The questionnaire's questions with their state for these answers:
+    (question, True | False | None) in display order. False: enable-when
+    disables it, or it cannot matter (every criterion it serves does not
+    apply, by its `when`); None: it depends on a question not answered yet
+    (its enable-when parent, or the `when` of the criteria it serves)."""
+    asked_when = rulebook.asked_when(conditions)
+    needs_worked = any(rules is not None for rules in asked_when.values())
+    worked = calculate(rulebook, answers) if needs_worked else None
+    states = []
+    for question in rulebook.questions_for(conditions):
+        state = _question_enabled(rulebook, question.code, answers)
+        rules = asked_when.get(question.code)
+        if state is not False and rules is not None:
+            matters = _any_state(_rule_state(rulebook, rule, worked) for rule in rules)
+            state = False if matters is False else None if (matters is None or state is None) else True
+        states.append((question, state))
+    return tuple(states)
+
+
+def _any_state(states) -> bool | None:
+    """True when any is True, else None when any is None, else False."""
+    found = False
+    for state in states:
+        if state is True:
+            return True
+        if state is None:
+            found = None
+    return found
 
 
 def read_alike(rulebook: Rulebook, conditions: Sequence[str], code: str, values: Sequence) -> bool:
     """Whether every rule that reads question `code` for these conditions
-    (the criteria that apply to them, and the enable-when of the
-    questions their questionnaire asks) gives the same result for each of
+    (the criteria that apply to them, their `when`, and the enable-when of
+    the questions their questionnaire asks) gives the same result for each of
     `values`: then any of them may stand for the others. Used when an
     answer is known only to be one of a few values (an age worked out
     from a year of birth)."""
     chosen = [slug for slug in conditions if slug in rulebook.condition]
-    rules = [
-        (c.operator, c.value) for c in rulebook.criteria
-        if c.question == code and any(c.applies_to(slug) for slug in chosen)
-    ]
+    applying = [c for c in rulebook.criteria if any(c.applies_to(slug) for slug in chosen)]
+    rules = [(c.operator, c.value) for c in applying if c.question == code]
+    rules += [(c.when.operator, c.when.value) for c in applying if c.when is not None and c.when.question == code]
     rules += [
         (q.enable_when.operator, q.enable_when.value) for q in rulebook.questions_for(chosen)
         if q.enable_when is not None and q.enable_when.question == code
@@ -994,10 +1276,12 @@ def validate_answers(rulebook: Rulebook, conditions, answers) -> Validation:
     """Check conditions and answers the way the web form and `screen` do.
 
     Unknown conditions and unknown question codes are errors; so is a value
-    of the wrong type or out of range. Answers to questions the chosen
-    conditions do not ask, or that enable-when disables, are dropped (not
-    an error). `None` means unanswered. Returns the cleaned answers in
-    questionnaire order.
+    of the wrong type or out of range. An answer to a retired question is
+    read as the answers its mapping gives (`retired_answers`), an answer
+    with no mapping being an error. Answers to questions the chosen
+    conditions do not ask, that enable-when disables or that cannot matter
+    (`enabled_questions`), are dropped (not an error). `None` means
+    unanswered. Returns the cleaned answers in questionnaire order.
     """
     errors = {}
     chosen, problems = _chosen_conditions(rulebook, conditions)
@@ -1008,8 +1292,10 @@ def validate_answers(rulebook: Rulebook, conditions, answers) -> Validation:
         answers = {}
 
     problems = {}  # answer's code -> (field, message)
+    answers, retired_problems = retired_answers(rulebook, answers)
+    problems.update({code: (code, message) for code, message in retired_problems.items()})
     for code in answers:
-        if code not in rulebook.question:
+        if code not in rulebook.question and code not in problems:
             problems[code] = (_short(str(code)), "unknown question code.")
     questionnaire = rulebook.questions_for(chosen)
     cleaned = {}
@@ -1027,9 +1313,10 @@ def validate_answers(rulebook: Rulebook, conditions, answers) -> Validation:
 
     # Enable-when is read from the valid answers; a disabled question's
     # answer is dropped, even an invalid one, as the form never showed it.
+    # So is the answer to a question that cannot matter.
     disabled = [
-        q.code for q in questionnaire
-        if (q.code in cleaned or q.code in problems) and _question_enabled(rulebook, q.code, cleaned) is False
+        q.code for q, state in enabled_questions(rulebook, chosen, cleaned)
+        if (q.code in cleaned or q.code in problems) and state is False
     ]
     for code in disabled:
         cleaned.pop(code, None)
@@ -1046,6 +1333,42 @@ def validate_answers(rulebook: Rulebook, conditions, answers) -> Validation:
             field, message = problems[code]
             errors[field] = [message]
     return Validation(conditions=chosen, answers=cleaned, errors=errors)
+
+
+def retired_answers(rulebook: Rulebook, answers: Mapping) -> tuple[dict, dict]:
+    """The answers with each answer to a retired question replaced by the
+    answers its mapping gives, never overriding an answer given to those
+    questions; and, by retired code, what is wrong with an answer no
+    mapping reads (it cannot say which of the new answers it was), naming
+    the questions to answer instead. An answer no mapping reads is not an
+    error when every question it was replaced by is answered already."""
+    retired = {r.code: r for r in rulebook.retired_questions if r.code not in rulebook.question}
+    if not retired or not any(code in retired for code in answers):
+        return dict(answers), {}
+    given = {code: value for code, value in answers.items() if code not in retired}
+    mapped, problems = {}, {}
+    for code, value in answers.items():
+        question = retired.get(code)
+        if question is None or value is None:
+            continue
+        mapping = next((m for m in question.maps if _same_answer(m.answer, value)), None)
+        if mapping is not None:
+            for target, target_value in mapping.to:
+                if given.get(target) is None:
+                    mapped.setdefault(target, _thaw(target_value))
+        elif any(given.get(target) is None for target in question.replaced_by) or not question.replaced_by:
+            instead = ", ".join(question.replaced_by) or "the questions that replaced it"
+            problems[code] = (
+                f"“{_short(_thaw(value))}” answers a question this edition no longer asks "
+                f"({question.text or code}) and cannot be read as its new questions: answer {instead} instead."
+            )
+    return {**given, **mapped}, problems
+
+
+def _same_answer(expected, value) -> bool:
+    """Equal and of the same kind: `true` is not 1."""
+    value = _freeze(value)
+    return type(expected) is type(value) and expected == value
 
 
 def _chosen_conditions(rulebook: Rulebook, conditions) -> tuple[tuple[str, ...], list[str]]:
@@ -1074,10 +1397,8 @@ def _calculation_problem(rulebook: Rulebook, question: QuestionSpec, cleaned: Ma
     if typed is None or not given:
         return ""
     if question.calculation == ADEQUATE_FAILED_TRIALS:
-        judged = {
-            code: tuple(judge_trial(rulebook, trial) for trial in cleaned[code]) for code in given
-        }
-        value = _worked_out(question, cleaned, judged)
+        judged = {code: judge_trials(rulebook, cleaned[code]) for code in given}
+        value = _worked_out(question, cleaned, judged, rulebook)
         if value == typed:
             return ""
         counts = "1 counts" if value == 1 else f"{value} count"

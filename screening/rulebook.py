@@ -25,6 +25,7 @@ from conditions.models import (
     Instrument,
     Question,
     Reference,
+    RetiredQuestion,
     Section,
 )
 from screening import engine
@@ -38,15 +39,16 @@ def _number(value):
 
 
 def build_rulebook() -> engine.Rulebook:
-    """The active knowledge base as a Rulebook, in 16 queries however large
+    """The active knowledge base as a Rulebook, in 17 queries however large
     it is (fewer when a part is empty): sections; questions (with their
     sections and enable-when parents); their inputs; active criteria (with
-    their questions); their conditions; their references; active
+    their questions and `when` questions); their conditions; their
+    references; active
     conditions; their references; their evidence grades (with their
     sources); instruments (with their totals); their extra items; their
     references; formulary drugs; their references; the formulary settings;
-    their references. References are read through those prefetches, not a
-    query of their own."""
+    their references; retired questions. References are read through those
+    prefetches, not a query of their own."""
     sections = list(Section.objects.order_by("order", "key"))
     questions = list(
         Question.objects.select_related("enable_when_question", "section")
@@ -55,7 +57,7 @@ def build_rulebook() -> engine.Rulebook:
     )
     criteria = list(
         Criterion.objects.filter(active=True)
-        .select_related("question")
+        .select_related("question", "when_question")
         .prefetch_related(
             Prefetch("conditions", queryset=Condition.objects.only("slug")),
             Prefetch("references", queryset=Reference.objects.order_by()),
@@ -89,6 +91,7 @@ def build_rulebook() -> engine.Rulebook:
         FormularySettings.objects.prefetch_related(Prefetch("references", queryset=Reference.objects.order_by()))
     )
     settings = settings[0] if settings else FormularySettings()
+    retired = list(RetiredQuestion.objects.order_by("order", "code"))
     active_slugs = {c.slug for c in conditions}
 
     criterion_specs = []
@@ -101,6 +104,11 @@ def build_rulebook() -> engine.Rulebook:
             value=engine._freeze(criterion.value), effect=criterion.effect,
             message=criterion.message_text(), conditions=frozenset(applies & active_slugs),
             references=tuple(sorted(r.key for r in criterion.references.all())),
+            when=None if criterion.when_question is None else engine.EnableWhen(
+                question=criterion.when_question.code, operator=criterion.when_operator,
+                value=engine._freeze(criterion.when_value),
+            ),
+            basis=criterion.basis,
         ))
     cited = {}
     for item in [*criteria, *conditions, *instruments, *drugs]:
@@ -148,6 +156,21 @@ def build_rulebook() -> engine.Rulebook:
         ),
         min_trial_weeks=settings.min_trial_weeks,
         trial_references=tuple(sorted(r.key for r in trial_references)),
+        trial_count=settings.count,
+        partial_response_counts=settings.partial_response_counts,
+        retired_questions=tuple(
+            engine.RetiredQuestion(
+                code=r.code, text=r.text,
+                maps=tuple(
+                    engine.RetiredMapping(
+                        answer=engine._freeze(m["answer"]),
+                        to=tuple((code, engine._freeze(value)) for code, value in m["to"].items()),
+                    )
+                    for m in r.maps or ()
+                ),
+            )
+            for r in retired
+        ),
     )
 
 
@@ -202,7 +225,7 @@ def bump_knowledge_base_revision():
 def working_rulebook() -> engine.Rulebook:
     """The working copy: the knowledge base as it is now, from the cache by
     the knowledge base's state token (a key no other content can ever
-    have): 1 query when cached, 18 when built (state, 16 to build, state
+    have): 1 query when cached, 19 when built (state, 17 to build, state
     again). A change committed while the rulebook was read would leave a
     mixed snapshot, and moves the token: then it is read again."""
     state = knowledge_base_state()

@@ -42,8 +42,9 @@ def test_a_first_edition_rulebook_evaluates_typed_totals_as_before():
     validation = validate_answers(rulebook, ["trd"], answers)
     assert validation.is_valid
     advisory = evaluate(rulebook, ["trd"], validation.answers).to_dict()
-    # As the first edition's code gave it, plus the (empty) new parts.
-    assert advisory == {**json.loads(
+    # As the first edition's code gave it, plus the (empty) new parts, and
+    # each reason's basis, unspecified as a first-edition criterion has none.
+    expected = {**json.loads(
         '{"alerts": [{"criterion": "all-suicidal-ideation-alert", "question": "suicidal_ideation", '
         '"effect": "alert", "outcome": "holds", "message": "Active suicidal thoughts reported: assess today.", '
         '"references": ["sanacora-2017"]}], "results": [{"condition": "trd", "status": "incomplete", '
@@ -51,3 +52,6 @@ def test_a_first_edition_rulebook_evaluates_typed_totals_as_before():
         '"outcome": "unknown", "message": "Requires a PHQ-9 of 10 or more.", "references": ["kroenke-2001"]}], '
         '"cautions": [], "missing": ["phq9_total"], "references": ["sforzini-2022"]}]}'
     ), "duties": [], "calculated": {}, "entered": [], "trials": []}
+    for reason in [*expected["alerts"], *(r for result in expected["results"] for r in result["reasons"])]:
+        reason["basis"] = "unspecified"
+    assert advisory == expected

@@ -96,9 +96,10 @@ def test_a_duty_is_a_screening_wide_reason_like_an_alert():
     (alert,) = result.alerts
     assert [d.to_dict() for d in result.duties] == [
         {"criterion": "bp-duty", "question": "route", "effect": "duty", "outcome": HOLDS,
-         "message": "message of bp-duty", "references": ["ref-bp-duty"]},
+         "message": "message of bp-duty", "references": ["ref-bp-duty"], "basis": "unspecified"},
         {"criterion": "risk-assessment-duty", "question": "intent", "effect": "duty", "outcome": HOLDS,
-         "message": "message of risk-assessment-duty", "references": ["ref-risk-assessment-duty"]},
+         "message": "message of risk-assessment-duty", "references": ["ref-risk-assessment-duty"],
+         "basis": "unspecified"},
     ]
     assert alert.criterion == "intent-alert"
 

@@ -126,12 +126,14 @@ def test_status_follows_the_rule_semantics(condition, changes, status, deciding)
     assert [reason.criterion for reason in result.reasons] == deciding
 
 
-def test_every_reason_carries_message_references_and_outcome():
+def test_every_reason_carries_message_references_outcome_and_basis():
     result = status_of("dep", trials=1)
     (reason,) = result.reasons
+    # A criterion that names no basis (every one of this rulebook) reads as unspecified.
     assert reason.to_dict() == {
         "criterion": "trials-require", "question": "trials", "effect": "require",
         "outcome": FAILS, "message": "message of trials-require", "references": ["ref-trials-require"],
+        "basis": "unspecified",
     }
     assert result.references == ("dep-ref",)
 

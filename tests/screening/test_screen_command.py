@@ -54,7 +54,9 @@ def test_one_object_gives_an_array_with_one_result(tmp_path):
     assert {r["criterion"] for r in trd["reasons"]} == {
         "trd-mdd-current-require", "trd-two-failed-trials-require", "trd-phq9-require"}
     assert set(trd) == {"condition", "status", "reasons", "missing", "references"}
-    assert set(trd["reasons"][0]) == {"criterion", "question", "effect", "outcome", "message", "references"}
+    assert set(trd["reasons"][0]) == {
+        "criterion", "question", "effect", "outcome", "message", "references", "basis",
+    }
     assert "mcinnes-2022" in trd["references"]
 
 
