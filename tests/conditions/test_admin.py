@@ -631,7 +631,7 @@ def test_overdue_reviews_are_listed_and_counted_on_the_admin_home(lead_client, l
 
     today = timezone.localdate()
     Criterion.objects.filter(key="trd-phq9-require").update(review_due=today - datetime.timedelta(days=1), reviewer=lead)
-    Criterion.objects.filter(key="ocd-ybocs-require").update(review_due=today + datetime.timedelta(days=30))
+    Criterion.objects.filter(key="ocd-ybocs-caution").update(review_due=today + datetime.timedelta(days=30))
     Reference.objects.filter(key__in=["feder-2014", "cohen-2018"]).update(review_due=today - datetime.timedelta(days=400))
     home = lead_client.get("/admin/").content.decode()
     assert "3 overdue:" in home and "1 criterion</a>" in home and "2 references</a>" in home

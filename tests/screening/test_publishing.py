@@ -286,16 +286,16 @@ def test_clinicians_cannot_publish(client, clinician):
 
 def test_version_differences_list_what_was_added_removed_and_changed(lead_client):
     raise_trd_threshold()
-    Criterion.objects.get(key="ocd-ybocs-require").delete()
+    Criterion.objects.get(key="ocd-ybocs-caution").delete()
     rulebook_publish(note="Edits.")
     response = lead_client.get(COMPARE_URL, {"old": "1", "new": "2"})
     parts = {part.name: part for part in response.context["differences"]}
-    assert parts["criteria"].removed == ["ocd-ybocs-require"]
+    assert parts["criteria"].removed == ["ocd-ybocs-caution"]
     changed = dict(parts["criteria"].changed)
     assert ("value", 2, 3) in changed[TRIALS]
     assert not parts["questions"] and not parts["conditions"]
     html = response.content.decode()
-    assert "ocd-ybocs-require" in html and TRIALS in html
+    assert "ocd-ybocs-caution" in html and TRIALS in html
     same = lead_client.get(COMPARE_URL, {"old": "2", "new": "working"})
     assert "The two are the same." in same.content.decode()
     assert lead_client.get(COMPARE_URL, {"old": "9", "new": "x"}).status_code == 200

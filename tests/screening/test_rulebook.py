@@ -16,14 +16,16 @@ pytestmark = [
 ]
 
 
-SHIPPED_CRITERIA = 73  # second edition of the knowledge base (issue 18), with the PHQ-9 item 9 alert (issue 17)
+SHIPPED_CRITERIA = 110  # third edition of the knowledge base (issue 24)
 
 
 def test_default_rulebook_holds_the_whole_knowledge_base():
     rulebook = build_rulebook()
     # Second edition (issue 18): new questions, rules and references; the route is asked first.
+    # Third edition (issue 24): the pregnancy question split in three, and the questions and
+    # references of racemic ketamine's labels, breathing, seizures, the thyroid and interactions.
     assert (len(rulebook.conditions), len(rulebook.questions), len(rulebook.criteria),
-            len(rulebook.references)) == (8, 89, SHIPPED_CRITERIA, 50)
+            len(rulebook.references)) == (8, 101, SHIPPED_CRITERIA, 58)
     assert [s.key for s in rulebook.sections][:3] == ["treatment", "patient", "safety"]
     assert rulebook.questions[0].code == "route"
     mood = rulebook.question["mood_episode"]
@@ -42,11 +44,11 @@ def add_evidence_grades(per_condition):
 
 
 @pytest.mark.parametrize("times", [1, 10])
-def test_building_takes_sixteen_queries_however_large_the_knowledge_base(times, assert_queries):
+def test_building_takes_seventeen_queries_however_large_the_knowledge_base(times, assert_queries):
     shipped = {c.slug: len(c.evidence) for c in build_rulebook().conditions}
     multiply_criteria(times)
     add_evidence_grades(times)
-    with assert_queries(16):
+    with assert_queries(17):
         # 1. sections
         # 2. questions, with their sections and enable-when parents
         # 3. the questions' inputs (of calculated questions)
@@ -63,6 +65,7 @@ def test_building_takes_sixteen_queries_however_large_the_knowledge_base(times, 
         # 14. the drugs' references
         # 15. the formulary settings
         # 16. the settings' references
+        # 17. retired questions (third edition)
         rulebook = build_rulebook()
     assert len(rulebook.criteria) == SHIPPED_CRITERIA * times
     assert all(len(c.evidence) == shipped[c.slug] + times for c in rulebook.conditions)
@@ -85,7 +88,7 @@ def test_more_drugs_and_instruments_cost_no_more_queries(assert_queries):
     )
     copy.extra_items.set(extra)
     copy.references.set(phq9.references.all())
-    with assert_queries(16):
+    with assert_queries(17):
         rulebook = build_rulebook()
     assert (len(rulebook.formulary), len(rulebook.instruments)) == (66, 3)
 
