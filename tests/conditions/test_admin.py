@@ -171,7 +171,7 @@ HEPATIC = [{"value": "none", "label": "None"}, {"value": "mild", "label": "Mild"
     ("hepatic_impairment", choice_rows(HEPATIC[:2]),
      "criterion all-hepatic-severe-exclude still uses severe; change it first, then remove the choice."),
     ("systolic_bp", {"kind": "boolean", "min_value": "", "max_value": "", "unit": ""},
-     "criterion all-systolic-bp-180-caution reads this question with “at least”, which does not fit a yes / no question; change or remove it first."),
+     "criterion racemic-systolic-over-180-exclude reads this question with “more than”, which does not fit a yes / no question; change or remove it first."),
     ("mood_episode", {"enable_when_operator": "eq", "enable_when_value": ""},
      "The operator “is” needs a value: choose yes or no."),
     ("on_mood_stabiliser", {"enable_when_operator": "gte", "enable_when_value": "1"},
