@@ -6,6 +6,7 @@ the history middleware in settings). List pages make a fixed number of
 queries however many rows they show.
 """
 
+import json
 import re
 from decimal import Decimal
 
@@ -38,6 +39,7 @@ from conditions.models import (
     Operator,
     Question,
     Reference,
+    RetiredQuestion,
     RuleCase,
     RuleCaseExpectation,
     Section,
@@ -292,8 +294,9 @@ class CriterionForm(forms.ModelForm):
     class Meta:
         model = Criterion
         fields = [
-            "key", "question", "operator", "value", "effect", "message", "conditions",
-            "references", "order", "active", "reviewer", "review_due",
+            "key", "question", "operator", "value", "effect", "message", "basis", "when_question",
+            "when_operator", "when_value", "conditions", "references", "order", "active", "reviewer",
+            "review_due",
         ]
         help_texts = {"message": (
             "What a clinician reads when this criterion decides a result (for a duty: the "
@@ -312,9 +315,30 @@ class CriterionForm(forms.ModelForm):
         self.fields["value"] = field
         if not self.is_bound:
             self.initial["value"] = value_for_form(field, self.instance.value)
+        gate, gate_operator = _chosen(
+            self, "when_question", "when_operator",
+            self.instance.when_question if self.instance.when_question_id else None, self.instance.when_operator,
+        )
+        when_field = rule_value_field(gate, gate_operator, label="when value")
+        if gate is None and not gate_operator:
+            when_field.widget = NoteWidget("Optional. Choose a question and an operator first, then save.")
+        self.fields["when_value"] = when_field
+        if not self.is_bound:
+            self.initial["when_value"] = value_for_form(when_field, self.instance.when_value)
 
     def clean_value(self):
         return value_from_form(self.cleaned_data["value"])
+
+    def clean_when_value(self):
+        return value_from_form(self.cleaned_data["when_value"])
+
+    def clean(self):
+        cleaned = super().clean()
+        if "references" in cleaned:
+            # Many-to-many rows are saved after the model is validated: let
+            # Criterion.clean() check the basis against the references about to be cited.
+            self.instance._planned_references = list(cleaned["references"])
+        return cleaned
 
 
 ANSWERS_JSON_ERROR = (
@@ -604,17 +628,23 @@ def question_html(question):
 @admin.register(Criterion)
 class CriterionAdmin(TolerantAutocompleteMixin, SimpleHistoryAdmin):
     form = CriterionForm
-    list_display = ["key", "effect", "rule", "applies_to", "active", "order", review_due_display]
-    list_filter = ["effect", "conditions", "active", ReviewOverdueFilter]
-    list_select_related = ["question"]
+    list_display = ["key", "effect", "rule", "basis_display", "applies_to", "active", "order", review_due_display]
+    list_filter = ["effect", "basis", "conditions", "active", ReviewOverdueFilter]
+    list_select_related = ["question", "when_question"]
     search_fields = ["key", "message", "question__text", "question__code"]
     ordering = ["order", "key"]
-    autocomplete_fields = ["question"]
+    autocomplete_fields = ["question", "when_question"]
     filter_horizontal = ["conditions", "references"]
     readonly_fields = ["message_as_shown"]
     fieldsets = [
         (None, {"fields": ["key", "question", "operator", "value", "effect", "message", "message_as_shown"]}),
-        ("Scope and evidence", {"fields": ["conditions", "references", "order", "active"]}),
+        ("Where it applies", {
+            "fields": ["when_question", "when_operator", "when_value"],
+            "description": "Optional. Leave empty for a criterion that applies to every patient screened for "
+                           "its conditions. Where the test is answered and fails, the criterion does not apply "
+                           "(it never changes a status); while it is unanswered, the result is incomplete.",
+        }),
+        ("Scope and evidence", {"fields": ["basis", "conditions", "references", "order", "active"]}),
         REVIEW_FIELDSET,
     ]
 
@@ -638,7 +668,14 @@ class CriterionAdmin(TolerantAutocompleteMixin, SimpleHistoryAdmin):
 
     @admin.display(description="rule", ordering="question__code")
     def rule(self, criterion):
+        when = criterion.when_text()
+        if when:
+            return format_html('{}<br><small class="quiet">only when {}</small>', criterion.rule_text(), when)
         return criterion.rule_text()
+
+    @admin.display(description="basis", ordering="basis")
+    def basis_display(self, criterion):
+        return criterion.get_basis_display() if criterion.basis else "Not specified"
 
     @admin.display(description="applies to")
     def applies_to(self, criterion):
@@ -744,7 +781,7 @@ class FormularySettingsAdmin(SimpleHistoryAdmin):
 
     list_display = ["__str__", "reference_keys"]
     filter_horizontal = ["references"]
-    fields = ["min_trial_weeks", "references"]
+    fields = ["min_trial_weeks", "count", "partial_response_counts", "references"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("references")
@@ -762,3 +799,19 @@ class FormularySettingsAdmin(SimpleHistoryAdmin):
     @admin.display(description="references")
     def reference_keys(self, settings):
         return ", ".join(reference.key for reference in settings.references.all())
+
+
+@admin.register(RetiredQuestion)
+class RetiredQuestionAdmin(SimpleHistoryAdmin):
+    """Questions an older edition asked, and how their answers are read now."""
+
+    list_display = ["code", "text", "mapped_answers"]
+    search_fields = ["code", "text"]
+    fields = ["code", "text", "maps", "order"]
+
+    @admin.display(description="answers it can read")
+    def mapped_answers(self, retired):
+        maps = retired.maps if isinstance(retired.maps, list) else []
+        return ", ".join(
+            json.dumps(m.get("answer")) for m in maps if isinstance(m, dict)
+        ) or "none"

@@ -1292,6 +1292,7 @@ def validate_answers(rulebook: Rulebook, conditions, answers) -> Validation:
         answers = {}
 
     problems = {}  # answer's code -> (field, message)
+    given = answers
     answers, retired_problems = retired_answers(rulebook, answers)
     problems.update({code: (code, message) for code, message in retired_problems.items()})
     for code in answers:
@@ -1328,7 +1329,7 @@ def validate_answers(rulebook: Rulebook, conditions, answers) -> Validation:
             if problem := _calculation_problem(rulebook, question, cleaned):
                 problems[question.code] = (question.code, problem)
 
-    for code in answers:  # in the order given
+    for code in dict.fromkeys([*given, *answers]):  # in the order given
         if code in problems:
             field, message = problems[code]
             errors[field] = [message]

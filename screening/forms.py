@@ -432,7 +432,10 @@ class QuestionnaireForm(forms.Form):
 
     def __init__(self, *args, rulebook: engine.Rulebook, conditions, answers=None,
                  require_complete=False, year_of_birth=None, today=None, **kwargs):
-        answers = answers or {}
+        # An answer stored under a question this edition has retired is
+        # shown as the answers its mapping gives; one no mapping reads is
+        # named (as an error) on the questions that replaced it.
+        answers, self.unread_retired = engine.retired_answers(rulebook, answers or {})
         kwargs.setdefault("initial", {}).update(initial_from_answers(answers))
         super().__init__(*args, **kwargs)
         self.rulebook = rulebook
@@ -476,12 +479,27 @@ class QuestionnaireForm(forms.Form):
             if code in self.fields and code not in self.errors and self.rulebook.question[code].calculation:
                 self.add_error(code, [_sentence(problem) for problem in problems])
                 answers.pop(code, None)
+        self._name_unread_retired_answers(answers, enabled)
         if self.require_complete:
             for code in engine.unanswered_questions(self.rulebook, self.conditions, with_age(answers, self.age)):
                 if code not in self.errors:
                     self.add_error(code, self._missing_message(code))
         self.answers = answers
         return cleaned
+
+    def _name_unread_retired_answers(self, answers, enabled):
+        """An answer to a retired question that no mapping reads: each of
+        the questions that replaced it, still unanswered, says so."""
+        for code in self.unread_retired:
+            retired = next(r for r in self.rulebook.retired_questions if r.code == code)
+            for target in retired.replaced_by:
+                if target in self.fields and target not in answers and target not in self.errors and (
+                    enabled.get(target) is not False
+                ):
+                    self.add_error(target, (
+                        f"The earlier answer to “{retired.text or code}” cannot say how to answer this "
+                        "question: ask it again."
+                    ))
 
     def _missing_message(self, code):
         calculation = self.rulebook.question[code].calculation
@@ -560,6 +578,7 @@ class QuestionnaireForm(forms.Form):
         trials question as its table."""
         layouts, placed = [], set()
         asked = {q.code for q in self.questions}
+        asked_when = self.rulebook.asked_when(self.conditions)
         for question in questions:
             instrument = self.instrument_of.get(question.code)
             if instrument is not None and instrument.total in asked:
@@ -569,11 +588,11 @@ class QuestionnaireForm(forms.Form):
             elif question.kind == engine.TRIALS:
                 layouts.append(TrialsTable(question, enabled[question.code]))
             else:
-                layouts.append(self._question_layout(question, enabled[question.code]))
+                layouts.append(self._question_layout(question, enabled[question.code], asked_when.get(question.code)))
         return layouts
 
     @staticmethod
-    def _question_layout(question, enabled):
+    def _question_layout(question, enabled, asked_when=None):
         if question.unit and question.kind in (engine.INTEGER, engine.DECIMAL):
             field = AppendedText(question.code, question.unit, wrapper_class="ks-number")
         elif question.kind == engine.BOOLEAN:
@@ -587,6 +606,12 @@ class QuestionnaireForm(forms.Form):
             attrs["data_enable_when"] = json.dumps({
                 "question": rule.question, "operator": rule.operator, "value": value,
             })
+        if asked_when:  # the `when` rules of the criteria it serves (engine.Rulebook.asked_when)
+            attrs["data_asked_when"] = json.dumps([
+                {"question": r.question, "operator": r.operator,
+                 "value": list(r.value) if isinstance(r.value, tuple) else r.value}
+                for r in asked_when
+            ])
         return Div(
             field, css_id=f"question-{question.code}", css_class="ks-question",
             hidden=enabled is not True, **attrs,

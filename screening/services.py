@@ -117,9 +117,18 @@ def screening_save_answers(
 def carried_answers(rulebook: engine.Rulebook, conditions, answers: dict) -> engine.Validation:
     """Stored answers carried over to `rulebook`: those to questions it no
     longer has are left out, and so is any it no longer accepts (listed in
-    the result's `errors`, keyed by question code)."""
-    known = {code: value for code, value in answers.items() if code in rulebook.question}
-    return engine.validate_answers(rulebook, conditions, known)
+    the result's `errors`, keyed by question code). An answer to a question
+    it has retired is read through its mapping (engine.retired_answers); one
+    no mapping reads is kept as it was stored, unread, so that the
+    questionnaire can ask its new questions (it never counts as an answer)."""
+    retired = {r.code for r in rulebook.retired_questions}
+    known = {code: value for code, value in answers.items() if code in rulebook.question or code in retired}
+    validation = engine.validate_answers(rulebook, conditions, known)
+    unread = {code: known[code] for code in validation.errors if code in retired}
+    if not unread:
+        return validation
+    errors = {code: messages for code, messages in validation.errors.items() if code not in unread}
+    return validation._replace(answers={**validation.answers, **unread}, errors=errors)
 
 
 class Reevaluation(NamedTuple):

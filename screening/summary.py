@@ -71,6 +71,16 @@ class ReasonRow:
     outcome: str                # in words, e.g. "Requirement met"
     references: tuple[int, ...]  # numbers in the summary's reference list
     answer: str = ""            # the patient's answer, with its unit; "" when unanswered
+    basis: str = engine.UNSPECIFIED  # what the criterion rests on (engine.BASES)
+
+    @property
+    def basis_label(self) -> str:
+        """The basis as a short badge, e.g. "Label" or "Local policy"."""
+        return engine.BASIS_LABELS.get(self.basis, engine.BASIS_LABELS[engine.UNSPECIFIED])
+
+    @property
+    def basis_description(self) -> str:
+        return engine.BASIS_DESCRIPTIONS.get(self.basis, engine.BASIS_DESCRIPTIONS[engine.UNSPECIFIED])
 
 
 @dataclass(frozen=True)
@@ -196,7 +206,7 @@ def _reason_row(rulebook, numbering, reason: engine.Reason, answers: dict, worke
         answer = worked_out[reason.question]
     return ReasonRow(
         message=reason.message, question=question.text if question else reason.question,
-        outcome=outcome, references=numbering(reason.references), answer=answer,
+        outcome=outcome, references=numbering(reason.references), answer=answer, basis=reason.basis,
     )
 
 
@@ -390,6 +400,8 @@ def summary_context(screening: Screening) -> dict:
         "trials": trial_rows(rulebook, advisory),
         "trial_references": number(rulebook.trial_references) if advisory.trials else (),
         "min_trial_weeks": _number(rulebook.min_trial_weeks),
+        "partial_response_counts": rulebook.partial_response_counts,
+        "distinct_drugs": rulebook.trial_count == engine.COUNT_DISTINCT_DRUGS,
         "shared_cautions": shared_cautions,
         "missing_count": len({code for card in cards for code, _ in card.missing}),
         "incomplete": any(card.status == engine.INCOMPLETE for card in cards),

@@ -13,10 +13,13 @@
   var questions = {};
   form.querySelectorAll("[data-question]").forEach(function (wrapper) {
     var rule = wrapper.getAttribute("data-enable-when");
+    var askedWhen = wrapper.getAttribute("data-asked-when");
     questions[wrapper.getAttribute("data-question")] = {
       wrapper: wrapper,
       kind: wrapper.getAttribute("data-kind"),
       rule: rule ? JSON.parse(rule) : null,
+      // The `when` rules of the criteria it serves: asked only while one holds.
+      askedWhen: askedWhen ? JSON.parse(askedWhen) : null,
     };
   });
 
@@ -64,19 +67,33 @@
     }
   }
 
-  // Shown only when every rule up the chain holds; an unanswered parent hides it.
-  function enabled(code) {
+  // Whether a rule holds: its question enabled and answered, and the answer passing.
+  function holds(rule) {
+    if (!enabledByRule(rule.question)) {
+      return false;
+    }
+    var given = answer(rule.question);
+    var operator = OPERATORS[rule.operator];
+    return given !== null && Boolean(operator) && operator(given, rule.value);
+  }
+
+  // Enabled when every enable-when rule up the chain holds; an unanswered parent hides it.
+  function enabledByRule(code) {
     var question = questions[code];
     if (!question || !question.rule) {
       return Boolean(question);
     }
-    var rule = question.rule;
-    if (!enabled(rule.question)) {
+    return holds(question.rule);
+  }
+
+  // Shown when enabled and it can matter: some criterion it serves applies
+  // (docs/architecture.md, "Questions asked only when they can matter").
+  function enabled(code) {
+    if (!enabledByRule(code)) {
       return false;
     }
-    var parent = answer(rule.question);
-    var operator = OPERATORS[rule.operator];
-    return parent !== null && Boolean(operator) && operator(parent, rule.value);
+    var askedWhen = questions[code].askedWhen;
+    return !askedWhen || askedWhen.some(holds);
   }
 
   function update() {

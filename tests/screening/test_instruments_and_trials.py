@@ -24,6 +24,7 @@ PHQ9_ITEMS = [f"phq9_{n}" for n in range(1, 10)]
 PHQ9_17 = dict(zip(PHQ9_ITEMS, [3, 3, 2, 2, 2, 2, 1, 2, 0], strict=True))
 SERTRALINE_FAILED = {"drug": "sertraline", "daily_dose_mg": 150, "weeks": 8, "outcome": "no_response"}
 CITALOPRAM_PARTIAL = {"drug": "citalopram", "daily_dose_mg": 40, "weeks": 6, "outcome": "partial_response"}
+CITALOPRAM_FAILED = {**CITALOPRAM_PARTIAL, "outcome": "no_response"}
 # TRD_ELIGIBLE without its typed totals: the items and the trials give them.
 ANSWERED_ELSEWHERE = {k: v for k, v in TRD_ELIGIBLE.items() if k not in ("phq9_total", "failed_antidepressant_trials")}
 
@@ -209,13 +210,28 @@ def test_without_javascript_the_table_offers_blank_rows_with_labelled_fields(cli
 
 def test_two_adequate_failed_trials_meet_the_trd_requirement(clinician_client, clinician):
     screening = draft(clinician)
+    data = {**as_posted(ANSWERED_ELSEWHERE), "phq9_total": "15", **trial_rows([SERTRALINE_FAILED, CITALOPRAM_FAILED])}
+    response = post(clinician_client, screening, data, "summary")
+    assert response.status_code == 302, page_text(response)[:3000]
+    stored = saved(screening)
+    assert stored.answers["antidepressant_trials"] == [SERTRALINE_FAILED, CITALOPRAM_FAILED]
+    assert stored.result["calculated"]["failed_antidepressant_trials"] == 2
+    assert status_of(screening) == "eligible"
+
+
+def test_a_partial_response_is_saved_but_not_counted(clinician_client, clinician):
+    """Third edition: a failed treatment is one with less than 25% improvement
+    (Sforzini 2022, recommendation 3), so a partial response does not count."""
+    screening = draft(clinician)
     data = {**as_posted(ANSWERED_ELSEWHERE), "phq9_total": "15", **trial_rows([SERTRALINE_FAILED, CITALOPRAM_PARTIAL])}
     response = post(clinician_client, screening, data, "summary")
     assert response.status_code == 302, page_text(response)[:3000]
     stored = saved(screening)
     assert stored.answers["antidepressant_trials"] == [SERTRALINE_FAILED, CITALOPRAM_PARTIAL]
-    assert stored.result["calculated"]["failed_antidepressant_trials"] == 2
-    assert status_of(screening) == "eligible"
+    assert stored.result["calculated"]["failed_antidepressant_trials"] == 1
+    assert status_of(screening) == "not_met"
+    summary = page_text(clinician_client.get(response["Location"]))
+    assert "Citalopram 40 mg 6 Partial response Not counted:" in summary
 
 
 def test_blank_rows_are_left_out_and_a_trial_that_does_not_count_says_why(clinician_client, clinician):
@@ -381,4 +397,8 @@ def test_questionnaire_and_summary_make_the_same_queries_however_many_trials(
         # 3. the knowledge base's state token
         # 4-6. the audit event "summary viewed": lock the chain's head, INSERT the event, UPDATE the head
         response = client.get(reverse("screening:summary", args=[screening.pk]))
-    assert page_text(response).count("Sertraline 150 mg 8 No response Counted:") == count
+    # Third edition: each different drug counts once (count: distinct_drugs; EU esketamine SmPC 4.1,
+    # NICE TA854), so only the first sertraline row is counted and every later one says why not.
+    text = page_text(response)
+    assert text.count("Sertraline 150 mg 8 No response Counted:") == 1
+    assert text.count("Not counted: Sertraline already counted (trial 1)") == count - 1

@@ -209,6 +209,8 @@ def test_preview_json_lists_the_changes_and_failing_cases_of_a_known_edit(clinic
         "Oral ketamine with a strong CYP3A4 inhibitor: caution": "caution",
         "Active suicidal thoughts without a plan: never eligible": "caution",
         "Active suicidal thoughts with a plan: never eligible": "caution",
+        # Third edition: the item-by-item case's partial response no longer counts (Sforzini 2022,
+        # recommendation 3), so it has one failed trial and is not met before and after the edit.
     }
     case_changes = {(c["case"], c["before"], c["after"]) for c in preview["changes"] if c["case"]}
     assert case_changes == {(name, before, "not_met") for name, before in two_trials.items()}

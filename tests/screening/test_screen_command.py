@@ -285,16 +285,18 @@ def test_items_and_trials_are_worked_out_and_judged():
     code, out, _ = screen(stdin=json.dumps({**TRD, "answers": answers}))
     assert code == 0
     (result,) = json.loads(out)
-    assert result["calculated"] == {"failed_antidepressant_trials": 2, "phq9_total": 17}
+    # Third edition: a partial response is not a failed treatment (EU-PEARL counts only less than
+    # 25% improvement, Sforzini 2022 recommendation 3), so mirtazapine no longer counts.
+    assert result["calculated"] == {"failed_antidepressant_trials": 1, "phq9_total": 17}
     assert result["entered"] == []
     assert [(t["drug"], t["counted"], t["reason"]) for t in result["trials"]] == [
         ("sertraline", True, "counted: at least 50 mg a day for at least 4 weeks, with no response"),
         ("venlafaxine", False, "3 weeks, fewer than 4; stopped for side effects"),
-        ("mirtazapine", True, "counted: at least 15 mg a day for at least 4 weeks, with only a partial response"),
+        ("mirtazapine", False, "a partial response, which this formulary does not count as a failed trial"),
         ("lithium", False, "lithium is an augmenting agent, not counted as a trial of its own"),
     ]
     assert set(result["trials"][0]) == {"drug", "daily_dose_mg", "weeks", "outcome", "counted", "reason"}
-    assert result["results"][0]["status"] == "eligible"
+    assert result["results"][0]["status"] == "not_met"
     # item 9 answered "several days": the screening-wide alert
     assert [a["criterion"] for a in result["alerts"]] == ["trd-phq9-self-harm-alert"]
 
@@ -328,9 +330,10 @@ def test_one_adequate_trial_does_not_meet_the_requirement():
     ({**PHQ9_ITEMS, "phq9_total": 15},
      "phq9_total: the total entered (15) does not match the items, which add up to 17; correct the total or "
      "the items, or clear the total (it is worked out from the items)."),
+    # Third edition: of these trials only sertraline counts (a partial response does not: Sforzini 2022).
     ({"antidepressant_trials": TRIALS, "failed_antidepressant_trials": 3},
-     "failed_antidepressant_trials: the number entered (3) does not match the trials listed, of which 2 "
-     "count as an adequate failed trial; clear the number (it is worked out from the trials) or correct "
+     "failed_antidepressant_trials: the number entered (3) does not match the trials listed, of which 1 "
+     "counts as an adequate failed trial; clear the number (it is worked out from the trials) or correct "
      "the trials."),
 ])
 def test_a_bad_trial_or_a_disagreeing_total_is_an_error_naming_it(answers, error):
@@ -348,7 +351,8 @@ def test_saved_screening_keeps_the_trials_and_its_result_round_trips(django_user
     (result,) = json.loads(out)
     screening = Screening.objects.get(pk=result["screening"])
     assert screening.answers["antidepressant_trials"] == TRIALS
-    assert screening.result["calculated"] == result["calculated"] == {"failed_antidepressant_trials": 2}
+    # Third edition: the partial response (mirtazapine) no longer counts (Sforzini 2022, recommendation 3).
+    assert screening.result["calculated"] == result["calculated"] == {"failed_antidepressant_trials": 1}
     assert screening.result["trials"] == result["trials"]
     assert screening.result["entered"] == ["phq9_total"]
 
