@@ -21,7 +21,8 @@ TARGET_RATIO = 1.2
 
 # Answers that bring every status, a safety alert and a caution.
 ANSWERS = {
-    "age": 45, "pregnant_or_breastfeeding": False, "psychosis_history": False,
+    "age": 45, "pregnant": False, "breastfeeding": False,
+    "pregnancy_possible_without_contraception": False, "psychosis_history": False,
     "bipolar_history": False, "suicidal_ideation": "active_no_plan", "systolic_bp": 130,
     "diastolic_bp": 85, "vascular_contraindication": False, "raised_icp": False,
     "unstable_cardiac": False, "ketamine_misuse_history": False, "hepatic_impairment": "none",

@@ -15,7 +15,7 @@ pytestmark = [
 
 
 TRD_ELIGIBLE = {
-    "age": "45", "pregnant_or_breastfeeding": "no", "psychosis_history": "no",
+    "age": "45", "psychosis_history": "no",
     "bipolar_history": "no", "suicidal_ideation": "none", "systolic_bp": "120",
     "diastolic_bp": "80", "vascular_contraindication": "no", "raised_icp": "no",
     "unstable_cardiac": "no", "ketamine_misuse_history": "no", "hepatic_impairment": "none",
@@ -25,6 +25,11 @@ TRD_ELIGIBLE = {
     "route": "iv_ketamine", "bp_rise_serious_risk": "no", "hypertensive_encephalopathy_history": "no",
     "cerebrovascular_disease": "no", "cardiovascular_risk_high": "no", "ketamine_allergy": "no",
     "bladder_symptoms": "no", "cognitive_impairment": "no", "transport_home_arranged": "yes",
+    # asked since the third edition (issue 24)
+    "pregnant": "no", "breastfeeding": "no", "pregnancy_possible_without_contraception": "no",
+    "psychosis_current": "no", "severe_coronary_or_myocardial_disease": "no", "tia_history": "no",
+    "pre_eclampsia": "no", "hyperthyroidism_uncontrolled": "no", "respiratory_conditions": ["none"],
+    "resting_spo2": "98", "seizure_history": "no",
 }
 
 

@@ -135,10 +135,10 @@ def assert_refused(response, message):
      "The operator “is one of” needs a value: tick one or more of the question's choices."),
     ("all-hepatic-severe-exclude", {"value": "dreadful"},
      "Select a valid choice. dreadful is not one of the available choices."),
-    ("all-pregnant-or-breastfeeding-exclude", {"operator": "gte"},
-     "“at least” does not fit a yes / no question (pregnant_or_breastfeeding); "
+    ("all-pregnant-exclude", {"operator": "gte"},
+     "“at least” does not fit a yes / no question (pregnant); "
      "use “is yes”, “is no”, “is” or “is not”."),
-    ("all-pregnant-or-breastfeeding-exclude", {"operator": "eq", "value": ""},
+    ("all-pregnant-exclude", {"operator": "eq", "value": ""},
      "The operator “is” needs a value: choose yes or no."),
 ])
 def test_criterion_form_refuses_malformed_rule(lead_client, knowledge_base, key, changes, message):
@@ -171,7 +171,7 @@ HEPATIC = [{"value": "none", "label": "None"}, {"value": "mild", "label": "Mild"
     ("hepatic_impairment", choice_rows(HEPATIC[:2]),
      "criterion all-hepatic-severe-exclude still uses severe; change it first, then remove the choice."),
     ("systolic_bp", {"kind": "boolean", "min_value": "", "max_value": "", "unit": ""},
-     "criterion all-systolic-bp-180-caution reads this question with “at least”, which does not fit a yes / no question; change or remove it first."),
+     "criterion racemic-systolic-over-180-exclude reads this question with “more than”, which does not fit a yes / no question; change or remove it first."),
     ("mood_episode", {"enable_when_operator": "eq", "enable_when_value": ""},
      "The operator “is” needs a value: choose yes or no."),
     ("on_mood_stabiliser", {"enable_when_operator": "gte", "enable_when_value": "1"},
@@ -221,7 +221,7 @@ def test_reference_form_refuses_malformed_pmid(lead_client, knowledge_base):
 
 
 def test_emptied_choices_on_a_yes_no_question_save(lead_client, knowledge_base):
-    question = Question.objects.get(code="pregnant_or_breastfeeding")
+    question = Question.objects.get(code="breastfeeding")
     response = lead_client.post(change_url(question), question_form(question, text="Pregnant", **choice_rows([])))
     assert response.status_code == 302
     question.refresh_from_db()
@@ -268,7 +268,7 @@ def test_a_new_criterion_asks_for_its_value_once_question_and_operator_are_chose
     # one of the choices for "is" on a choice question
     ("all-hepatic-severe-exclude", '<option value="severe" selected>', "moderate", "moderate"),
     # nothing for "is yes" / "is no"
-    ("all-pregnant-or-breastfeeding-exclude", "No value: the operator says it all.", "", None),
+    ("all-pregnant-exclude", "No value: the operator says it all.", "", None),
 ])
 def test_every_criterion_value_widget_round_trips(lead_client, knowledge_base, key, widget, posted, stored):
     criterion = Criterion.objects.get(key=key)
@@ -286,7 +286,7 @@ def test_every_criterion_value_widget_round_trips(lead_client, knowledge_base, k
 
 
 def test_a_yes_no_value_round_trips_as_yes_and_no(lead_client, knowledge_base):
-    criterion = Criterion.objects.get(key="all-pregnant-or-breastfeeding-exclude")
+    criterion = Criterion.objects.get(key="all-pregnant-exclude")
     response = lead_client.post(change_url(criterion), criterion_form(criterion, operator="ne", value="no"))
     assert response.status_code == 302
     criterion.refresh_from_db()
@@ -630,7 +630,7 @@ def test_overdue_reviews_are_listed_and_counted_on_the_admin_home(lead_client, l
 
     today = timezone.localdate()
     Criterion.objects.filter(key="trd-phq9-require").update(review_due=today - datetime.timedelta(days=1), reviewer=lead)
-    Criterion.objects.filter(key="ocd-ybocs-require").update(review_due=today + datetime.timedelta(days=30))
+    Criterion.objects.filter(key="ocd-ybocs-caution").update(review_due=today + datetime.timedelta(days=30))
     Reference.objects.filter(key__in=["feder-2014", "cohen-2018"]).update(review_due=today - datetime.timedelta(days=400))
     home = lead_client.get("/admin/").content.decode()
     assert "3 overdue:" in home and "1 criterion</a>" in home and "2 references</a>" in home

@@ -82,14 +82,23 @@ def test_shipped_knowledge_base_loads_exactly(knowledge_base):
     }
 
 
-def test_every_shipped_criterion_rests_on_a_verified_reference_or_says_it_is_local_policy(knowledge_base):
-    """A rule with no source we could check must say so to the clinician."""
+def test_every_shipped_criterion_states_its_basis(knowledge_base):
+    """Third edition (issue 24): a clinician sees at a glance which advice is a label's, a
+    guideline's, a trial's, a consensus's or the clinic's own."""
+    assert [criterion.key for criterion in Criterion.objects.all() if not criterion.basis] == []
+
+
+def test_every_basis_but_local_policy_rests_on_a_verified_reference(knowledge_base):
     unsupported = [
         criterion.key for criterion in Criterion.objects.prefetch_related("references")
-        if not any(reference.verified for reference in criterion.references.all())
-        and "local policy" not in criterion.message
+        if criterion.basis != "local_policy"
+        and not any(reference.verified for reference in criterion.references.all())
     ]
     assert unsupported == []
+
+
+def test_the_basis_says_local_policy_so_the_messages_do_not(knowledge_base):
+    assert [c.key for c in Criterion.objects.all() if "local policy" in c.message.lower()] == []
 
 
 def test_no_shipped_criterion_rests_on_an_unverified_reference_alone(knowledge_base):

@@ -187,17 +187,28 @@ def test_preview_json_lists_the_changes_and_failing_cases_of_a_known_edit(clinic
     assert preview["working"] != preview["published"]
     assert {"screening": final.pk, "case": None, "condition": "trd", "before": "eligible",
             "after": "not_met", "criteria": [TRIALS]} in preview["changes"]
-    # every TRD case with exactly two failed trials (the second edition adds seven)
+    # every TRD case with exactly two failed trials that is not excluded by another rule (the second
+    # edition added seven, the trial history one; the third edition adds the cases below its comment)
     two_trials = {
         "TRD: two failed trials, moderate depression": "eligible",
         "TRD by esketamine nasal spray: licensed use": "eligible",
         "Aged 70 with depression and pain: caution": "caution",
-        "Systolic pressure 185: caution under local policy": "caution",
         "Passive thoughts of death": "caution",
         "TRD on opioids and pregabalin": "caution",
         "TRD with bladder symptoms": "caution",
         "TRD with no one to take them home": "caution",
         "TRD with a bipolar history": "caution",
+        "TRD: PHQ-9 item by item, two adequate trials of different antidepressants": "eligible",
+        # third edition (issue 24)
+        "Systolic pressure 185, esketamine: caution under local policy": "caution",
+        "Breastfeeding: caution": "caution",
+        "Could become pregnant without contraception: caution": "caution",
+        "Past ischaemic stroke, esketamine: caution": "caution",
+        "Past TIA: caution": "caution",
+        "COPD: caution": "caution",
+        "Oral ketamine with a strong CYP3A4 inhibitor: caution": "caution",
+        "Active suicidal thoughts without a plan: never eligible": "caution",
+        "Active suicidal thoughts with a plan: never eligible": "caution",
         # Third edition: the item-by-item case's partial response no longer counts (Sforzini 2022,
         # recommendation 3), so it has one failed trial and is not met before and after the edit.
     }
@@ -277,16 +288,16 @@ def test_clinicians_cannot_publish(client, clinician):
 
 def test_version_differences_list_what_was_added_removed_and_changed(lead_client):
     raise_trd_threshold()
-    Criterion.objects.get(key="ocd-ybocs-require").delete()
+    Criterion.objects.get(key="ocd-ybocs-caution").delete()
     rulebook_publish(note="Edits.")
     response = lead_client.get(COMPARE_URL, {"old": "1", "new": "2"})
     parts = {part.name: part for part in response.context["differences"]}
-    assert parts["criteria"].removed == ["ocd-ybocs-require"]
+    assert parts["criteria"].removed == ["ocd-ybocs-caution"]
     changed = dict(parts["criteria"].changed)
     assert ("value", 2, 3) in changed[TRIALS]
     assert not parts["questions"] and not parts["conditions"]
     html = response.content.decode()
-    assert "ocd-ybocs-require" in html and TRIALS in html
+    assert "ocd-ybocs-caution" in html and TRIALS in html
     same = lead_client.get(COMPARE_URL, {"old": "2", "new": "working"})
     assert "The two are the same." in same.content.decode()
     assert lead_client.get(COMPARE_URL, {"old": "9", "new": "x"}).status_code == 200

@@ -405,7 +405,7 @@ def test_none_of_these_cannot_be_combined_with_a_medicine(clinician_client, clin
 
 @pytest.mark.parametrize("code, value, message", [
     ("suicidal_ideation", "sometimes", "Choose one of the options shown."),
-    ("pregnant_or_breastfeeding", "maybe", "Choose one of the options shown."),
+    ("pregnant", "maybe", "Choose one of the options shown."),
     ("interacting_medicines", ["none", "cannabis"], "Choose one of the options shown."),
     ("age", "forty", "Enter a whole number."),
     ("age", "9" * 5000, "Enter a whole number."),
