@@ -12,7 +12,7 @@ class ScreeningConfig(AppConfig):
         from screening import signals
 
         signals.connect()
-        post_migrate.connect(chain_heads_made, sender=self)
+        post_migrate.connect(after_migrate, sender=self)
         checks.register(auditing_on, checks.Tags.security, deploy=True)
 
 
@@ -27,11 +27,14 @@ def auditing_on(app_configs, **kwargs):
     )]
 
 
-def chain_heads_made(sender, using="default", **kwargs):
-    """After `migrate` and `flush` (which empties the tables) every audit
-    chain has its head row, so no append has to make one."""
+def after_migrate(sender, using="default", **kwargs):
+    """After `migrate` and `flush` (which empties the tables): every audit
+    chain has its head row, so no append has to make one; and every history
+    table, a later migration's too, is insert-only for the app role."""
+    from django.apps import apps
     from django.db import connections
 
+    from config.database import app_role_append_only, history_tables
     from screening.audit import make_chain_heads
     from screening.models import AuditChainHead
 
@@ -43,3 +46,4 @@ def chain_heads_made(sender, using="default", **kwargs):
         if "chain" not in {column.name for column in connection.introspection.get_table_description(cursor, table)}:
             return  # migrated back before the keyed chains
     make_chain_heads()
+    app_role_append_only(connection, history_tables(apps))
