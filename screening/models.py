@@ -260,6 +260,7 @@ class AuditAction(models.TextChoices):
     DISCARDED = "discarded", "Draft discarded"
     AMENDED = "amended", "Amended"
     VIEWED = "viewed", "Summary viewed"
+    COMPARED = "compared", "Compared with the current rules"
     PATIENT_VIEWED = "patient_viewed", "Patient history viewed"
     PDF_DOWNLOADED = "pdf_downloaded", "PDF downloaded"
     KNOWLEDGE_BASE_CHANGED = "knowledge_base_changed", "Knowledge base changed"
