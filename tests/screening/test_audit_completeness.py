@@ -56,3 +56,15 @@ def test_discarding_a_discarded_draft_changes_nothing_and_is_not_audited_again(c
     draft.refresh_from_db()
     assert (draft.discarded_at, draft.revision) == (discarded_at, revision)
     assert [e["action"] for e in events(screening=draft.pk)] == ["discarded"]
+
+
+def test_with_auditing_switched_off_nothing_is_written(clinician, clinician_client, settings):
+    """For measuring what auditing costs (bench/audit.py) only."""
+    draft = services.screening_create(
+        owner=clinician, patient_reference="OFF-1", year_of_birth=None, conditions=["trd"], answers=TRD_ELIGIBLE,
+    )
+    settings.AUDIT_ENABLED = False
+    assert clinician_client.get(draft.get_absolute_url()).status_code == 200
+    settings.AUDIT_ENABLED = True
+    assert clinician_client.get(draft.get_absolute_url()).status_code == 200
+    assert [e["action"] for e in events(screening=draft.pk)] == ["viewed"]
