@@ -408,6 +408,7 @@ def main():
         "DATABASE_URL": f"postgres://{ROLE}:{ROLE}@{PGHOST}:{PGPORT}/{database}",
         "MIGRATE_DATABASE_URL": f"postgres://{OWNER_ROLE}:{OWNER_ROLE}@{PGHOST}:{PGPORT}/{database}",
         "DEBUG": "false", "SECRET_KEY": "benchmark-only-" + "k" * 40, "ALLOWED_HOSTS": "127.0.0.1",
+        "AUDIT_KEYS": "bench:benchmark-only-audit-key-" + "a" * 32,
         "SECURE_SSL_REDIRECT": "false", "SESSION_COOKIE_SECURE": "false", "CSRF_COOKIE_SECURE": "false",
         "SECURE_HSTS_SECONDS": "0", "CONN_MAX_AGE": "60", "MEDIA_ROOT": media, "LOG_LEVEL": "WARNING",
         "REDIS_URL": f"redis://{REDIS_HOST}:{REDIS_PORT}/{REDIS_DB}",

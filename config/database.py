@@ -35,3 +35,34 @@ def as_owner(alias: str = "default"):
         yield
     finally:
         use_role("app", alias)
+
+
+def app_role_append_only(connection, tables, *, undo=False) -> None:
+    """On PostgreSQL, with an app role of its own, the app role may only
+    read and add rows of `tables` (SELECT, INSERT): UPDATE, DELETE and
+    TRUNCATE are revoked (`undo` grants UPDATE and DELETE back). Run as
+    the owner, by migrations and after `migrate`; a no-op elsewhere."""
+    app_role = settings.DATABASE_ROLES.get("app", {}).get("USER") if settings.DATABASE_ROLES else None
+    if connection.vendor != "postgresql" or not app_role or app_role == connection.settings_dict["USER"]:
+        return
+    quote = connection.ops.quote_name
+    names = ", ".join(quote(table) for table in tables)
+    if not names:
+        return
+    with connection.cursor() as cursor:
+        if undo:
+            cursor.execute(f"GRANT UPDATE, DELETE ON {names} TO {quote(app_role)}")
+        else:
+            cursor.execute(f"REVOKE UPDATE, DELETE, TRUNCATE ON {names} FROM {quote(app_role)}")
+
+
+def history_tables(apps) -> list[str]:
+    """The tables of django-simple-history's models in `apps` (the app
+    registry, or a migration's): a historical record (history_id,
+    history_date, history_type) or a historical link (m2m_history_id)."""
+    tables = []
+    for model in apps.get_models():
+        names = {field.name for field in model._meta.fields}
+        if {"history_id", "history_date", "history_type"} <= names or "m2m_history_id" in names:
+            tables.append(model._meta.db_table)
+    return sorted(tables)

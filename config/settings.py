@@ -39,6 +39,53 @@ if not SECRET_KEY:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
     SECRET_KEY = "django-insecure-development-only-key-never-use-in-production"
 
+# The audit trail's key (see screening.audit): each event's hash is an
+# HMAC-SHA256 under a key that lives outside the database, so whoever can
+# write the audit table cannot rewrite an event and recompute the chain.
+# AUDIT_KEYS holds every key ever used, as `id:secret` pairs separated by
+# commas (old keys stay so older events still verify); AUDIT_KEY_ID names
+# the one new events use (by default the only one, or the last listed).
+AUDIT_KEY_ID_PATTERN = r"\A[A-Za-z0-9_.-]{1,16}\Z"
+
+
+def audit_keys(value, current, *, debug):
+    """({key id: secret bytes}, current key id) from AUDIT_KEYS and
+    AUDIT_KEY_ID; raises ImproperlyConfigured with what to fix."""
+    import re
+
+    if not value:
+        if not debug:
+            raise ImproperlyConfigured(
+                "AUDIT_KEYS must be set when DEBUG is off: e.g. AUDIT_KEYS=k1:<a long random secret> "
+                "(see docs/security.md)."
+            )
+        value = "dev:development-only-audit-key-never-use-in-production"
+    keys = {}
+    for item in value.split(","):
+        key_id, sep, secret = item.strip().partition(":")
+        if not sep or not re.match(AUDIT_KEY_ID_PATTERN, key_id) or not secret:
+            raise ImproperlyConfigured(
+                "AUDIT_KEYS must be id:secret pairs separated by commas; each id 1 to 16 letters, digits, "
+                f"'.', '_' or '-' (could not read {key_id or item.strip()!r})."
+            )
+        if not debug and len(secret) < 32:
+            raise ImproperlyConfigured(f"The audit key {key_id!r} is too short: use at least 32 random characters.")
+        if key_id in keys:
+            raise ImproperlyConfigured(f"AUDIT_KEYS names the key {key_id!r} twice.")
+        keys[key_id] = secret.encode()
+    current = current or list(keys)[-1]
+    if current not in keys:
+        raise ImproperlyConfigured(f"AUDIT_KEY_ID names {current!r}, which is not in AUDIT_KEYS.")
+    return keys, current
+
+
+AUDIT_KEYS, AUDIT_KEY_ID = audit_keys(
+    os.environ.get("AUDIT_KEYS", ""), os.environ.get("AUDIT_KEY_ID", ""), debug=DEBUG
+)
+# Auditing can be switched off only to measure what it costs (bench/audit.py);
+# `manage.py check --deploy` warns while it is off.
+AUDIT_ENABLED = env_bool("AUDIT_ENABLED", True)
+
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 

@@ -1,6 +1,7 @@
 """Screening records and the rulebook snapshots they were evaluated against."""
 
 import hashlib
+import hmac
 import json
 import uuid
 from datetime import UTC
@@ -259,12 +260,14 @@ class AuditAction(models.TextChoices):
     DISCARDED = "discarded", "Draft discarded"
     AMENDED = "amended", "Amended"
     VIEWED = "viewed", "Summary viewed"
+    COMPARED = "compared", "Compared with the current rules"
     PATIENT_VIEWED = "patient_viewed", "Patient history viewed"
     PDF_DOWNLOADED = "pdf_downloaded", "PDF downloaded"
     KNOWLEDGE_BASE_CHANGED = "knowledge_base_changed", "Knowledge base changed"
     ACCESS_DENIED = "access_denied", "Access refused"
     LOCKED_OUT = "locked_out", "Locked out after failed sign-ins"
     PDF_FAILED = "pdf_failed", "PDF could not be produced"
+    KEY_INTRODUCED = "key_introduced", "Audit key introduced: the unkeyed events before it sealed"
 
 
 class AuditEvent(AppendOnlyModel):
@@ -273,11 +276,17 @@ class AuditEvent(AppendOnlyModel):
     Holds patient references but never answers: no clinical data in logs.
     Knowledge-base changes point to the history row that holds the detail.
 
-    Tamper-evident: `hash` is the SHA-256 of the event's own content
-    together with the previous event's hash (`previous_hash`), so changing
-    or removing any event breaks every link after it
-    (`manage.py verify_audit`). Events are appended one at a time, in
-    order, through screening.audit.
+    Tamper-evident: events form several chains (`chain`, see
+    screening.audit); `hash` is the HMAC-SHA256, under the key `key_id`
+    names (settings.AUDIT_KEYS, held outside the database), of the event's
+    own content together with the hash of the event before it in its chain
+    (`previous_hash`), so changing, removing or reordering any event breaks
+    a link, and nobody without the key can make the hashes again
+    (`manage.py verify_audit`). `at` comes from the database's clock.
+
+    Events written before the key was introduced have no key and no chain:
+    one chain of plain SHA-256 hashes, sealed by a keyed "key introduced"
+    event carrying its last hash.
     """
 
     at = models.DateTimeField(default=timezone.now, db_index=True)
@@ -297,7 +306,14 @@ class AuditEvent(AppendOnlyModel):
     history_id = models.PositiveBigIntegerField(null=True, blank=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     previous_hash = models.CharField(max_length=64, blank=True, help_text="The previous event's hash.")
-    hash = models.CharField(max_length=64, blank=True, help_text="SHA-256 of this event and the previous hash.")
+    hash = models.CharField(
+        max_length=64, blank=True,
+        help_text="HMAC-SHA256 of this event and the previous hash (SHA-256 for an unkeyed event).",
+    )
+    chain = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="The chain it belongs to; none for unkeyed events and the seal."
+    )
+    key_id = models.CharField(max_length=16, blank=True, help_text="The audit key its hash was made with.")
 
     class Meta:
         ordering = ["-at", "-id"]
@@ -325,12 +341,37 @@ class AuditEvent(AppendOnlyModel):
         canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(canonical.encode()).hexdigest()
 
+    def keyed_hash(self, secret: bytes) -> str:
+        """HMAC-SHA256 (hex), under `secret`, of this event's content, its
+        chain, its key id and `previous_hash`: what `hash` holds for a keyed
+        event as it was written."""
+        content = {
+            "previous_hash": self.previous_hash,
+            "chain": self.chain,
+            "key_id": self.key_id,
+            "at": self.at.astimezone(UTC).isoformat(),
+            "user": self.user_id,
+            "username": self.username,
+            "action": self.action,
+            "screening": self.screening_id,
+            "patient_reference": self.patient_reference,
+            "object_type": self.object_type,
+            "object_key": self.object_key,
+            "history_id": self.history_id,
+            "ip_address": self.ip_address,
+        }
+        canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hmac.new(secret, canonical.encode(), hashlib.sha256).hexdigest()
+
 
 class AuditChainHead(models.Model):
-    """One row: the audit trail's latest event and its hash. Each append
-    locks it (select_for_update), so two writers never chain to the same
-    event; and it shows when events were removed from the end."""
+    """One row per chain of the audit trail: its latest event and hash.
+    An append locks one of them (screening.audit), so two writers never
+    chain to the same event; and it shows when events were removed from the
+    end of its chain. A row with no chain is the unkeyed chain's head, from
+    before the key was introduced."""
 
+    chain = models.PositiveSmallIntegerField(null=True, unique=True)
     last_event_id = models.BigIntegerField(null=True)
     last_hash = models.CharField(max_length=64, blank=True)
 
@@ -338,4 +379,4 @@ class AuditChainHead(models.Model):
         verbose_name = "audit chain head"
 
     def __str__(self):
-        return f"audit chain head at event {self.last_event_id or '-'}"
+        return f"audit chain {self.chain} head at event {self.last_event_id or '-'}"

@@ -270,16 +270,19 @@ def screening_correct_details(
 
 
 @transaction.atomic
-def screening_discard(*, screening: Screening) -> Screening:
+def screening_discard(*, screening: Screening) -> Screening | None:
     """Mark a draft discarded: kept for the record, no longer listed or
-    changed. A final screening is part of the record and is never discarded."""
+    changed. A final screening is part of the record and is never discarded.
+    Returns the discarded draft, or None when it had been discarded already
+    (nothing changed, so there is nothing to audit)."""
     locked = Screening.objects.select_for_update().only("id", "status", "revision", "discarded_at", "updated_at").get(
         pk=screening.pk
     )
     if locked.status == Status.FINAL:
         raise FinalScreeningError("A final screening is part of the record and cannot be discarded; amend it instead.")
-    if locked.discarded_at is None:
-        locked.discarded_at = timezone.now()
-        locked.revision += 1
-        locked.save(checked_draft=True)
+    if locked.discarded_at is not None:
+        return None
+    locked.discarded_at = timezone.now()
+    locked.revision += 1
+    locked.save(checked_draft=True)
     return locked

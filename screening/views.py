@@ -440,8 +440,8 @@ def screening_discard(request, pk):
     screening = _screening_for(request, pk, edit=True, load=selectors.screening_page)
     try:
         with transaction.atomic():
-            services.screening_discard(screening=screening)
-            audit(AuditAction.DISCARDED, request=request, screening=screening)
+            if services.screening_discard(screening=screening) is not None:
+                audit(AuditAction.DISCARDED, request=request, screening=screening)
     except FinalScreeningError as error:
         messages.error(request, error.message)
         return redirect(screening)
@@ -493,6 +493,7 @@ def screening_compare(request, pk):
         messages.info(request, "A draft already follows the current rules; compare once it is final.")
         return redirect(screening)
     current = current_rulebook()
+    audit(AuditAction.COMPARED, request=request, screening=screening)
     return render(request, "screening/compare.html", {
         "screening": screening, "current_version": current.version,
         "comparisons": publishing.screening_comparison(screening, current),

@@ -118,3 +118,44 @@ def test_a_draft_still_changes_as_the_app_role(knowledge_base, clinician):
         owner=clinician, patient_reference="PG-DRAFT", year_of_birth=1980, conditions=["trd"],
     )
     assert not refused("UPDATE screening_screening SET year_of_birth = 1970 WHERE id = %s", [screening.pk])
+
+
+def record_tables():
+    """The rulebook's snapshots and published versions, and every history
+    table of the knowledge base, found from the models (a history table
+    added later is checked too)."""
+    from django.apps import apps
+
+    from screening.models import PublishedRulebook, RulebookSnapshot
+
+    history = [model for model in apps.get_models() if model.__name__.startswith("Historical")]
+    assert len(history) >= 10  # sections, references, conditions, questions, criteria… and their links
+    return [model._meta.db_table for model in (RulebookSnapshot, PublishedRulebook, *history)]
+
+
+def test_the_rulebook_history_is_insert_only_for_the_app_role(knowledge_base):
+    # Loading the knowledge base, as the app role, added history rows and published a version.
+    assert query("SELECT count(*) FROM screening_publishedrulebook") == [(1,)]
+    for table in record_tables():
+        assert refused(f"UPDATE {table} SET id = id"), f"UPDATE {table}"
+        assert refused(f"DELETE FROM {table}"), f"DELETE FROM {table}"
+        assert refused(f"TRUNCATE {table} CASCADE"), f"TRUNCATE {table}"
+        privileges = {
+            privilege: query("SELECT has_table_privilege(%s, %s)", [table, privilege])[0][0]
+            for privilege in ("SELECT", "INSERT", "UPDATE", "DELETE")
+        }
+        assert privileges == {"SELECT": True, "INSERT": True, "UPDATE": False, "DELETE": False}, table
+
+
+@pytest.mark.django_db(transaction=True)
+def test_even_the_owner_cannot_change_a_snapshot_or_a_published_version(knowledge_base):
+    from config.database import as_owner
+
+    version = query("SELECT version, content FROM screening_rulebooksnapshot")
+    for sql in ("UPDATE screening_rulebooksnapshot SET content = '{}'",
+                "DELETE FROM screening_rulebooksnapshot",
+                "UPDATE screening_publishedrulebook SET note = 'rewritten'",
+                "DELETE FROM screening_publishedrulebook"):
+        with as_owner():
+            assert refused(sql), sql
+    assert query("SELECT version, content FROM screening_rulebooksnapshot") == version

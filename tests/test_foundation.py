@@ -71,6 +71,7 @@ def test_production_settings_pass_deploy_checks_without_warnings():
         "DEBUG": "false",
         "SECRET_KEY": "a-long-random-production-secret-" + "x9Q2!" * 10,
         "ALLOWED_HOSTS": "screen.example.org",
+        "AUDIT_KEYS": "k1:a-long-random-audit-key-" + "p7Z" * 12,
     }
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],

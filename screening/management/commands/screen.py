@@ -10,7 +10,9 @@ from django.db import transaction
 from django.utils import timezone
 from tqdm import tqdm
 
+from screening.audit import audit
 from screening.batch import dumps, malformed_line, screen_record
+from screening.models import AuditAction
 from screening.rulebook import current_rulebook
 from screening.services import screening_create
 
@@ -136,6 +138,8 @@ class Command(BaseCommand):
                     year_of_birth=record.get("year_of_birth"), conditions=validation.conditions,
                     answers=validation.answers, rulebook=rulebook,
                 )
+                # The event the web writes for a new screening; no request, so no address.
+                audit(AuditAction.SCREENING_CREATED, user=owner, screening=screening)
         except ValidationError as error:
             messages = [f"{field}: {m}" for field, ms in error.message_dict.items() for m in ms]
             return {"patient": record["patient"], "rulebook_version": rulebook.version, "errors": messages}
