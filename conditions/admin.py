@@ -42,6 +42,7 @@ from conditions.models import (
     RuleCaseExpectation,
     Section,
 )
+from conditions.plain_json import PlainJSONField, check_plain_json
 
 admin.site.site_header = "KetaScreen knowledge base"
 admin.site.site_title = "KetaScreen knowledge base"
@@ -144,11 +145,13 @@ def value_for_form(field, value):
 
 
 def value_from_form(value):
-    """A cleaned form value as the model stores it (numbers as int or float)."""
+    """A cleaned form value as the model stores it (numbers as int or float),
+    through the check every stored JSON value passes (conditions.plain_json)."""
     if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
+        value = int(value) if value == value.to_integral_value() else float(value)
     if value in ("", []):
         return None
+    check_plain_json(value)
     return value
 
 
@@ -217,6 +220,7 @@ class ChoiceRowsField(forms.Field):
         if not rows:
             return []
         if all(isinstance(r, dict) and set(r) == {"value", "label"} for r in rows):
+            check_plain_json(rows)
             return rows  # as stored
         kept, problems = [], []
         for number, row in enumerate(rows, 1):
@@ -240,7 +244,9 @@ class ChoiceRowsField(forms.Field):
             kept.append((position, number, {"value": value, "label": label}))
         if problems:
             raise ValidationError(problems)
-        return [choice for _, _, choice in sorted(kept, key=lambda item: item[:2])]
+        choices = [choice for _, _, choice in sorted(kept, key=lambda item: item[:2])]
+        check_plain_json(choices)
+        return choices
 
     def has_changed(self, initial, data):
         try:
@@ -328,6 +334,7 @@ class RuleCaseForm(forms.ModelForm):
     class Meta:
         model = RuleCase
         fields = ["name", "description", "answers"]
+        field_classes = {"answers": PlainJSONField}
         error_messages = {"answers": {"invalid": ANSWERS_JSON_ERROR}}
         widgets = {"answers": forms.Textarea(attrs={"rows": 12, "cols": 80})}
 
@@ -654,6 +661,7 @@ class InstrumentForm(forms.ModelForm):
     class Meta:
         model = Instrument
         fields = ["code", "name", "total", "options", "bands", "extra_items", "references", "licence", "order"]
+        field_classes = {"options": PlainJSONField, "bands": PlainJSONField}
         error_messages = {
             "options": {"invalid": JSON_ROWS_ERROR.format(OPTIONS_EXAMPLE)},
             "bands": {"invalid": JSON_ROWS_ERROR.format(BANDS_EXAMPLE)},
