@@ -1,12 +1,13 @@
-"""Middleware of our own: security headers, idle session expiry, refusing
-session cookies Django could never have set, and refusing methods no page
-serves."""
+"""Middleware of our own: security headers, refusals kept out of caches,
+idle session expiry, refusing session cookies Django could never have set,
+and refusing methods no page serves."""
 
 import time
 
 from django.conf import settings
 from django.contrib.sessions.backends.base import VALID_KEY_CHARS
 from django.http import HttpResponseNotAllowed
+from django.utils.cache import patch_cache_control
 
 # Everything from our own origin, nothing inline, nothing from third parties:
 # the app must work on a closed clinic network, and an injected script has
@@ -31,6 +32,22 @@ def content_security_policy(get_response):
     def middleware(request):
         response = get_response(request)
         response.headers.setdefault("Content-Security-Policy", policy)
+        return response
+
+    return middleware
+
+
+def refusals_not_stored(get_response):
+    """Every refusal or error (status 400 and above: 403, 404, 429 and the
+    rest) is sent with Cache-Control: private, no-store, as every page with
+    patient data is. Such a page names what was asked for (a patient
+    reference, a screening), and the handlers that draw 403 and 404 pages,
+    and django-axes' lockout, run outside the views that set the header."""
+
+    def middleware(request):
+        response = get_response(request)
+        if response.status_code >= 400:
+            patch_cache_control(response, private=True, no_store=True)
         return response
 
     return middleware

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.middleware.refusals_not_stored",
     "config.middleware.unserved_methods_refused",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "config.middleware.malformed_session_cookie_ignored",
