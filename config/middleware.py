@@ -1,12 +1,12 @@
 """Middleware of our own: security headers, refusals kept out of caches,
-idle session expiry, refusing session cookies Django could never have set,
+request bodies limited in size, idle session expiry, refusing session cookies Django could never have set,
 and refusing methods no page serves."""
 
 import time
 
 from django.conf import settings
 from django.contrib.sessions.backends.base import VALID_KEY_CHARS
-from django.http import HttpResponseNotAllowed
+from django.http import HttpResponse, HttpResponseNotAllowed
 from django.utils.cache import patch_cache_control
 
 # Everything from our own origin, nothing inline, nothing from third parties:
@@ -49,6 +49,30 @@ def refusals_not_stored(get_response):
         if response.status_code >= 400:
             patch_cache_control(response, private=True, no_store=True)
         return response
+
+    return middleware
+
+
+def request_body_limited(get_response):
+    """413 for a request whose declared body (Content-Length) is larger than
+    DATA_UPLOAD_MAX_MEMORY_SIZE, before anything reads it. Django's own check
+    covers a form's fields but not files in a multipart body, which it
+    streams to temporary files of any size; no page here takes a file, so
+    nothing that large is ever read. A body without a Content-Length is
+    never read by Django at all."""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+
+    def middleware(request):
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            declared = 0  # Django reads a malformed length as no body
+        if limit is not None and declared > limit:
+            return HttpResponse(
+                f"This request is larger than the {limit // 1024:,} kB this site accepts.",
+                status=413, content_type="text/plain; charset=utf-8",
+            )
+        return get_response(request)
 
     return middleware
 
