@@ -15,6 +15,7 @@ from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Count
+from django.http import Http404
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
@@ -47,6 +48,28 @@ from conditions.plain_json import PlainJSONField, check_plain_json
 admin.site.site_header = "KetaScreen knowledge base"
 admin.site.site_title = "KetaScreen knowledge base"
 admin.site.index_title = "Knowledge base, rule versions and users"
+
+class HistoryAdmin(SimpleHistoryAdmin):
+    """django-simple-history's admin, whose history pages answer 404 for an
+    id that is no id ("abc"): it converts the ids from the address itself,
+    and would fail with a server error."""
+
+    def history_view(self, request, object_id, extra_context=None):
+        _id_or_404(self.model, object_id)
+        return super().history_view(request, object_id, extra_context=extra_context)
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        _id_or_404(self.model, object_id)
+        _id_or_404(self.model.history.model, version_id)
+        return super().history_form_view(request, object_id, version_id, extra_context=extra_context)
+
+
+def _id_or_404(model, value):
+    try:
+        model._meta.pk.to_python(value)
+    except ValidationError:
+        raise Http404(f"No {model._meta.verbose_name} with that id.") from None
+
 
 class TolerantAutocompleteSelect(AutocompleteSelect):
     """An autocomplete that re-shows a form holding a malformed id instead of failing.
@@ -348,7 +371,7 @@ class RuleCaseExpectationInline(admin.TabularInline):
 
 
 @admin.register(RuleCase)
-class RuleCaseAdmin(SimpleHistoryAdmin):
+class RuleCaseAdmin(HistoryAdmin):
     """The case library a preview checks before publishing."""
 
     form = RuleCaseForm
@@ -368,7 +391,7 @@ class RuleCaseAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(Section)
-class SectionAdmin(SimpleHistoryAdmin):
+class SectionAdmin(HistoryAdmin):
     list_display = ["title", "key", "order", "question_count"]
     search_fields = ["key", "title"]
     ordering = ["order", "key"]
@@ -414,7 +437,7 @@ REVIEW_FIELDSET = ("Review", {
 
 
 @admin.register(Reference)
-class ReferenceAdmin(SimpleHistoryAdmin):
+class ReferenceAdmin(HistoryAdmin):
     list_display = ["reference", "year", "details", review_due_display]
     list_filter = ["verified", ReviewOverdueFilter]
     search_fields = ["authors", "title", "key", "source", "doi", "pmid"]
@@ -485,7 +508,7 @@ class EvidenceGradeInline(TolerantAutocompleteMixin, admin.TabularInline):
 
 
 @admin.register(Condition)
-class ConditionAdmin(SimpleHistoryAdmin):
+class ConditionAdmin(HistoryAdmin):
     list_display = ["name", "slug", "order", "active", "criterion_count", "reference_keys"]
     list_filter = ["active"]
     search_fields = ["slug", "name", "description"]
@@ -557,7 +580,7 @@ class ConditionAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(Question)
-class QuestionAdmin(TolerantAutocompleteMixin, SimpleHistoryAdmin):
+class QuestionAdmin(TolerantAutocompleteMixin, HistoryAdmin):
     form = QuestionForm
     list_display = ["question", "kind", "section", "order", "enable_when", "calculation"]
     list_filter = ["section", "kind", "calculation"]
@@ -609,7 +632,7 @@ def question_html(question):
 
 
 @admin.register(Criterion)
-class CriterionAdmin(TolerantAutocompleteMixin, SimpleHistoryAdmin):
+class CriterionAdmin(TolerantAutocompleteMixin, HistoryAdmin):
     form = CriterionForm
     list_display = ["key", "effect", "rule", "applies_to", "active", "order", review_due_display]
     list_filter = ["effect", "conditions", "active", ReviewOverdueFilter]
@@ -673,7 +696,7 @@ class InstrumentForm(forms.ModelForm):
 
 
 @admin.register(Instrument)
-class InstrumentAdmin(TolerantAutocompleteMixin, SimpleHistoryAdmin):
+class InstrumentAdmin(TolerantAutocompleteMixin, HistoryAdmin):
     """A scored instrument: its items are its total's inputs (edit them on
     the total question's page); here its options, bands, references and licence."""
 
@@ -724,7 +747,7 @@ class InstrumentAdmin(TolerantAutocompleteMixin, SimpleHistoryAdmin):
 
 
 @admin.register(Drug)
-class DrugAdmin(SimpleHistoryAdmin):
+class DrugAdmin(HistoryAdmin):
     list_display = ["name", "key", "drug_class", "min_daily_dose_mg", "counts_as_trial", "reference_keys"]
     list_filter = ["drug_class", "counts_as_trial"]
     search_fields = ["key", "name"]
@@ -747,7 +770,7 @@ class DrugAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(FormularySettings)
-class FormularySettingsAdmin(SimpleHistoryAdmin):
+class FormularySettingsAdmin(HistoryAdmin):
     """The one row of formulary-wide rules."""
 
     list_display = ["__str__", "reference_keys"]

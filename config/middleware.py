@@ -1,12 +1,14 @@
 """Middleware of our own: security headers, refusals kept out of caches,
-request bodies limited in size, idle session expiry, refusing session cookies Django could never have set,
-and refusing methods no page serves."""
+request bodies limited in size, NUL characters kept out of the admin's
+queries, idle session expiry, refusing session cookies Django could never
+have set, and refusing methods no page serves."""
 
 import time
 
 from django.conf import settings
 from django.contrib.sessions.backends.base import VALID_KEY_CHARS
-from django.http import HttpResponse, HttpResponseNotAllowed
+from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseNotAllowed
+from django.urls import reverse
 from django.utils.cache import patch_cache_control
 
 # Everything from our own origin, nothing inline, nothing from third parties:
@@ -71,6 +73,27 @@ def request_body_limited(get_response):
             return HttpResponse(
                 f"This request is larger than the {limit // 1024:,} kB this site accepts.",
                 status=413, content_type="text/plain; charset=utf-8",
+            )
+        return get_response(request)
+
+    return middleware
+
+
+def nul_in_admin_address_refused(get_response):
+    """400 for an admin address whose path or query holds a NUL character.
+    The admin hands filter values, search terms and autocomplete terms to the
+    database as they come, and PostgreSQL answers a NUL in text with an
+    error; nothing in the admin is named with one. (The app's own pages
+    check their parameters in forms, and say so on the page.)"""
+
+    def middleware(request):
+        if request.path.startswith(reverse("admin:index")) and (
+            "\x00" in request.path
+            or any("\x00" in key or "\x00" in value for key, values in request.GET.lists() for value in values)
+        ):
+            return HttpResponseBadRequest(
+                "This address holds a NUL character, which no page here uses.",
+                content_type="text/plain; charset=utf-8",
             )
         return get_response(request)
 

@@ -62,6 +62,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "config.middleware.refusals_not_stored",
     "config.middleware.request_body_limited",
+    "config.middleware.nul_in_admin_address_refused",
     "config.middleware.unserved_methods_refused",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "config.middleware.malformed_session_cookie_ignored",
