@@ -7,6 +7,7 @@ ALLOWED_HOSTS and DATABASE_URL (see README.md).
 
 import hashlib
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -303,11 +304,16 @@ DATA_UPLOAD_MAX_NUMBER_FILES = 0
 # screening.models.new_patient_reference_validator). A regular expression the
 # whole reference must match; the default asks for at least one digit, so a
 # bare surname ("Smith") is refused. Whatever the pattern, a new reference
-# never holds "/", ".." or a control character: it is an identifier, not a path.
+# never holds "/" or ".." (it is an identifier, not a path), nor a space or a
+# control character (the model's own rule).
 # The description is what the error message tells a clinician to write.
 PATIENT_REFERENCE_PATTERN = os.environ.get(
     "PATIENT_REFERENCE_PATTERN", r"(?=[^0-9]*[0-9])[A-Za-z0-9][A-Za-z0-9._:#-]*"
 )
+try:
+    re.compile(PATIENT_REFERENCE_PATTERN)
+except re.error as error:
+    raise ImproperlyConfigured(f"PATIENT_REFERENCE_PATTERN is not a regular expression: {error}.") from None
 PATIENT_REFERENCE_DESCRIPTION = os.environ.get(
     "PATIENT_REFERENCE_DESCRIPTION",
     "letters and digits, with at least one digit, and - _ . : # (for example A-1027)",

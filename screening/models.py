@@ -30,12 +30,12 @@ PATH_LIKE = re.compile(r"/|\.\.")
 
 def new_patient_reference_validator(value):
     """The rule for a patient reference typed anew, on the new-screening and
-    details forms and in `screen --save`: everything the model asks
-    (`patient_reference_validator`: no spaces, no control characters), never
-    "/" or ".." (a reference is an identifier, not a path; checked first, to
-    say so), and then the clinic's
-    PATIENT_REFERENCE_PATTERN (read when called) matched in full. Screenings
-    stored before a rule was tightened keep their references, and their pages."""
+    details forms and in `screen --save`: never "/" or ".." (a reference is
+    an identifier, not a path; checked first, to say so), everything the
+    model asks (`patient_reference_validator`: no spaces, no control
+    characters), then the clinic's PATIENT_REFERENCE_PATTERN, read when
+    called, matched in full. Screenings stored before a rule was tightened
+    keep their references, and their pages."""
     if PATH_LIKE.search(value):
         raise ValidationError(
             "A patient reference is an identifier, not a path: no “/” and no “..”.", code="path_like",

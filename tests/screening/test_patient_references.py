@@ -100,3 +100,16 @@ def test_a_final_with_an_older_reference_stays_reachable(clinician_client, clini
         "patient_reference": older, "conditions": ["trd"],
     })
     assert corrected.status_code == 302, text(corrected)
+
+
+def test_a_pattern_that_is_not_a_regular_expression_stops_the_app_at_start_up():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {**os.environ, "PATIENT_REFERENCE_PATTERN": "([0-9]"}
+    done = subprocess.run([sys.executable, "manage.py", "check"], cwd=Path(__file__).resolve().parents[2], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    assert "PATIENT_REFERENCE_PATTERN is not a regular expression" in done.stderr.strip().splitlines()[-1]
