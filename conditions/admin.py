@@ -16,6 +16,7 @@ from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Count
+from django.http import Http404
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
@@ -44,10 +45,33 @@ from conditions.models import (
     RuleCaseExpectation,
     Section,
 )
+from conditions.plain_json import PlainJSONField, check_plain_json
 
 admin.site.site_header = "KetaScreen knowledge base"
 admin.site.site_title = "KetaScreen knowledge base"
 admin.site.index_title = "Knowledge base, rule versions and users"
+
+class HistoryAdmin(SimpleHistoryAdmin):
+    """django-simple-history's admin, whose history pages answer 404 for an
+    id that is no id ("abc"): it converts the ids from the address itself,
+    and would fail with a server error."""
+
+    def history_view(self, request, object_id, extra_context=None):
+        _id_or_404(self.model, object_id)
+        return super().history_view(request, object_id, extra_context=extra_context)
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        _id_or_404(self.model, object_id)
+        _id_or_404(self.model.history.model, version_id)
+        return super().history_form_view(request, object_id, version_id, extra_context=extra_context)
+
+
+def _id_or_404(model, value):
+    try:
+        model._meta.pk.to_python(value)
+    except ValidationError:
+        raise Http404(f"No {model._meta.verbose_name} with that id.") from None
+
 
 class TolerantAutocompleteSelect(AutocompleteSelect):
     """An autocomplete that re-shows a form holding a malformed id instead of failing.
@@ -146,11 +170,13 @@ def value_for_form(field, value):
 
 
 def value_from_form(value):
-    """A cleaned form value as the model stores it (numbers as int or float)."""
+    """A cleaned form value as the model stores it (numbers as int or float),
+    through the check every stored JSON value passes (conditions.plain_json)."""
     if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
+        value = int(value) if value == value.to_integral_value() else float(value)
     if value in ("", []):
         return None
+    check_plain_json(value)
     return value
 
 
@@ -219,6 +245,7 @@ class ChoiceRowsField(forms.Field):
         if not rows:
             return []
         if all(isinstance(r, dict) and set(r) == {"value", "label"} for r in rows):
+            check_plain_json(rows)
             return rows  # as stored
         kept, problems = [], []
         for number, row in enumerate(rows, 1):
@@ -242,7 +269,9 @@ class ChoiceRowsField(forms.Field):
             kept.append((position, number, {"value": value, "label": label}))
         if problems:
             raise ValidationError(problems)
-        return [choice for _, _, choice in sorted(kept, key=lambda item: item[:2])]
+        choices = [choice for _, _, choice in sorted(kept, key=lambda item: item[:2])]
+        check_plain_json(choices)
+        return choices
 
     def has_changed(self, initial, data):
         try:
@@ -352,6 +381,7 @@ class RuleCaseForm(forms.ModelForm):
     class Meta:
         model = RuleCase
         fields = ["name", "description", "answers"]
+        field_classes = {"answers": PlainJSONField}
         error_messages = {"answers": {"invalid": ANSWERS_JSON_ERROR}}
         widgets = {"answers": forms.Textarea(attrs={"rows": 12, "cols": 80})}
 
@@ -365,7 +395,7 @@ class RuleCaseExpectationInline(admin.TabularInline):
 
 
 @admin.register(RuleCase)
-class RuleCaseAdmin(SimpleHistoryAdmin):
+class RuleCaseAdmin(HistoryAdmin):
     """The case library a preview checks before publishing."""
 
     form = RuleCaseForm
@@ -385,7 +415,7 @@ class RuleCaseAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(Section)
-class SectionAdmin(SimpleHistoryAdmin):
+class SectionAdmin(HistoryAdmin):
     list_display = ["title", "key", "order", "question_count"]
     search_fields = ["key", "title"]
     ordering = ["order", "key"]
@@ -431,7 +461,7 @@ REVIEW_FIELDSET = ("Review", {
 
 
 @admin.register(Reference)
-class ReferenceAdmin(SimpleHistoryAdmin):
+class ReferenceAdmin(HistoryAdmin):
     list_display = ["reference", "year", "details", review_due_display]
     list_filter = ["verified", ReviewOverdueFilter]
     search_fields = ["authors", "title", "key", "source", "doi", "pmid"]
@@ -502,7 +532,7 @@ class EvidenceGradeInline(TolerantAutocompleteMixin, admin.TabularInline):
 
 
 @admin.register(Condition)
-class ConditionAdmin(SimpleHistoryAdmin):
+class ConditionAdmin(HistoryAdmin):
     list_display = ["name", "slug", "order", "active", "criterion_count", "reference_keys"]
     list_filter = ["active"]
     search_fields = ["slug", "name", "description"]
@@ -574,7 +604,7 @@ class ConditionAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(Question)
-class QuestionAdmin(TolerantAutocompleteMixin, SimpleHistoryAdmin):
+class QuestionAdmin(TolerantAutocompleteMixin, HistoryAdmin):
     form = QuestionForm
     list_display = ["question", "kind", "section", "order", "enable_when", "calculation"]
     list_filter = ["section", "kind", "calculation"]
@@ -626,7 +656,7 @@ def question_html(question):
 
 
 @admin.register(Criterion)
-class CriterionAdmin(TolerantAutocompleteMixin, SimpleHistoryAdmin):
+class CriterionAdmin(TolerantAutocompleteMixin, HistoryAdmin):
     form = CriterionForm
     list_display = ["key", "effect", "rule", "basis_display", "applies_to", "active", "order", review_due_display]
     list_filter = ["effect", "basis", "conditions", "active", ReviewOverdueFilter]
@@ -691,6 +721,7 @@ class InstrumentForm(forms.ModelForm):
     class Meta:
         model = Instrument
         fields = ["code", "name", "total", "options", "bands", "extra_items", "references", "licence", "order"]
+        field_classes = {"options": PlainJSONField, "bands": PlainJSONField}
         error_messages = {
             "options": {"invalid": JSON_ROWS_ERROR.format(OPTIONS_EXAMPLE)},
             "bands": {"invalid": JSON_ROWS_ERROR.format(BANDS_EXAMPLE)},
@@ -702,7 +733,7 @@ class InstrumentForm(forms.ModelForm):
 
 
 @admin.register(Instrument)
-class InstrumentAdmin(TolerantAutocompleteMixin, SimpleHistoryAdmin):
+class InstrumentAdmin(TolerantAutocompleteMixin, HistoryAdmin):
     """A scored instrument: its items are its total's inputs (edit them on
     the total question's page); here its options, bands, references and licence."""
 
@@ -753,7 +784,7 @@ class InstrumentAdmin(TolerantAutocompleteMixin, SimpleHistoryAdmin):
 
 
 @admin.register(Drug)
-class DrugAdmin(SimpleHistoryAdmin):
+class DrugAdmin(HistoryAdmin):
     list_display = ["name", "key", "drug_class", "min_daily_dose_mg", "counts_as_trial", "reference_keys"]
     list_filter = ["drug_class", "counts_as_trial"]
     search_fields = ["key", "name"]
@@ -776,7 +807,7 @@ class DrugAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(FormularySettings)
-class FormularySettingsAdmin(SimpleHistoryAdmin):
+class FormularySettingsAdmin(HistoryAdmin):
     """The one row of formulary-wide rules."""
 
     list_display = ["__str__", "reference_keys"]

@@ -61,6 +61,13 @@ CASE_FIELDS = ("name", "description", "answers", "expected")
 ORDER_STEP = 10
 # libyaml's safe loader when PyYAML was built with it: the same result, faster.
 SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# Limits on a file before it is read into objects (docs/security.md, "Limits
+# on input"). The shipped file is about 100 kB, 6 levels deep, with 40 aliases
+# and about 5,000 values; each limit leaves ten times that or more.
+MAX_FILE_BYTES = 1024 * 1024
+MAX_DEPTH = 40
+MAX_ALIASES = 1000
+MAX_VALUES = 100_000  # counting each alias as everything it stands for
 
 # YAML field -> model field, per group. Relations are handled on their own.
 SECTION_FIELDS = {"key": "key", "title": "title"}
@@ -154,25 +161,110 @@ class Plan:
 
 
 def read_knowledge_base(path):
-    """The parsed YAML of `path`; raises KnowledgeBaseFileError with a one-line reason."""
+    """The parsed YAML of `path`; raises KnowledgeBaseFileError with a one-line reason.
+
+    A file is refused before it is read into objects when it is larger than
+    MAX_FILE_BYTES, or when its stream of YAML events (`check_yaml_shape`)
+    nests deeper than MAX_DEPTH, uses more than MAX_ALIASES aliases or
+    stands for more than MAX_VALUES values once every alias is expanded (a
+    "billion laughs" file is a few lines long). Only then does the safe
+    loader build it, and a number too long to convert is refused too.
+    """
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with open(path, "rb") as stream:
+            raw = stream.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise KnowledgeBaseFileError(f"No file at {path}.") from None
-    except (OSError, UnicodeDecodeError) as error:
+    except OSError as error:
+        raise KnowledgeBaseFileError(f"Cannot read {path}: {error.strerror or error}.") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise KnowledgeBaseFileError(
+            f"{path} is larger than {MAX_FILE_BYTES // 1024 // 1024} MB, the most a knowledge base file may be."
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
         raise KnowledgeBaseFileError(f"Cannot read {path}: {error}.") from None
     try:
+        check_yaml_shape(text)
         data = yaml.load(text, Loader=SAFE_LOADER)
+    except YamlRefused as error:
+        raise KnowledgeBaseFileError(f"{path} is refused: {error}.") from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         reason = getattr(error, "problem", None) or "cannot be parsed"
         raise KnowledgeBaseFileError(f"{path} is not valid YAML{where}: {reason}.") from None
+    except ValueError:  # int() of a number longer than Python converts (sys.get_int_max_str_digits)
+        raise KnowledgeBaseFileError(f"{path} is refused: a number in it has too many digits.") from None
     if not isinstance(data, dict):
         raise KnowledgeBaseFileError(
             f"{path} should be a mapping with the lists {', '.join(GROUPS[:5])}."
         )
     return data
+
+
+class YamlRefused(Exception):
+    """The YAML is well formed but beyond one of the loader's limits, or
+    holds text no database column can store."""
+
+
+def check_yaml_shape(text):
+    """Raise YamlRefused when `text` nests deeper than MAX_DEPTH, holds more
+    than MAX_ALIASES aliases, or more than MAX_VALUES values with each alias
+    counted as the values of the node it repeats; or when a value holds a
+    NUL character (PostgreSQL stores none) or a lone surrogate (no encoding
+    does), named by its line.
+
+    Reads only the parser's event stream, which is built without recursion
+    and holds one event at a time: building objects from a file nested
+    100,000 deep would overflow the C stack, and an alias bomb would be
+    expanded by whatever walks the objects later. Each open collection keeps
+    its running count of values; a closed one adds its count to its parent's,
+    and remembers it under its anchor so that an alias to it counts as much.
+    """
+    open_counts = []  # [anchor, values so far] per collection not yet closed
+    anchored = {}  # anchor -> values under it
+    aliases = 0
+
+    def add(values):
+        if open_counts:
+            open_counts[-1][1] += values
+            if open_counts[-1][1] > MAX_VALUES:
+                raise YamlRefused(f"it stands for more than {MAX_VALUES:,} values once its aliases are expanded")
+
+    for event in yaml.parse(text, Loader=SAFE_LOADER):
+        if isinstance(event, yaml.CollectionStartEvent):
+            if len(open_counts) >= MAX_DEPTH:
+                raise YamlRefused(f"it nests more than {MAX_DEPTH} levels deep")
+            open_counts.append([event.anchor, 1])
+        elif isinstance(event, yaml.CollectionEndEvent):
+            anchor, values = open_counts.pop()
+            if anchor is not None:
+                anchored[anchor] = values
+            add(values)
+        elif isinstance(event, yaml.ScalarEvent):
+            if "\x00" in event.value or not _encodable(event.value):
+                raise YamlRefused(
+                    f"the value at line {event.start_mark.line + 1} holds a NUL character or a lone "
+                    "surrogate, which cannot be stored"
+                )
+            if event.anchor is not None:
+                anchored[event.anchor] = 1
+            add(1)
+        elif isinstance(event, yaml.AliasEvent):
+            aliases += 1
+            if aliases > MAX_ALIASES:
+                raise YamlRefused(f"it uses more than {MAX_ALIASES} aliases")
+            add(anchored.get(event.anchor, 1))
+
+
+def _encodable(text):
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def knowledge_base_load(data, *, reason="Loaded from a knowledge base file"):

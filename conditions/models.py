@@ -5,6 +5,7 @@ any future API refuse the same malformed rules, and the engine never meets
 one (docs/architecture.md, "The rule semantics").
 """
 
+import math
 import re
 from decimal import Decimal, InvalidOperation
 
@@ -823,6 +824,8 @@ def _answer_problem(question, answer):
     if kind in NUMBER_KINDS:
         if isinstance(answer, bool) or not isinstance(answer, int | float):
             return "answer a number."
+        if not math.isfinite(answer):
+            return "answer a finite number."
         if kind == Kind.INTEGER and answer != int(answer):
             return "answer a whole number."
         if question.min_value is not None and answer < question.min_value:

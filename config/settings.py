@@ -7,6 +7,7 @@ ALLOWED_HOSTS and DATABASE_URL (see README.md).
 
 import hashlib
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -107,6 +108,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.middleware.refusals_not_stored",
+    "config.middleware.request_body_limited",
+    "config.middleware.nul_in_admin_address_refused",
     "config.middleware.unserved_methods_refused",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "config.middleware.malformed_session_cookie_ignored",
@@ -332,6 +336,35 @@ MEDIA_URL = "media/"
 # never holds a worker for long.
 PDF_DRAFT_RENDERS_PER_MINUTE = int(os.environ.get("PDF_DRAFT_RENDERS_PER_MINUTE", "6"))
 PDF_RENDER_TIMEOUT_SECONDS = float(os.environ.get("PDF_RENDER_TIMEOUT_SECONDS", "20"))
+
+# Request bodies. No page takes a file, and the largest form (a knowledge-base
+# page in the admin) posts well under a megabyte: a body declared larger than
+# REQUEST_BODY_MAX_BYTES is refused with 413 before a byte of it is read
+# (config.middleware.request_body_limited), so nothing is spooled to disk; Django
+# itself refuses a form body over the same size, or a file, with 400. The
+# reverse proxy should refuse it first (docs/deployment.md).
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("REQUEST_BODY_MAX_BYTES", str(2 * 1024 * 1024)))
+FILE_UPLOAD_MAX_MEMORY_SIZE = DATA_UPLOAD_MAX_MEMORY_SIZE
+DATA_UPLOAD_MAX_NUMBER_FILES = 0
+
+# What a new patient reference must look like (the form and `screen --save`;
+# screening.models.new_patient_reference_validator). A regular expression the
+# whole reference must match; the default asks for at least one digit, so a
+# bare surname ("Smith") is refused. Whatever the pattern, a new reference
+# never holds "/" or ".." (it is an identifier, not a path), nor a space or a
+# control character (the model's own rule).
+# The description is what the error message tells a clinician to write.
+PATIENT_REFERENCE_PATTERN = os.environ.get(
+    "PATIENT_REFERENCE_PATTERN", r"(?=[^0-9]*[0-9])[A-Za-z0-9][A-Za-z0-9._:#-]*"
+)
+try:
+    re.compile(PATIENT_REFERENCE_PATTERN)
+except re.error as error:
+    raise ImproperlyConfigured(f"PATIENT_REFERENCE_PATTERN is not a regular expression: {error}.") from None
+PATIENT_REFERENCE_DESCRIPTION = os.environ.get(
+    "PATIENT_REFERENCE_DESCRIPTION",
+    "letters and digits, with at least one digit, and - _ . : # (for example A-1027)",
+)
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"

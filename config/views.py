@@ -21,10 +21,14 @@ def healthz(request):
     return JsonResponse({"status": "ok", "database": "ok"})
 
 
-def locked_out(request, credentials, *args, **kwargs):
-    """django-axes calls this instead of signing in while a username is locked out."""
-    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
-    return render(request, "registration/locked_out.html", {"minutes": minutes}, status=429)
+def locked_out(request, *args, **kwargs):
+    """django-axes calls this instead of signing in while a username is
+    locked out: 429, with Retry-After giving the cool-off in seconds (the
+    longest the wait can be, since a lockout starts at the last failure)."""
+    seconds = int(settings.AXES_COOLOFF_TIME.total_seconds())
+    response = render(request, "registration/locked_out.html", {"minutes": seconds // 60}, status=429)
+    response["Retry-After"] = str(seconds)
+    return response
 
 
 @never_cache

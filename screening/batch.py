@@ -29,6 +29,16 @@ def screen_record(rulebook: engine.Rulebook, record, *, on: date | None = None) 
             "patient": None, "rulebook_version": rulebook.version,
             "errors": ["each record must be a JSON object with patient, conditions and answers."],
         }, None
+    if unreadable := _lone_surrogates(record):
+        # Refused before anything reads the record: no message, and no
+        # output, may carry such a character, or writing it as UTF-8 fails.
+        patient = record.get("patient")
+        return {
+            "patient": patient if isinstance(patient, str) and "patient" not in unreadable else None,
+            "rulebook_version": rulebook.version,
+            "errors": [f"{place}: contains a lone surrogate (an escape such as \\ud800 that stands for no "
+                       "character); write the text as UTF-8 or as a complete escaped pair." for place in unreadable],
+        }, None
     patient = record.get("patient")
     errors = []
     if not isinstance(patient, str) or not patient.strip():
@@ -50,6 +60,44 @@ def screen_record(rulebook: engine.Rulebook, record, *, on: date | None = None) 
     if age is not None:
         output["age_from_year_of_birth"] = age.to_dict()
     return output, validation
+
+
+def _lone_surrogates(record) -> dict[str, None]:
+    """Where in a record (a key or a string value, at any depth) a lone
+    surrogate is, as printable places such as `answers.antidepressant_trials[0].drug`
+    (a key that holds one is shown escaped). JSON allows "\\ud800" but no text
+    encoding does. The places come in record order, each once. A loop, not
+    recursion: the JSON parser takes nesting as deep as Python recurses."""
+    found: dict[str, None] = {}
+    pending = [("", record)]
+    while pending:
+        place, value = pending.pop()
+        if isinstance(value, str):
+            if not _encodable(value):
+                found[place or "record"] = None
+            continue
+        if isinstance(value, Mapping):
+            children = []
+            for key, inner in value.items():
+                text = str(key) if _encodable(str(key)) else str(key).encode("utf-8", "backslashreplace").decode()
+                here = f"{place}.{text}" if place else text
+                if text != str(key):
+                    found[here] = None
+                children.append((here, inner))
+        elif isinstance(value, list):
+            children = [(f"{place}[{index}]", inner) for index, inner in enumerate(value)]
+        else:
+            continue
+        pending.extend(reversed(children))
+    return found
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def malformed_line(rulebook: engine.Rulebook, number: int, problem: str) -> dict:

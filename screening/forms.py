@@ -23,7 +23,7 @@ from django.utils.safestring import mark_safe
 
 from screening import engine
 from screening.age import AGE_QUESTION, age_from_year_of_birth, with_age
-from screening.models import Status, patient_reference_validator
+from screening.models import Status, new_patient_reference_validator
 from screening.summary import TRIAL_OUTCOMES, instrument_short_name
 
 MISSING_ANSWER = "Answer this question to see the summary."
@@ -60,7 +60,7 @@ class ConditionCheckboxes(forms.CheckboxSelectMultiple):
 
 class NewScreeningForm(forms.Form):
     patient_reference = forms.CharField(
-        label="Patient reference", max_length=64, validators=[patient_reference_validator],
+        label="Patient reference", max_length=64, validators=[new_patient_reference_validator],
         help_text="The clinic's identifier for this patient, for example A-1027. Never a name.",
     )
     year_of_birth = forms.IntegerField(
@@ -704,6 +704,16 @@ class DetailsForm(NewScreeningForm):
 
     def __init__(self, *args, rulebook: engine.Rulebook, **kwargs):
         super().__init__(*args, rulebook=rulebook, **kwargs)
+        # The draft's own reference stays acceptable as it is: an amendment
+        # carries the reference of the final it amends, whatever rule for new
+        # references held when that was made.
+        current = self.initial.get("patient_reference")
+
+        def new_or_unchanged(value):
+            if value != current:
+                new_patient_reference_validator(value)
+
+        self.fields["patient_reference"].validators = [new_or_unchanged]
         self.fields["conditions"].help_text = (
             "Choose every condition the patient presents with. Answers to questions that only a "
             "condition you remove asked are no longer kept."

@@ -3,6 +3,7 @@
 import hashlib
 import hmac
 import json
+import re
 import uuid
 from datetime import UTC
 
@@ -23,6 +24,29 @@ patient_reference_validator = RegexValidator(
     r"\A[A-Za-z0-9][A-Za-z0-9._/:#-]*\Z",
     "Use the clinic's patient identifier: letters, digits and - _ . / : #, with no spaces. Never a name.",
 )
+
+
+PATH_LIKE = re.compile(r"/|\.\.")
+
+
+def new_patient_reference_validator(value):
+    """The rule for a patient reference typed anew, on the new-screening and
+    details forms and in `screen --save`: never "/" or ".." (a reference is
+    an identifier, not a path; checked first, to say so), everything the
+    model asks (`patient_reference_validator`: no spaces, no control
+    characters), then the clinic's PATIENT_REFERENCE_PATTERN, read when
+    called, matched in full. Screenings stored before a rule was tightened
+    keep their references, and their pages."""
+    if PATH_LIKE.search(value):
+        raise ValidationError(
+            "A patient reference is an identifier, not a path: no “/” and no “..”.", code="path_like",
+        )
+    patient_reference_validator(value)  # refuses control characters and spaces too
+    if not re.fullmatch(settings.PATIENT_REFERENCE_PATTERN, value):
+        raise ValidationError(
+            f"Use the clinic's patient identifier: {settings.PATIENT_REFERENCE_DESCRIPTION}. Never a name.",
+            code="pattern",
+        )
 
 
 class KnowledgeBaseRevision(models.Model):

@@ -389,3 +389,34 @@ def test_a_screening_without_duties_lists_none():
     without_shipped_duties_and_evidence()
     code, out, _ = screen(stdin=json.dumps(TRD))
     assert json.loads(out)[0]["duties"] == []
+
+
+# Lone surrogates: JSON may write "\ud800", which no text encoding can hold ----------
+
+LONE = "\\ud800"  # as it stands in the JSON text
+SURROGATE_RECORDS = [
+    f'{{"patient": "A-{LONE}", "conditions": ["trd"], "answers": {{"age": 45}}}}',
+    f'{{"patient": "A-2", "conditions": ["trd"], "answers": {{"age": "{LONE}"}}}}',
+    f'{{"patient": "A-3", "conditions": ["trd"], "answers": {{"x{LONE}": 1}}}}',
+    f'{{"patient": "A-4", "conditions": ["trd"], "answers": {{"antidepressant_trials": '
+    f'[{{"drug": "sertraline{LONE}", "daily_dose_mg": 150, "weeks": 8, "outcome": "no_response"}}]}}}}',
+]
+SURROGATE_PLACES = ["patient", "answers.age", "answers.x\\ud800", "answers.antidepressant_trials[0].drug"]
+
+
+@pytest.mark.parametrize("jsonl", [False, True], ids=["json", "jsonl"])
+def test_a_lone_surrogate_is_an_error_for_its_record_and_the_rest_are_screened(manage_py, jsonl):
+    good = json.dumps(TRD)
+    lines = [good, *SURROGATE_RECORDS, good]
+    text = "\n".join(lines) if jsonl else "[" + ",\n".join(lines) + "]"
+    code, out, err = manage_py("screen", *(["--jsonl"] if jsonl else []), stdin=text)
+    assert code == 1, err
+    assert "Traceback" not in err
+    results = [json.loads(line) for line in out.splitlines()] if jsonl else json.loads(out)
+    assert len(results) == len(lines)
+    assert results[0]["results"][0]["status"] == results[-1]["results"][0]["status"] == "eligible"
+    for result, place in zip(results[1:-1], SURROGATE_PLACES, strict=True):
+        (error,) = result["errors"]
+        assert error.startswith(f"{place}: contains a lone surrogate"), error
+        assert "results" not in result
+    assert [r["patient"] for r in results] == ["A-1027", None, "A-2", "A-3", "A-4", "A-1027"]

@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 from screening.audit import audit
 from screening.batch import dumps, malformed_line, screen_record
-from screening.models import AuditAction
+from screening.models import AuditAction, new_patient_reference_validator
 from screening.rulebook import current_rulebook
 from screening.services import screening_create
 
@@ -130,6 +130,7 @@ class Command(BaseCommand):
 
     def _save(self, owner, record, validation, result, rulebook):
         try:
+            new_patient_reference_validator(record["patient"])
             # An atomic block of its own: a refused record leaves any
             # transaction around this command usable for the next one.
             with transaction.atomic():
@@ -141,6 +142,7 @@ class Command(BaseCommand):
                 # The event the web writes for a new screening; no request, so no address.
                 audit(AuditAction.SCREENING_CREATED, user=owner, screening=screening)
         except ValidationError as error:
-            messages = [f"{field}: {m}" for field, ms in error.message_dict.items() for m in ms]
+            problems = error.message_dict if hasattr(error, "error_dict") else {"patient_reference": error.messages}
+            messages = [f"{field}: {m}" for field, ms in problems.items() for m in ms]
             return {"patient": record["patient"], "rulebook_version": rulebook.version, "errors": messages}
         return {**result, "screening": screening.pk}
