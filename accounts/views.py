@@ -18,7 +18,6 @@ from django.contrib.auth.signals import user_login_failed
 from django.contrib.auth.views import LoginView, redirect_to_login
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render, resolve_url
-from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
@@ -38,7 +37,6 @@ class SignInView(LoginView):
 
     redirect_authenticated_user = True
 
-    @method_decorator(never_cache)
     def dispatch(self, request, *args, **kwargs):
         # A session that has not passed a second factor its user now needs
         # is no reason to skip the form (and would loop back from the admin).

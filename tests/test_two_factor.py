@@ -298,6 +298,12 @@ def test_the_admin_needs_a_session_that_passed_the_second_factor(plain_client, l
     assert plain_client.get("/admin/login/")["Location"] == "/accounts/login/?next=/admin/"
 
 
+def test_a_password_only_session_of_a_lead_is_signed_out_on_any_page(plain_client, lead):
+    plain_client.force_login(lead)
+    assert plain_client.get("/screenings/")["Location"] == "/accounts/login/?next=/screenings/"
+    assert AuditEvent.objects.filter(action=AuditAction.SIGN_OUT, user=lead).exists()
+
+
 def test_the_admins_own_sign_in_form_cannot_skip_the_second_factor(plain_client, lead_with_phone):
     response = plain_client.post("/admin/login/", {"username": "lead", "password": TEST_PASSWORD})
     assert response["Location"].startswith("/accounts/login/")
