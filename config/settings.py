@@ -91,7 +91,8 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # Django's admin on a site that needs a second factor (accounts.sites).
+    "accounts.admin_apps.KetaScreenAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -102,6 +103,10 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "simple_history",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "accounts",
     "conditions",
     "screening",
 ]
@@ -119,6 +124,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.middleware.second_factor_enforced",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "config.middleware.content_security_policy",
@@ -193,7 +199,7 @@ def release_digest():
     keys start with it, so a deploy never reads markup an older release
     rendered, whichever cache the hosts share."""
     digest = hashlib.sha256()
-    for folder in ("config", "conditions", "screening", "templates"):
+    for folder in ("config", "accounts", "conditions", "screening", "templates"):
         for path in sorted((BASE_DIR / folder).rglob("*")):
             if path.suffix in {".py", ".html"}:
                 digest.update(path.relative_to(BASE_DIR).as_posix().encode())
@@ -240,6 +246,19 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_LOCKOUT_CALLABLE = "config.views.locked_out"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
+# django-axes keeps what failed sign-ins posted; never the codes.
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "code"]
+
+# Two-factor sign-in (django-otp, TOTP with recovery codes; see
+# docs/security.md). Clinical leads, staff and superusers must use it;
+# TWO_FACTOR_FOR_CLINICIANS makes everyone use it. Wrong codes count
+# towards the django-axes lockout above, so django-otp's own per-device
+# delays are off: one rule, one message, for passwords and codes alike.
+TWO_FACTOR_FOR_CLINICIANS = env_bool("TWO_FACTOR_FOR_CLINICIANS", False)
+OTP_TOTP_ISSUER = "KetaScreen"
+OTP_TOTP_THROTTLE_FACTOR = 0
+OTP_STATIC_THROTTLE_FACTOR = 0
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 # Client addresses, for sign-in lockouts and the audit trail, come from
 # django-ipware. TRUSTED_PROXY_COUNT is the number of reverse proxies in front

@@ -3,12 +3,21 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from accounts import views as accounts
 from config import views
 
 # Only what the app uses from django.contrib.auth: no e-mailed password
 # resets (a clinic's administrator resets passwords in the admin).
-accounts = [
-    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+# Sign-in is two steps for those who must use two factors (accounts.views):
+# the password at accounts/login/, then a code.
+sign_in = [
+    path("accounts/login/", accounts.SignInView.as_view(), name="login"),
+    path("accounts/two-factor/", accounts.second_step, name="two_factor"),
+    path("accounts/two-factor/set-up/", accounts.setup, name="two_factor_setup"),
+    path("accounts/two-factor/recovery-codes/", accounts.recovery_codes, name="two_factor_recovery_codes"),
+    path("accounts/two-factor/recovery-codes/download/", accounts.recovery_codes_download,
+         name="two_factor_recovery_codes_download"),
+    path("accounts/two-factor/recovery-codes/new/", accounts.recovery_codes_new, name="two_factor_recovery_codes_new"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
@@ -18,7 +27,7 @@ accounts = [
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="screening:list", permanent=False)),
     path("healthz", views.healthz, name="healthz"),
-    *accounts,
+    *sign_in,
     path("", include("screening.urls")),
     path("admin/", admin.site.urls),
 ]

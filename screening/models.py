@@ -292,6 +292,11 @@ class AuditAction(models.TextChoices):
     LOCKED_OUT = "locked_out", "Locked out after failed sign-ins"
     PDF_FAILED = "pdf_failed", "PDF could not be produced"
     KEY_INTRODUCED = "key_introduced", "Audit key introduced: the unkeyed events before it sealed"
+    SECOND_FACTOR_PASSED = "second_factor_passed", "Two-factor code accepted"
+    SECOND_FACTOR_FAILED = "second_factor_failed", "Two-factor code refused"
+    TWO_FACTOR_ENROLLED = "two_factor_enrolled", "Two-factor sign-in set up"
+    RECOVERY_CODES_ISSUED = "recovery_codes_issued", "New recovery codes issued"
+    TWO_FACTOR_RESET = "two_factor_reset", "Two-factor sign-in reset by an administrator"
 
 
 class AuditEvent(AppendOnlyModel):

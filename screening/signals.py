@@ -81,11 +81,14 @@ def signed_out(sender, request, user, **kwargs):
         audit(AuditAction.SIGN_OUT, request=request, user=user)
 
 
-def sign_in_failed(sender, credentials, request=None, **kwargs):
+def sign_in_failed(sender, credentials, request=None, second_factor=False, **kwargs):
+    """A wrong password, or (second_factor, sent by accounts.views) a wrong
+    code after a right password."""
     from screening.audit import audit
     from screening.models import AuditAction
 
-    audit(AuditAction.SIGN_IN_FAILED, request=request, username=str(credentials.get("username", ""))[:150])
+    action = AuditAction.SECOND_FACTOR_FAILED if second_factor else AuditAction.SIGN_IN_FAILED
+    audit(action, request=request, username=str(credentials.get("username", ""))[:150])
 
 
 def locked_out(sender, request, username, ip_address, **kwargs):

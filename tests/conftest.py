@@ -6,6 +6,7 @@ import os
 import shutil
 from pathlib import Path
 
+import django.test
 import pytest
 
 # Playwright's sync API runs an event loop in the test thread; Django refuses
@@ -143,6 +144,48 @@ def lead(db):
 def clinician(db):
     """A clinician: not staff, reads the knowledge base only through screenings."""
     return user_in_role("clinician", "Clinicians")
+
+
+def verify_session(client, user):
+    """Marks the client's session as one that passed the second factor, with
+    the user's authenticator (made, confirmed, if they have none): what
+    signing in through /accounts/two-factor/ leaves in a session."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=True)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    return device
+
+
+class Client(django.test.Client):
+    """Django's test client whose force_login leaves the session a real
+    sign-in would: verified by a second factor for those who must use one
+    (clinical leads, staff, everyone with TWO_FACTOR_FOR_CLINICIANS). Tests
+    of an unverified session use django.test.Client itself."""
+
+    def force_login(self, user, backend=None):
+        from accounts.two_factor import two_factor_required
+
+        super().force_login(user, backend)
+        if two_factor_required(user):
+            verify_session(self, user)
+
+
+@pytest.fixture
+def client():
+    return Client()
+
+
+@pytest.fixture
+def admin_client(db, admin_user):
+    client = Client()
+    client.force_login(admin_user)
+    return client
 
 
 @pytest.fixture

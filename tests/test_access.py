@@ -5,7 +5,8 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
 # Public on purpose: signing in, the load balancer's check, and the admin's
-# own sign-in page (the admin sends everything else there).
+# own sign-in page (the admin sends everything else there; it sends people
+# on to the site's two-step sign-in).
 PUBLIC = {"login", "healthz", "admin:login", "root"}
 # Signing out when not signed in shows nothing and changes nothing.
 HARMLESS = {"logout", "admin:logout"}
@@ -68,5 +69,5 @@ def test_every_page_sends_anonymous_visitors_to_sign_in(client, name, path):
 def test_public_pages_are_few(client):
     assert client.get("/accounts/login/").status_code == 200
     assert client.get("/healthz").status_code == 200
-    assert client.get("/admin/login/").status_code == 200
+    assert client.get("/admin/login/")["Location"] == "/accounts/login/?next=/admin/"
     assert client.get("/")["Location"] == "/screenings/"

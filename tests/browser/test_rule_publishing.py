@@ -9,7 +9,7 @@ from screening import services
 from tests.answers import TRD_ELIGIBLE
 from tests.browser.test_screening_flow import TRD_ELIGIBLE as TRD_ELIGIBLE_FORM
 from tests.browser.test_screening_flow import answer, sign_in, start_trd_screening
-from tests.conftest import TEST_PASSWORD
+from tests.browser.test_two_factor import sign_in_to_the_admin
 
 pytestmark = [
     pytest.mark.browser,
@@ -34,11 +34,7 @@ def test_lead_changes_the_trd_threshold_previews_and_publishes(
     page = lead_context.new_page()
     page.set_default_timeout(10_000)
     page.on("pageerror", lambda error: problems.append(str(error)))
-    page.goto("/admin/")
-    page.get_by_label("Username").fill("lead")
-    page.get_by_label("Password").fill(TEST_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.locator("#site-name")).to_have_text("KetaScreen knowledge base")
+    sign_in_to_the_admin(page, lead)
 
     # The threshold, in a number box: no JSON.
     page.goto("/admin/conditions/criterion/?q=trials")

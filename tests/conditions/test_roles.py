@@ -1,11 +1,14 @@
 """The two roles, and the demo users who hold them."""
 
+import base64
 import io
 
 import pytest
 from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.core.management.base import CommandError
+
+from tests.two_factor import totp_now
 
 pytestmark = pytest.mark.django_db
 
@@ -80,5 +83,20 @@ def test_demo_lead_can_open_the_admin_and_demo_clinician_cannot(client, django_u
         # Sign in through the real form: the printed password works.
         signed_in = client.post("/accounts/login/", {"username": username, "password": password})
         assert signed_in.status_code == 302
+        if username == "lead":  # and so does the printed authenticator key
+            key = out.split("Authenticator key (time-based, enter it in an authenticator app): ")[1].split("\n")[0]
+            code = totp_now(base64.b32decode(key.replace(" ", "")))
+            assert client.post(signed_in["Location"], {"code": code}).status_code == 302
         assert client.get("/admin/conditions/criterion/").status_code == status
         client.logout()
+
+
+def test_the_demo_leads_printed_recovery_codes_sign_in(client, settings):
+    settings.DEBUG = True
+    out = create_demo_users()
+    password = out.split("“lead” with password: ")[1].split()[0]
+    codes = out.split("recovery codes (each works once): ")[1].split("\n")[0].split()
+    assert len(codes) == 10
+    second_step = client.post("/accounts/login/", {"username": "lead", "password": password})
+    assert client.post(second_step["Location"], {"code": codes[0]}).status_code == 302
+    assert client.get("/admin/conditions/criterion/").status_code == 200

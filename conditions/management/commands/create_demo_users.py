@@ -1,7 +1,10 @@
 """`python manage.py create_demo_users`: a clinical lead and a clinician to try the app with.
 
 Development only: refuses to run unless DEBUG is on. Each password is random
-and printed once; re-running leaves existing users untouched.
+and printed once; re-running leaves existing users untouched. Those who must
+use two-factor sign-in (the lead; everyone with TWO_FACTOR_FOR_CLINICIANS)
+are enrolled at once: their authenticator key and recovery codes are
+printed with the password.
 """
 
 import secrets
@@ -10,6 +13,11 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from accounts import two_factor
+from screening.audit import audit
+from screening.models import AuditAction
 
 DEMO_USERS = [
     # username, what they are, their group, may use the admin, full name (on summaries and PDFs)
@@ -48,5 +56,20 @@ class Command(BaseCommand):
             self.stdout.write(self.style.SUCCESS(
                 f"Created {role} “{username}” with password: {password}"
             ))
+            if two_factor.two_factor_required(user):
+                self.enrol(user)
         if created:
-            self.stdout.write("Each password is shown only this once; reset a lost one with `python manage.py changepassword`.")
+            self.stdout.write(
+                "Each password (and key) is shown only this once; reset a lost password with "
+                "`python manage.py changepassword`, a lost key by removing the user's devices in the admin."
+            )
+
+    def enrol(self, user):
+        device = TOTPDevice.objects.create(user=user, name=two_factor.AUTHENTICATOR_NAME, confirmed=True)
+        audit(AuditAction.TWO_FACTOR_ENROLLED, user=user)
+        codes = two_factor.new_recovery_codes(user, request=None)
+        self.stdout.write(
+            f"  “{user.get_username()}” signs in with two factors. Authenticator key (time-based, "
+            f"enter it in an authenticator app): {two_factor.key_as_text(device)}\n"
+            f"  or, instead of a code, one of these recovery codes (each works once): {' '.join(codes)}"
+        )
