@@ -286,6 +286,12 @@ MEDIA_URL = "media/"
 PDF_DRAFT_RENDERS_PER_MINUTE = int(os.environ.get("PDF_DRAFT_RENDERS_PER_MINUTE", "6"))
 PDF_RENDER_TIMEOUT_SECONDS = float(os.environ.get("PDF_RENDER_TIMEOUT_SECONDS", "20"))
 
+# FHIR (docs/fhir.md): the base of every canonical URL and identifier system
+# KetaScreen's resources carry. Set it to the site's own address, e.g.
+# https://screen.example.org/fhir: a canonical names the questionnaire for
+# ever, so it must not change with the host a request came in by.
+FHIR_BASE_URL = os.environ.get("FHIR_BASE_URL", "http://localhost:8000/fhir").rstrip("/")
+
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 

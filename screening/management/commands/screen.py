@@ -132,11 +132,11 @@ class Command(BaseCommand):
             # transaction around this command usable for the next one.
             with transaction.atomic():
                 screening = screening_create(
-                    owner=owner, patient_reference=record["patient"],
+                    owner=owner, patient_reference=result["patient"],
                     year_of_birth=record.get("year_of_birth"), conditions=validation.conditions,
                     answers=validation.answers, rulebook=rulebook,
                 )
         except ValidationError as error:
             messages = [f"{field}: {m}" for field, ms in error.message_dict.items() for m in ms]
-            return {"patient": record["patient"], "rulebook_version": rulebook.version, "errors": messages}
+            return {"patient": result["patient"], "rulebook_version": rulebook.version, "errors": messages}
         return {**result, "screening": screening.pk}
