@@ -505,11 +505,16 @@ class _Reader:
                 continue
             question = self.rulebook.question.get(link_id) if isinstance(link_id, str) else None
             if link_id == CONDITIONS:
-                self.conditions = [self.code(link_id, a) for a in answers]
+                codes = [self.code(link_id, a) for a in answers]
+                self.conditions = [code for code in codes if code is not None]
             elif link_id in self.sections:
                 self.read(item.get("item", []) if isinstance(item.get("item", []), list) else [])
             elif question is not None and question.kind == engine.TRIALS:
-                self.trial(question, item)
+                if answers:
+                    self.problem(link_id, "a trial is one repetition of this group, with its drug, "
+                                          "daily_dose_mg, weeks and outcome items; not an answer.")
+                else:
+                    self.trial(question, item)
             elif question is not None:
                 self.answer(question, answers)
             else:
@@ -523,6 +528,8 @@ class _Reader:
         if not answers:
             return  # an item without an answer is an unanswered question
         values = [self.value(question, a) for a in answers]
+        if None in values:
+            return  # named as a problem: left unanswered rather than guessed
         if question.kind == engine.MULTI_CHOICE:
             self.answers[code] = values
         elif len(values) > 1:

@@ -241,3 +241,36 @@ def test_a_trial_history_is_a_repeating_group_of_drug_dose_weeks_and_outcome(def
     assert parts[f"{trials.code}.daily_dose_mg"]["type"] == "decimal"
     assert [o["valueCoding"]["code"] for o in parts[f"{trials.code}.outcome"]["answerOption"]] == list(
         engine.TRIAL_OUTCOMES)
+
+
+def _first(rulebook, kind):
+    return next(q for q in rulebook.questions if q.kind == kind and not q.calculation)
+
+
+def test_each_item_a_response_cannot_map_is_named_by_its_link_id(default_rulebook):
+    rulebook = default_rulebook
+    boolean, number = _first(rulebook, engine.BOOLEAN), _first(rulebook, engine.INTEGER)
+    multi, trials = _first(rulebook, engine.MULTI_CHOICE), _first(rulebook, engine.TRIALS)
+    condition = rulebook.conditions[0].slug
+    response = {"resourceType": "QuestionnaireResponse", "status": "completed",
+                "subject": {"identifier": {"value": "P-9"}}, "item": [
+        {"linkId": "conditions", "answer": [{"valueString": condition}]},
+        {"linkId": "not-a-question", "answer": [{"valueBoolean": True}]},
+        {"linkId": boolean.code, "answer": [{"valueBoolean": True}, {"valueBoolean": False}]},
+        {"linkId": number.code, "answer": [{"valueString": "forty"}]},
+        {"linkId": multi.code, "answer": [{"valueString": multi.choices[0].value}]},
+        {"linkId": trials.code, "item": [{"linkId": f"{trials.code}.colour", "answer": [{"valueString": "red"}]}]},
+        {"linkId": trials.code, "answer": [{"valueString": "sertraline"}]},
+    ]}
+    record, problems = fhir.record_from_response(rulebook, response)
+    assert problems == [
+        "linkId not-a-question: not an item of this questionnaire.",
+        f"linkId {boolean.code}: takes one answer.",
+        f"linkId {number.code}: answer with valueInteger.",
+        f"linkId {trials.code}.colour: not a part of a trial in {trials.code}.",
+        f"linkId {trials.code}: a trial is one repetition of this group, with its drug, daily_dose_mg, weeks "
+        "and outcome items; not an answer.",
+    ]
+    assert record["conditions"] == [condition]
+    assert record["answers"][multi.code] == [multi.choices[0].value]  # a choice may come as valueString
+    assert boolean.code not in record["answers"] and number.code not in record["answers"]
