@@ -500,10 +500,13 @@ class _Reader:
                 continue
             link_id = item.get("linkId")
             answers = item.get("answer", [])
+            if not isinstance(link_id, str):
+                self.problems.append("item: each item must have a linkId (a string).")
+                continue
             if not isinstance(answers, list):
                 self.problem(link_id, "answer must be a list.")
                 continue
-            question = self.rulebook.question.get(link_id) if isinstance(link_id, str) else None
+            question = self.rulebook.question.get(link_id)
             if link_id == CONDITIONS:
                 codes = [self.code(link_id, a) for a in answers]
                 self.conditions = [code for code in codes if code is not None]

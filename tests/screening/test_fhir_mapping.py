@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from screening import engine, fhir
-from tests.screening.strategies import valid_answers
+from tests.screening.strategies import ANY_JSON, valid_answers
 
 BASE = "https://screen.example.org/fhir"
 
@@ -274,3 +274,29 @@ def test_each_item_a_response_cannot_map_is_named_by_its_link_id(default_ruleboo
     assert record["conditions"] == [condition]
     assert record["answers"][multi.code] == [multi.choices[0].value]  # a choice may come as valueString
     assert boolean.code not in record["answers"] and number.code not in record["answers"]
+
+
+def _response_shaped(rulebook):
+    """QuestionnaireResponses of any JSON in the places a reader looks."""
+    codes = st.sampled_from(["conditions", *(q.code for q in rulebook.questions),
+                             *(f"section:{s.key}" for s in rulebook.sections)])
+    value_keys = st.sampled_from(["valueBoolean", "valueInteger", "valueDecimal", "valueString", "valueCoding"])
+    answers = ANY_JSON | st.lists(st.dictionaries(value_keys, ANY_JSON, max_size=2), max_size=3)
+    leaf = st.fixed_dictionaries({"linkId": codes | ANY_JSON}, optional={"answer": answers, "item": ANY_JSON})
+    item = st.recursive(
+        leaf, lambda children: st.fixed_dictionaries({"linkId": codes, "item": st.lists(children, max_size=3)}),
+        max_leaves=6,
+    )
+    return st.fixed_dictionaries({"resourceType": st.just("QuestionnaireResponse")}, optional={
+        "subject": ANY_JSON, "status": ANY_JSON, "item": st.lists(item, max_size=6) | ANY_JSON})
+
+
+@settings(max_examples=150)
+@given(data=st.data())
+def test_screen_never_fails_on_a_hostile_response_and_names_what_it_cannot_map(default_rulebook, data):
+    from screening.batch import screen_record
+
+    response = data.draw(_response_shaped(default_rulebook))
+    output, _ = screen_record(default_rulebook, response)
+    assert ("errors" in output) != ("results" in output)
+    assert all(isinstance(message, str) for message in output.get("errors", []))
