@@ -144,3 +144,26 @@ def test_downloads_are_audited_and_follow_the_pdfs_access_rules(client, clinicia
     events = AuditEvent.objects.filter(action=AuditAction.FHIR_DOWNLOADED)
     assert sorted(events.values_list("username", "patient_reference")) == [
         ("auditor", "A-1027"), ("clinician", "A-1027")]
+
+
+def test_a_document_download_makes_a_fixed_number_of_queries(
+    clinician_client, clinician, django_assert_num_queries
+):
+    screening = final_for(clinician)
+    url = reverse("screening:fhir", args=[screening.pk])
+    with django_assert_num_queries(6):
+        # 1. the session, and the signed-in user with it
+        # 2. the screening with its owner, finaliser, snapshot and the screening it amends
+        # 3. the number of the published version its snapshot was published as
+        # 4. the audit chain's head, locked FOR UPDATE
+        # 5. INSERT the audit event "FHIR document downloaded", chained to the head's hash
+        # 6. UPDATE the head to this event
+        assert clinician_client.get(url).status_code == 200
+
+
+def test_the_questionnaire_makes_a_fixed_number_of_queries(clinician_client, django_assert_num_queries):
+    clinician_client.get("/fhir/Questionnaire/ketascreen/")  # its rulebook is now in the cache
+    with django_assert_num_queries(2):
+        # 1. the session, and the signed-in user with it
+        # 2. the publication asked for, with its snapshot's version (its content is cached by version)
+        assert clinician_client.get("/fhir/Questionnaire/ketascreen/1/").status_code == 200
