@@ -1,4 +1,5 @@
-"""`manage.py screen`: screen patients in bulk from JSON (format: docs/batch.md)."""
+"""`manage.py screen`: screen patients in bulk from JSON: native records or FHIR
+QuestionnaireResponses (formats: docs/batch.md)."""
 
 import json
 import sys
@@ -38,7 +39,8 @@ def json_problem(error: Exception, *, one_line: bool = False) -> str:
 class Command(BaseCommand):
     help = (
         "Screen patients from JSON: an object or an array of objects "
-        '({"patient": "A-1027", "conditions": ["trd"], "answers": {...}}), from FILE or '
+        '({"patient": "A-1027", "conditions": ["trd"], "answers": {...}}) or FHIR '
+        "QuestionnaireResponses (told apart by resourceType; docs/fhir.md), from FILE or "
         "standard input. Writes a JSON array of results in the same order. Exits 1 when "
         "any record has errors (with --jsonl, a line that is not JSON is such a record), 2 when "
         "the input is not valid JSON."
