@@ -385,6 +385,12 @@ PATIENT_REFERENCE_DESCRIPTION = os.environ.get(
     "letters and digits, with at least one digit, and - _ . : # (for example A-1027)",
 )
 
+# FHIR (docs/fhir.md): the base of every canonical URL and identifier system
+# KetaScreen's resources carry. Set it to the site's own address, e.g.
+# https://screen.example.org/fhir: a canonical names the questionnaire for
+# ever, so it must not change with the host a request came in by.
+FHIR_BASE_URL = os.environ.get("FHIR_BASE_URL", "http://localhost:8000/fhir").rstrip("/")
+
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 

@@ -9,7 +9,7 @@ class ScreeningConfig(AppConfig):
     verbose_name = "Screening"
 
     def ready(self):
-        from screening import signals
+        from screening import checks, signals  # noqa: F401 (checks registers itself)
 
         signals.connect()
         post_migrate.connect(after_migrate, sender=self)

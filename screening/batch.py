@@ -1,21 +1,24 @@
 """Screening records from plain JSON-shaped data: the `screen` command's core.
 
-Standard library, the engine and screening.age only, so the command, the benchmark and any
-future API share one path from an input object to an output object.
+Standard library, the engine, screening.age and screening.fhir only, so the command, the
+benchmark and any future API share one path from an input object to an output object.
 """
 
 import json
 from collections.abc import Mapping
 from datetime import date
 
-from screening import engine
+from screening import engine, fhir
 from screening.age import age_from_year_of_birth, with_age
 
 FIELDS = frozenset({"patient", "conditions", "answers", "year_of_birth"})
 
 
 def screen_record(rulebook: engine.Rulebook, record, *, on: date | None = None) -> tuple[dict, engine.Validation | None]:
-    """The output object for one input object (docs/batch.md).
+    """The output object for one input object (docs/batch.md): a record of
+    the native format, or a FHIR QuestionnaireResponse (told apart by its
+    `resourceType`; docs/fhir.md), which gives the same output as the same
+    answers in the native format.
 
     Returns (output, validation). A valid record's output carries its
     results (`advisory_output`); an invalid one's has `errors` instead;
@@ -39,9 +42,17 @@ def screen_record(rulebook: engine.Rulebook, record, *, on: date | None = None) 
             "errors": [f"{place}: contains a lone surrogate (an escape such as \\ud800 that stands for no "
                        "character); write the text as UTF-8 or as a complete escaped pair." for place in unreadable],
         }, None
-    patient = record.get("patient")
     errors = []
-    if not isinstance(patient, str) or not patient.strip():
+    from_fhir = "resourceType" in record
+    if from_fhir:
+        if record.get("resourceType") != fhir.QUESTIONNAIRE_RESPONSE:
+            return {"patient": None, "rulebook_version": rulebook.version, "errors": [
+                f"resourceType: “{_short(str(record.get('resourceType')))}” is not read here; give a "
+                "QuestionnaireResponse, or a record of the native format."
+            ]}, None
+        record, errors = fhir.record_from_response(rulebook, record)
+    patient = record.get("patient")
+    if (not from_fhir or patient is not None) and (not isinstance(patient, str) or not patient.strip()):
         errors.append("patient: give the clinic's patient reference as a string.")
     if unknown_keys := record.keys() - FIELDS:
         errors.append(f"unknown fields: {', '.join(_short(key) for key in sorted(map(str, unknown_keys)))}.")
@@ -51,7 +62,8 @@ def screen_record(rulebook: engine.Rulebook, record, *, on: date | None = None) 
         year_of_birth = None
     validation = engine.validate_answers(rulebook, record.get("conditions"), record.get("answers", {}))
     if validation.errors:
-        errors += validation.messages()
+        # A response's fields are its items: each error names the linkId.
+        errors += [f"linkId {m}" if from_fhir else m for m in validation.messages()]
     if errors:
         return {"patient": patient, "rulebook_version": rulebook.version, "errors": errors}, validation
     age = age_from_year_of_birth(rulebook, validation.conditions, validation.answers, year_of_birth, on)

@@ -287,6 +287,7 @@ class AuditAction(models.TextChoices):
     COMPARED = "compared", "Compared with the current rules"
     PATIENT_VIEWED = "patient_viewed", "Patient history viewed"
     PDF_DOWNLOADED = "pdf_downloaded", "PDF downloaded"
+    FHIR_DOWNLOADED = "fhir_downloaded", "FHIR document downloaded"
     KNOWLEDGE_BASE_CHANGED = "knowledge_base_changed", "Knowledge base changed"
     ACCESS_DENIED = "access_denied", "Access refused"
     LOCKED_OUT = "locked_out", "Locked out after failed sign-ins"

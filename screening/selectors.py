@@ -1,11 +1,11 @@
 """Reads that the screening pages share, through the ORM; each says how many
 queries it makes."""
 
-from django.db.models import Exists, OuterRef, QuerySet, Subquery
+from django.db.models import Case, Exists, OuterRef, QuerySet, Subquery, When
 from django.db.models.fields.json import KeyTransform
 
 from conditions.models import Condition
-from screening.models import Screening, Status
+from screening.models import PublishedRulebook, Screening, Status
 
 VIEW_ALL_PERMISSION = "screening.view_all_screenings"
 
@@ -116,3 +116,28 @@ def amendments_of(screening: Screening) -> list[Screening]:
         screening.amendments.filter(discarded_at__isnull=True)
         .only("id", "status", "created_at", "amends_id").order_by("created_at", "id")
     )
+
+
+def publication(number: int | None = None):
+    """One query: published rulebook version `number` (the newest when None)
+    with its snapshot's version, its content left unread; or None."""
+    publications = PublishedRulebook.objects.select_related("snapshot").only(
+        "id", "number", "published_at", "snapshot__id", "snapshot__version"
+    )
+    if number is None:
+        return publications.order_by("-number").first()
+    return publications.filter(number=number).first()
+
+
+def publication_number(screening: Screening) -> int | None:
+    """One query: the number of the published version a screening was
+    evaluated under: the newest publication of its snapshot made before it
+    was finalised (a version may be published again later), else the
+    newest one; None when its rules were never published."""
+    numbers = PublishedRulebook.objects.filter(snapshot_id=screening.snapshot_id)
+    if screening.finalised_at is not None:
+        published_before = Case(When(published_at__lte=screening.finalised_at, then=0), default=1)
+        numbers = numbers.order_by(published_before, "-number")
+    else:
+        numbers = numbers.order_by("-number")
+    return numbers.values_list("number", flat=True).first()

@@ -21,6 +21,12 @@ urlpatterns = [
     path("screenings/<int:pk>/finalise/", patient_data(views.screening_finalise), name="finalise"),
     path("screenings/<int:pk>/amend/", patient_data(views.screening_amend), name="amend"),
     path("screenings/<int:pk>/pdf/", patient_data(views.screening_pdf), name="pdf"),
+    path("screenings/<int:pk>/fhir/", patient_data(views.screening_fhir), name="fhir"),
     path("screenings/<int:pk>/compare/", patient_data(views.screening_compare), name="compare"),
     path("patients/<path:reference>/", patient_data(views.patient_history), name="patient"),
+    # The questionnaire as FHIR: the version in force at its canonical URL
+    # (settings.FHIR_BASE_URL + "/Questionnaire/ketascreen"), and each
+    # published version by its number. No patient data.
+    path("fhir/Questionnaire/ketascreen/", views.fhir_questionnaire, name="fhir_questionnaire"),
+    path("fhir/Questionnaire/ketascreen/<int:number>/", views.fhir_questionnaire, name="fhir_questionnaire_version"),
 ]

@@ -23,7 +23,7 @@ from django.utils.cache import patch_cache_control
 from django.utils.http import urlencode
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from screening import pdf, publishing, selectors, services
+from screening import fhir, pdf, publishing, selectors, services
 from screening.audit import audit
 from screening.forms import (
     DetailsForm,
@@ -481,6 +481,54 @@ def screening_pdf(request, pk):
     response["Content-Disposition"] = pdf.content_disposition(screening)
     patch_cache_control(response, private=True, no_store=True)
     return response
+
+
+FHIR_JSON = "application/fhir+json"
+
+
+def _fhir_response(resource: dict, *, filename: str = "") -> JsonResponse:
+    response = JsonResponse(resource, content_type=FHIR_JSON, json_dumps_params={"ensure_ascii": False})
+    if filename:
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@login_required
+@require_safe
+def screening_fhir(request, pk):
+    """A final screening as a FHIR document Bundle (docs/fhir.md), with the
+    PDF's access rules and audit; a draft has none yet."""
+    screening = _screening_for(request, pk)
+    if not screening.is_final:
+        messages.info(request, "A FHIR document is made of a final screening; finalise it first.")
+        return redirect(screening)
+    owner = screening.owner
+    bundle = fhir.screening_bundle(
+        rulebook=screening.rulebook(), advisory=screening.advisory(), base=settings.FHIR_BASE_URL,
+        number=selectors.publication_number(screening), screening_id=screening.pk,
+        patient=screening.patient_reference, conditions=screening.conditions, answers=screening.answers,
+        finalised_at=screening.finalised_at.isoformat(), clinician_username=owner.get_username(),
+        clinician_name=owner.get_full_name(), amends_id=screening.amends_id,
+        finalise_reason=screening.finalise_reason,
+    )
+    audit(AuditAction.FHIR_DOWNLOADED, request=request, screening=screening)
+    response = _fhir_response(bundle, filename=pdf.download_name(screening).removesuffix(".pdf") + ".fhir.json")
+    patch_cache_control(response, private=True, no_store=True)
+    return response
+
+
+@login_required
+@require_safe
+def fhir_questionnaire(request, number=None):
+    """Published rulebook version `number` (the version in force when None)
+    as an SDC Questionnaire; 404 before anything is published."""
+    publication = selectors.publication(number)
+    if publication is None:
+        raise Http404("No such published version.")
+    return _fhir_response(fhir.questionnaire(
+        published_rulebook(publication.snapshot), base=settings.FHIR_BASE_URL, number=publication.number,
+        published_at=publication.published_at.isoformat(),
+    ))
 
 
 @login_required

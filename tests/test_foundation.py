@@ -72,6 +72,7 @@ def test_production_settings_pass_deploy_checks_without_warnings():
         "SECRET_KEY": "a-long-random-production-secret-" + "x9Q2!" * 10,
         "ALLOWED_HOSTS": "screen.example.org",
         "AUDIT_KEYS": "k1:a-long-random-audit-key-" + "p7Z" * 12,
+        "FHIR_BASE_URL": "https://screen.example.org/fhir",
     }
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
@@ -79,6 +80,19 @@ def test_production_settings_pass_deploy_checks_without_warnings():
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "WARNINGS" not in result.stdout + result.stderr
+
+
+def test_deploy_checks_warn_while_fhir_names_start_with_the_development_address():
+    env = {
+        "PATH": os.environ["PATH"], "DEBUG": "false", "ALLOWED_HOSTS": "screen.example.org",
+        "SECRET_KEY": "a-long-random-production-secret-" + "x9Q2!" * 10,
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT, env=env, capture_output=True, text=True,
+    )
+    assert result.returncode != 0
+    assert "FHIR_BASE_URL is 'http://localhost:8000/fhir'" in result.stderr
 
 
 @pytest.mark.django_db

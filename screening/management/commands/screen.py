@@ -1,4 +1,5 @@
-"""`manage.py screen`: screen patients in bulk from JSON (format: docs/batch.md)."""
+"""`manage.py screen`: screen patients in bulk from JSON: native records or FHIR
+QuestionnaireResponses (formats: docs/batch.md)."""
 
 import json
 import sys
@@ -40,7 +41,8 @@ def json_problem(error: Exception, *, one_line: bool = False) -> str:
 class Command(BaseCommand):
     help = (
         "Screen patients from JSON: an object or an array of objects "
-        '({"patient": "A-1027", "conditions": ["trd"], "answers": {...}}), from FILE or '
+        '({"patient": "A-1027", "conditions": ["trd"], "answers": {...}}) or FHIR '
+        "QuestionnaireResponses (told apart by resourceType; docs/fhir.md), from FILE or "
         "standard input. Writes a JSON array of results in the same order. Exits 1 when "
         "any record has errors (with --jsonl, a line that is not JSON is such a record), 2 when "
         "the input is not valid JSON."
@@ -135,7 +137,7 @@ class Command(BaseCommand):
             # transaction around this command usable for the next one.
             with transaction.atomic():
                 screening = screening_create(
-                    owner=owner, patient_reference=record["patient"],
+                    owner=owner, patient_reference=result["patient"],
                     year_of_birth=record.get("year_of_birth"), conditions=validation.conditions,
                     answers=validation.answers, rulebook=rulebook,
                 )
@@ -144,5 +146,5 @@ class Command(BaseCommand):
         except ValidationError as error:
             problems = error.message_dict if hasattr(error, "error_dict") else {"patient_reference": error.messages}
             messages = [f"{field}: {m}" for field, ms in problems.items() for m in ms]
-            return {"patient": record["patient"], "rulebook_version": rulebook.version, "errors": messages}
+            return {"patient": result["patient"], "rulebook_version": rulebook.version, "errors": messages}
         return {**result, "screening": screening.pk}
