@@ -56,7 +56,7 @@ def unguard(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("screening", "0015_keyed_audit_chains"),
-        ("conditions", "0006_duty_licensing_evidence_grades"),
+        ("conditions", "0007_criterion_when_and_basis_trial_count_retired_questions"),
     ]
 
     operations = [migrations.RunPython(guard, unguard)]
