@@ -17,7 +17,7 @@ from screening import selectors, services
 from screening.models import AuditAction, AuditEvent, Screening
 from screening.publishing import rulebook_publish
 from tests.answers import TRD_ELIGIBLE
-from tests.conftest import TEST_PASSWORD, role
+from tests.conftest import TEST_PASSWORD, role, verify_session
 
 
 def draft_for(user, answers=None, conditions=("trd",), reference="C-1"):
@@ -201,6 +201,7 @@ class TestPages:
         assert 'href="/admin/"' not in before
         clinician.first_name, clinician.is_staff = "Cleo", True
         clinician.save()
+        verify_session(clinician_client, clinician)  # staff use two factors
         _, after = page(clinician_client, "screening:summary", final)
         assert 'data-testid="signed-in-user">Signed in as Cleo<' in after
         assert 'href="/admin/"' in after
