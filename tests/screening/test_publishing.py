@@ -112,7 +112,7 @@ def test_a_final_screening_keeps_its_own_rules_after_a_publish(clinician, clinic
     raise_trd_threshold()
     rulebook_publish(note="Three failed trials.")
     html = clinician_client.get(final.get_absolute_url()).content.decode()
-    assert "Treatment resistance means at least two antidepressants" in html
+    assert "Treatment resistance means no adequate response to at least two different antidepressants" in html
     final.refresh_from_db()
     assert final.result["results"][0]["status"] == "eligible"
 
@@ -129,8 +129,8 @@ def test_loading_a_changed_file_publishes_it_unless_draft(tmp_path):
     from conditions.loader import DEFAULT_FILE
 
     changed = DEFAULT_FILE.read_text().replace(
-        "operator: gte, value: 2, effect: require, conditions: [trd]",
-        "operator: gte, value: 3, effect: require, conditions: [trd]",
+        "operator: gte, value: 2, effect: require, basis: label, conditions: [trd]",
+        "operator: gte, value: 3, effect: require, basis: label, conditions: [trd]",
     )
     path = tmp_path / "changed.yaml"
     path.write_text(changed)
@@ -151,8 +151,8 @@ def test_a_file_without_cases_still_loads(tmp_path):
     path = tmp_path / "old-format.yaml"
     path.write_text(text[:text.index("\n# Test cases:")])
     call_command("load_knowledge_base", str(path), verbosity=0)
-    # the cases loaded before are left alone (the second edition ships 37)
-    assert RuleCase.objects.count() == 37
+    # the cases loaded before are left alone (the third edition ships 61)
+    assert RuleCase.objects.count() == 61
 
 
 def test_publish_command_publishes_with_its_note_and_who(lead_client):

@@ -16,18 +16,16 @@ pytestmark = [
 ]
 
 
-SHIPPED_CRITERIA = 73  # second edition of the knowledge base (issue 18), with the PHQ-9 item 9 alert (issue 17)
+SHIPPED_CRITERIA = 110  # third edition of the knowledge base (issue 24)
 
 
 def test_default_rulebook_holds_the_whole_knowledge_base():
     rulebook = build_rulebook()
     # Second edition (issue 18): new questions, rules and references; the route is asked first.
-    # Third edition (issue 24): a rulebook holds the references something cites. The product
-    # information of the tricyclics and SNRIs whose doses now come from one source per class
-    # (Bschor 2008, the McMaster table) and goodman-1989 are no longer cited (-9); the EU
-    # esketamine SmPC and NICE NG222 are (+2).
+    # Third edition (issue 24): the pregnancy question split in three, and the questions and
+    # references of racemic ketamine's labels, breathing, seizures, the thyroid and interactions.
     assert (len(rulebook.conditions), len(rulebook.questions), len(rulebook.criteria),
-            len(rulebook.references)) == (8, 89, SHIPPED_CRITERIA, 43)
+            len(rulebook.references)) == (8, 101, SHIPPED_CRITERIA, 53)
     assert [s.key for s in rulebook.sections][:3] == ["treatment", "patient", "safety"]
     assert rulebook.questions[0].code == "route"
     mood = rulebook.question["mood_episode"]
@@ -50,12 +48,11 @@ def test_building_takes_seventeen_queries_however_large_the_knowledge_base(times
     shipped = {c.slug: len(c.evidence) for c in build_rulebook().conditions}
     multiply_criteria(times)
     add_evidence_grades(times)
-    # Seventeen since the third edition: its retired questions are a table of their own.
     with assert_queries(17):
         # 1. sections
         # 2. questions, with their sections and enable-when parents
         # 3. the questions' inputs (of calculated questions)
-        # 4. active criteria, with their questions and `when` questions
+        # 4. active criteria, with their questions
         # 5. the criteria's conditions
         # 6. the criteria's references
         # 7. active conditions
@@ -68,7 +65,7 @@ def test_building_takes_seventeen_queries_however_large_the_knowledge_base(times
         # 14. the drugs' references
         # 15. the formulary settings
         # 16. the settings' references
-        # 17. retired questions
+        # 17. retired questions (third edition)
         rulebook = build_rulebook()
     assert len(rulebook.criteria) == SHIPPED_CRITERIA * times
     assert all(len(c.evidence) == shipped[c.slug] + times for c in rulebook.conditions)
@@ -91,7 +88,7 @@ def test_more_drugs_and_instruments_cost_no_more_queries(assert_queries):
     )
     copy.extra_items.set(extra)
     copy.references.set(phq9.references.all())
-    with assert_queries(17):  # as building always takes (retired questions are the 17th)
+    with assert_queries(17):
         rulebook = build_rulebook()
     assert (len(rulebook.formulary), len(rulebook.instruments)) == (66, 3)
 

@@ -376,7 +376,9 @@ def test_duties_are_listed_screening_wide_shaped_like_alerts():
         "message": "Measure blood pressure before dosing, at about 40 minutes and before discharge.",
         "references": ["spravato-pi"],
     }
-    assert [r["status"] for r in with_bp["results"]] == ["eligible"]
+    # Third edition (issue 24; Spravato label boxed warning): active suicidal thoughts are a caution
+    # for every condition, so D-1 reads caution, not eligible; its duty still changes nothing.
+    assert [r["status"] for r in with_bp["results"]] == ["caution"]
     # unanswered, the duty is not listed, and the condition waits on its question
     assert without_bp["duties"] == []
     assert without_bp["results"][0]["status"] == "incomplete"

@@ -252,7 +252,9 @@ def test_clinician_screens_a_patient_for_trd_from_new_screening_to_final(
     assert f"Treatment-resistant depression {MEETS}" in words
     # Second edition (issue 18): the checklist "At the treatment session" comes first and cites the
     # esketamine label, so the requirement's source (Sforzini 2022) is no longer reference [1].
-    assert "Requirement met: Requires a current unipolar major depressive episode. [4]" in words
+    # Third edition (issue 24): IV ketamine's duties cite the Ketalar label and the Ketamax
+    # prescribing information first, and each reason shows its basis.
+    assert "Requirement met: Requires a current unipolar major depressive episode. [7] Basis: Consensus" in words
     assert "References" in words and "Sforzini L" in words
     assert Screening.objects.get(pk=screening.pk).rulebook_version in words
     assert "Edit answers" in words
@@ -325,7 +327,9 @@ def test_questionnaire_fields_follow_the_question_kinds(clinician_client, clinic
     assert re.findall(r'type="checkbox"[^>]*name="interacting_medicines" value="(\w+)"', medicines) == [
         # second edition (issue 18): sedating medicines the esketamine label and REMS form ask about
         "benzodiazepines", "lamotrigine", "maoi", "stimulants", "opioids", "z_drugs", "gabapentinoids",
-        "heavy_alcohol", "none",
+        "heavy_alcohol",
+        # third edition (issue 24): theophylline and aminophylline (racemic ketamine label 4.5; Ketanest S 4.3)
+        "xanthines", "none",
     ]
     trials = question_html(response, "failed_antidepressant_trials")
     assert "Worked out from the trials table" in trials
