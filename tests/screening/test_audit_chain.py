@@ -381,3 +381,51 @@ def test_a_writer_does_not_wait_for_another_transaction_holding_a_chain(clinicia
     first, second = AuditEvent.objects.order_by("id")
     assert first.chain != second.chain
     assert verify_audit()[0] == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_when_every_chain_is_held_a_writer_waits_for_its_own_and_chains_after_it(clinician):
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks are PostgreSQL's")
+    from screening.audit import CHAINS
+
+    release, failures, holders = threading.Event(), [], []
+
+    def hold(holding):
+        try:
+            with transaction.atomic():
+                audit(AuditAction.SIGN_IN, user=clinician)
+                holding.set()
+                release.wait(60)
+        except Exception as error:
+            failures.append(error)
+        finally:
+            connections.close_all()
+
+    for _ in range(CHAINS):  # one after another: each takes a chain nobody holds
+        holding = threading.Event()
+        holders.append(threading.Thread(target=hold, args=(holding,)))
+        holders[-1].start()
+        assert holding.wait(30)
+    done = threading.Event()
+
+    def append():
+        try:
+            audit(AuditAction.SIGN_OUT, user=clinician)
+            done.set()
+        except Exception as error:
+            failures.append(error)
+        finally:
+            connections.close_all()
+
+    writer = threading.Thread(target=append)
+    writer.start()
+    waited = not done.wait(2)
+    release.set()
+    for thread in [*holders, writer]:
+        thread.join()
+    assert failures == [] and waited
+    last = AuditEvent.objects.order_by("id").last()
+    before = AuditEvent.objects.filter(chain=last.chain).exclude(pk=last.pk).get()
+    assert last.previous_hash == before.hash and last.at >= before.at
+    assert verify_audit()[0] == 0
