@@ -26,6 +26,7 @@ lists `{answer, to: {question: answer, …}}`. A second-edition file,
 without them, loads as before.
 """
 
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,6 +69,11 @@ MAX_FILE_BYTES = 1024 * 1024
 MAX_DEPTH = 40
 MAX_ALIASES = 1000
 MAX_VALUES = 100_000  # counting each alias as everything it stands for
+# The YAML types a knowledge base is written in; !!binary, !!set and the
+# like build values no model field or rule takes.
+YAML_TAGS = {None, "!", *(f"tag:yaml.org,2002:{name}" for name in (
+    "str", "int", "float", "bool", "null", "seq", "map", "timestamp", "merge"))}
+FLOAT_TAG = "tag:yaml.org,2002:float"
 
 # YAML field -> model field, per group. Relations are handled on their own.
 SECTION_FIELDS = {"key": "key", "title": "title"}
@@ -212,9 +218,10 @@ class YamlRefused(Exception):
 def check_yaml_shape(text):
     """Raise YamlRefused when `text` nests deeper than MAX_DEPTH, holds more
     than MAX_ALIASES aliases, or more than MAX_VALUES values with each alias
-    counted as the values of the node it repeats; or when a value holds a
-    NUL character (PostgreSQL stores none) or a lone surrogate (no encoding
-    does), named by its line.
+    counted as the values of the node it repeats; or, naming its line, when
+    a value holds a NUL character (PostgreSQL stores none) or a lone
+    surrogate (no encoding does), is a number that is not finite (.nan,
+    .inf, 1.0e999), or is tagged with a type outside YAML_TAGS (!!binary).
 
     Reads only the parser's event stream, which is built without recursion
     and holds one event at a time: building objects from a file nested
@@ -233,7 +240,13 @@ def check_yaml_shape(text):
             if open_counts[-1][1] > MAX_VALUES:
                 raise YamlRefused(f"it stands for more than {MAX_VALUES:,} values once its aliases are expanded")
 
+    resolver = yaml.resolver.Resolver()
     for event in yaml.parse(text, Loader=SAFE_LOADER):
+        if isinstance(event, yaml.NodeEvent) and getattr(event, "tag", None) not in YAML_TAGS:
+            raise YamlRefused(
+                f"the value at line {event.start_mark.line + 1} is tagged {event.tag}; a knowledge base "
+                "holds only text, numbers, true or false, dates, lists and mappings"
+            )
         if isinstance(event, yaml.CollectionStartEvent):
             if len(open_counts) >= MAX_DEPTH:
                 raise YamlRefused(f"it nests more than {MAX_DEPTH} levels deep")
@@ -249,6 +262,8 @@ def check_yaml_shape(text):
                     f"the value at line {event.start_mark.line + 1} holds a NUL character or a lone "
                     "surrogate, which cannot be stored"
                 )
+            if _is_not_finite(resolver, event):
+                raise YamlRefused(f"the number at line {event.start_mark.line + 1} is not finite")
             if event.anchor is not None:
                 anchored[event.anchor] = 1
             add(1)
@@ -257,6 +272,20 @@ def check_yaml_shape(text):
             if aliases > MAX_ALIASES:
                 raise YamlRefused(f"it uses more than {MAX_ALIASES} aliases")
             add(anchored.get(event.anchor, 1))
+
+
+def _is_not_finite(resolver, event):
+    """Whether a scalar event is a float (as the safe loader would resolve it)
+    that is infinite or not a number."""
+    if event.tag not in (None, FLOAT_TAG) or resolver.resolve(yaml.ScalarNode, event.value, event.implicit) != FLOAT_TAG:
+        return False
+    text = event.value.replace("_", "").lower()
+    if "inf" in text or "nan" in text:
+        return True
+    try:
+        return not math.isfinite(float(text))
+    except ValueError:  # base 60 (1:30.5): always finite
+        return False
 
 
 def _encodable(text):
@@ -496,7 +525,8 @@ def _build_cases(raw, plan, general):
             item.problem("give the case a name.", "name")
         elif name in names:
             item.problem(f"“{name}” names another case too.", "name")
-        names.add(name)
+        else:
+            names.add(name)
         for problem in clean_case_answers(case.answers, questions):
             item.problem(problem, "answers")
         expected = entry.get("expected")

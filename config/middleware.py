@@ -62,9 +62,9 @@ def request_body_limited(get_response):
     streams to temporary files of any size; no page here takes a file, so
     nothing that large is ever read. A body without a Content-Length is
     never read by Django at all."""
-    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
 
     def middleware(request):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         try:
             declared = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:

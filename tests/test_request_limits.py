@@ -66,3 +66,10 @@ def test_a_file_in_a_form_is_refused_not_stored(lead_client, settings, tmp_path)
                                    content_type=f"multipart/form-data; boundary={boundary}")
     assert response.status_code == 400
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_limit_is_the_setting(client, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
+    response = client.post("/accounts/login/", {"username": "nobody", "password": "x" * 2048})
+    assert response.status_code == 413
+    assert "larger than the 1 kB this site accepts" in response.content.decode()

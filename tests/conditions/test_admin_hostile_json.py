@@ -127,12 +127,14 @@ def test_a_hostile_number_as_a_rule_value_is_a_form_error(lead_client, value):
     response = lead_client.post(f"/admin/conditions/criterion/{criterion.pk}/change/", criterion_form(criterion, value=value))
     assert assert_form_error(response, "value")
     assert Criterion.objects.get(pk=criterion.pk).value == criterion.value
-    question = Question.objects.filter(enable_when_question__kind="integer").first() or Question.objects.get(code="age")
-    if question.enable_when_question is not None:
-        response = lead_client.post(
-            f"/admin/conditions/question/{question.pk}/change/", question_form(question, enable_when_value=value),
-        )
-        assert assert_form_error(response, "enable_when_value")
+    # The same as the value of an enable-when on a whole-number question.
+    question = Question.objects.get(code="bladder_symptoms")
+    age = Question.objects.get(code="age")
+    response = lead_client.post(f"/admin/conditions/question/{question.pk}/change/", question_form(
+        question, enable_when_question=age.pk, enable_when_operator="gte", enable_when_value=value,
+    ))
+    assert assert_form_error(response, "enable_when_value")
+    assert Question.objects.get(pk=question.pk).enable_when_question_id is None
 
 
 def test_json_fields_keep_working_on_the_page(lead_client):

@@ -14,6 +14,7 @@ from django.core.management.base import CommandError
 
 from conditions.loader import read_knowledge_base
 from conditions.models import RuleCase
+from tests.conditions.test_load_knowledge_base import SHIPPED
 
 ROOT = Path(__file__).resolve().parents[2]
 MAX_FILE_BYTES = 1024 * 1024  # the documented limit (docs/security.md)
@@ -38,6 +39,8 @@ HOSTILE = {
     "over the size limit": ("sections: []\n" + ("# " + "x" * 98 + "\n") * (MAX_FILE_BYTES // 100 + 1),
                             "is larger than 1 MB"),
     "NUL character": ('sections: [{key: patient, title: "Pa\\0tient"}]\n', "the value at line 1 holds a NUL"),
+    "infinity": ("sections: []\nformulary:\n  min_trial_weeks: .inf\n", "the number at line 3 is not finite"),
+    "a binary value": ("sections: [{key: !!binary aGVsbG8=, title: x}]\n", "is tagged tag:yaml.org,2002:binary"),
 }
 
 
@@ -77,13 +80,15 @@ def test_the_shipped_file_is_within_every_limit():
 
 
 @pytest.mark.django_db
-def test_a_test_case_answering_not_a_number_is_a_problem_not_a_crash(knowledge_base, tmp_path):
-    path = tmp_path / "nan.yaml"
-    path.write_text(
-        "cases:\n  - name: NaN age\n    answers: {age: .nan}\n    expected: {trd: incomplete}\n", encoding="utf-8"
-    )
+@pytest.mark.parametrize("case, problem", [
+    ("{name: NaN age, answers: {age: .nan}, expected: {trd: incomplete}}", "the number at line 2 is not finite"),
+    ("{name: [a, list], answers: {}, expected: {trd: incomplete}}", "name: give the case a name."),
+])
+def test_an_odd_test_case_is_a_problem_not_a_crash(knowledge_base, tmp_path, case, problem):
+    path = tmp_path / "odd.yaml"
+    path.write_text(f"cases:\n  - {case}\n", encoding="utf-8")
     err = io.StringIO()
-    with pytest.raises(CommandError, match="nothing was loaded"):
+    with pytest.raises(CommandError) as refused:
         call_command("load_knowledge_base", str(path), "--draft", verbosity=0, stderr=err)
-    assert "answers: age: answer a finite number." in err.getvalue()
-    assert not RuleCase.objects.filter(name="NaN age").exists()
+    assert problem in f"{refused.value}\n{err.getvalue()}"
+    assert RuleCase.objects.count() == len(SHIPPED["cases"])

@@ -3,6 +3,10 @@ clinic's pattern (PATIENT_REFERENCE_PATTERN) on the form and in
 `screen --save`, and one stored before that rule keeps its pages."""
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from django.urls import reverse
@@ -103,11 +107,6 @@ def test_a_final_with_an_older_reference_stays_reachable(clinician_client, clini
 
 
 def test_a_pattern_that_is_not_a_regular_expression_stops_the_app_at_start_up():
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
     env = {**os.environ, "PATIENT_REFERENCE_PATTERN": "([0-9]"}
     done = subprocess.run([sys.executable, "manage.py", "check"], cwd=Path(__file__).resolve().parents[2], env=env,
                           capture_output=True, text=True, timeout=120)
