@@ -27,6 +27,13 @@ def reset_two_factor(modeladmin, request, queryset):
 class KetaScreenUserAdmin(UserAdmin):
     actions = [*UserAdmin.actions, reset_two_factor]
 
+    def has_delete_permission(self, request, obj=None):
+        """Nobody is deleted: a user's name stands on screenings, audit events
+        and the knowledge base's insert-only history, which may not be
+        rewritten to forget them. Someone who leaves is made inactive
+        ("Active" unticked), which signs them out for good and keeps the record."""
+        return False
+
 
 admin.site.unregister(User)
 admin.site.register(User, KetaScreenUserAdmin)
