@@ -155,7 +155,7 @@ def test_draft_pdf_of_every_condition_holds_the_whole_summary_over_several_pages
         for caution in card.cautions:
             assert caution.message in text
     assert "Active suicidal thoughts reported: complete a structured risk assessment" in text
-    assert text.index("Safety alert") < text.index("Treatment-resistant depression Meets screening criteria")
+    assert text.index("Safety alert") < text.index("Treatment-resistant depression Eligible with cautions")
 
     rulebook = current_rulebook()
     squeezed = "".join(text.split())
