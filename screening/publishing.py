@@ -79,13 +79,16 @@ def rulebook_differences(old: engine.Rulebook, new: engine.Rulebook) -> list[Par
 
 def _changed_criteria(old: engine.Rulebook, new: engine.Rulebook) -> set[str]:
     """Keys of criteria added, removed or changed, counting a change to the
-    question a criterion reads (its kind, choices, enable-when) as its own."""
+    question a criterion reads (its kind, choices, enable-when), or to the
+    question of its `when`, as its own."""
     before = {c.key: c for c in old.criteria}
     after = {c.key: c for c in new.criteria}
     changed = set(before) ^ set(after)
     for key in set(before) & set(after):
         a, b = before[key], after[key]
-        if a != b or old.question.get(a.question) != new.question.get(b.question):
+        if a != b or old.question.get(a.question) != new.question.get(b.question) or (
+            a.when is not None and old.question.get(a.when.question) != new.question.get(a.when.question)
+        ):
             changed.add(key)
     return changed
 

@@ -17,11 +17,13 @@ from conditions.models import (
     Instrument,
     Question,
     Reference,
+    RetiredQuestion,
     Section,
 )
 
 KNOWLEDGE_BASE_MODELS = (
     Section, Reference, Condition, Question, Criterion, EvidenceGrade, Instrument, Drug, FormularySettings,
+    RetiredQuestion,
 )
 KNOWLEDGE_BASE_LINKS = (
     Condition.references.through,

@@ -118,7 +118,9 @@ def test_the_formulary_settings_are_changed_in_place(lead_client, lead):
     settings = FormularySettings.objects.get()
     assert lead_client.get("/admin/conditions/formularysettings/add/").url == change_url(settings)
     response = lead_client.post(change_url(settings), {
-        "min_trial_weeks": "6", "references": [r.pk for r in settings.references.all()],
+        # the form's other fields as a browser posts them (the third edition added them)
+        "min_trial_weeks": "6", "count": settings.count, "partial_response_counts": "on",
+        "references": [r.pk for r in settings.references.all()],
     })
     assert response.status_code == 302
     assert FormularySettings.objects.get().min_trial_weeks == 6

@@ -249,7 +249,7 @@ def test_a_file_with_instruments_and_a_formulary_builds_them_into_the_rulebook()
      "formulary.drugs[0] (sertraline): min_daily_dose_mg: A drug that counts as a trial needs its minimum "
      "adequate daily dose, with its source."),
     (lambda c: c["formulary"].update(weeks=4),
-     "formulary: “weeks” is not a field here; the fields are min_trial_weeks, references, drugs."),
+     "formulary: “weeks” is not a field here; the fields are min_trial_weeks, count, partial_response_counts, references, drugs."),
     (lambda c: c["instruments"][0]["bands"].pop(),
      "instruments[0] (phq): bands: The bands end at 2, but the highest total is 4; the last band should end at 4."),
 ])

@@ -3,12 +3,10 @@ as a clinician meets it: each reason's basis on the summary and the PDF
 (read back with pypdf) and in `screen`'s output; the questionnaire asking
 only what can matter; a retired answer in `screen`."""
 
-import io
 import json
 from pathlib import Path
 
 import pytest
-from django.core.management import call_command
 from django.urls import reverse
 
 from conditions.loader import knowledge_base_load, read_knowledge_base
@@ -16,6 +14,7 @@ from screening import services
 from screening.publishing import rulebook_publish
 from tests.markup import parse
 from tests.screening.test_pdf import body_text, download
+from tests.screening.test_screen_command import screen as run_screen
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("quick_password_hashing")]
 
@@ -94,21 +93,9 @@ def test_the_questionnaire_leaves_out_what_cannot_matter_for_the_route(clinician
 
 
 def screen(records):
-    out = io.StringIO()
-    stdin = io.TextIOWrapper(io.BytesIO(json.dumps(records).encode()))
-    import sys
-
-    old, sys.stdin = sys.stdin, stdin
-    try:
-        call_command("screen", stdout=out, stderr=io.StringIO())
-    except SystemExit:
-        pass
-    except Exception as error:  # the command exits non-zero when a record is invalid
-        if not hasattr(error, "returncode"):
-            raise
-    finally:
-        sys.stdin = old
-    return json.loads(out.getvalue())
+    """`manage.py screen` over these records; its output, parsed."""
+    _, out, _ = run_screen(stdin=json.dumps(records))
+    return json.loads(out)
 
 
 def test_screen_output_carries_each_reasons_basis():
