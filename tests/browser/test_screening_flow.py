@@ -86,7 +86,7 @@ def test_clinician_screens_a_patient_for_trd_and_finalises(clinician_page, artif
 
     card = page.locator("[data-condition=trd]")
     expect(card.locator(".ks-status-badge")).to_have_text("Meets screening criteria")
-    expect(card).to_contain_text("Requirement met: Treatment resistance means at least two antidepressants")
+    expect(card).to_contain_text("Requirement met: Treatment resistance means no adequate response to at least two different")
     references = page.get_by_test_id("references")
     expect(references.locator("li").first).to_be_visible()
     expect(references).to_contain_text("Sforzini L")

@@ -474,7 +474,7 @@ def test_history_page_shows_who_changed_it_and_the_earlier_version(lead_client, 
     first = criterion.history.last()
     earlier = lead_client.get(f"/admin/conditions/criterion/{criterion.pk}/history/{first.history_id}/")
     assert earlier.status_code == 200
-    assert "Requires at least moderate current symptoms" in earlier.content.decode()
+    assert "Requires a current moderate to severe episode" in earlier.content.decode()
 
 
 # The condition page ------------------------------------------------------------

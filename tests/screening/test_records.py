@@ -394,8 +394,8 @@ def test_each_deciding_criterion_shows_the_patients_answer_with_its_unit(clinici
 def test_an_eligible_result_lists_the_requirements_met_with_their_answers(clinician_client, clinician):
     draft = draft_for(clinician, answers=TRD_ELIGIBLE)
     words = text(clinician_client.get(reverse("screening:summary", args=[draft.pk])))
-    assert "Requirement met: Treatment resistance means at least two antidepressants" in words
-    assert re.search(r"Requirement met: Requires at least moderate current symptoms .*?Patient's answer: 15\b", words)
+    assert "Requirement met: Treatment resistance means no adequate response to at least two different" in words
+    assert re.search(r"Requirement met: Requires a current moderate to severe episode .*?Patient's answer: 15\b", words)
 
 
 def test_cautions_for_every_condition_are_shown_once_above_the_cards(clinician_client, clinician):
