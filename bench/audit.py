@@ -40,12 +40,7 @@ from pathlib import Path
 from bench.http import (
     FLOOR,
     OWNER_ROLE,
-    PGHOST,
-    PGPORT,
-    REDIS_HOST,
-    REDIS_PORT,
     RESULTS,
-    ROLE,
     combined,
     ensure_postgresql,
     ensure_wrk,
@@ -55,6 +50,7 @@ from bench.http import (
     redis_flush,
     run_python_load,
     run_wrk,
+    server_environment,
     sign_in,
     wait_for,
 )
@@ -109,16 +105,7 @@ def main():
     database = f"ketascreen_bench_audit_{os.getpid()}"
     psql(f"CREATE DATABASE {database} OWNER {OWNER_ROLE}")
     media = tempfile.mkdtemp(prefix="ketascreen-bench-media-")
-    env = {
-        "DATABASE_URL": f"postgres://{ROLE}:{ROLE}@{PGHOST}:{PGPORT}/{database}",
-        "MIGRATE_DATABASE_URL": f"postgres://{OWNER_ROLE}:{OWNER_ROLE}@{PGHOST}:{PGPORT}/{database}",
-        "DEBUG": "false", "SECRET_KEY": "benchmark-only-" + "k" * 40, "ALLOWED_HOSTS": "127.0.0.1",
-        "AUDIT_KEYS": "bench:benchmark-only-audit-key-" + "a" * 32,
-        "SECURE_SSL_REDIRECT": "false", "SESSION_COOKIE_SECURE": "false", "CSRF_COOKIE_SECURE": "false",
-        "SECURE_HSTS_SECONDS": "0", "CONN_MAX_AGE": "60", "MEDIA_ROOT": media, "LOG_LEVEL": "WARNING",
-        "REDIS_URL": f"redis://{REDIS_HOST}:{REDIS_PORT}/{args.redis_db}",
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-    }
+    env = server_environment(database, media, args.redis_db)
     os.environ.update(env)
     sys.path.insert(0, str(ROOT))
     server = None

@@ -391,6 +391,22 @@ def wait_for(url, timeout=30):
     raise SystemExit(f"gunicorn did not answer {url} within {timeout}s")
 
 
+def server_environment(database, media, redis_db):
+    """The environment a benchmark's servers (and its own setup) run with:
+    production settings on a PostgreSQL database and a Redis database of the
+    benchmark's own, over plain HTTP on loopback."""
+    return {
+        "DATABASE_URL": f"postgres://{ROLE}:{ROLE}@{PGHOST}:{PGPORT}/{database}",
+        "MIGRATE_DATABASE_URL": f"postgres://{OWNER_ROLE}:{OWNER_ROLE}@{PGHOST}:{PGPORT}/{database}",
+        "DEBUG": "false", "SECRET_KEY": "benchmark-only-" + "k" * 40, "ALLOWED_HOSTS": "127.0.0.1",
+        "AUDIT_KEYS": "bench:benchmark-only-audit-key-" + "a" * 32,
+        "SECURE_SSL_REDIRECT": "false", "SESSION_COOKIE_SECURE": "false", "CSRF_COOKIE_SECURE": "false",
+        "SECURE_HSTS_SECONDS": "0", "CONN_MAX_AGE": "60", "MEDIA_ROOT": media, "LOG_LEVEL": "WARNING",
+        "REDIS_URL": f"redis://{REDIS_HOST}:{REDIS_PORT}/{redis_db}",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+    }
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--screenings", type=int, default=1000)
@@ -404,16 +420,7 @@ def main():
     database = f"ketascreen_bench_{os.getpid()}"
     psql(f"CREATE DATABASE {database} OWNER {OWNER_ROLE}")
     media = tempfile.mkdtemp(prefix="ketascreen-bench-media-")
-    env = {
-        "DATABASE_URL": f"postgres://{ROLE}:{ROLE}@{PGHOST}:{PGPORT}/{database}",
-        "MIGRATE_DATABASE_URL": f"postgres://{OWNER_ROLE}:{OWNER_ROLE}@{PGHOST}:{PGPORT}/{database}",
-        "DEBUG": "false", "SECRET_KEY": "benchmark-only-" + "k" * 40, "ALLOWED_HOSTS": "127.0.0.1",
-        "AUDIT_KEYS": "bench:benchmark-only-audit-key-" + "a" * 32,
-        "SECURE_SSL_REDIRECT": "false", "SESSION_COOKIE_SECURE": "false", "CSRF_COOKIE_SECURE": "false",
-        "SECURE_HSTS_SECONDS": "0", "CONN_MAX_AGE": "60", "MEDIA_ROOT": media, "LOG_LEVEL": "WARNING",
-        "REDIS_URL": f"redis://{REDIS_HOST}:{REDIS_PORT}/{REDIS_DB}",
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-    }
+    env = server_environment(database, media, REDIS_DB)
     os.environ.update(env)
     sys.path.insert(0, str(ROOT))
     server = None

@@ -580,7 +580,7 @@ def _resolve(plan):
             references[key] for key in item.links.get("references", []) if key in references
         ]
         _check_keys(item, "conditions", condition_slugs, "condition")
-        _resolve_when(item, questions)
+        _resolve_condition(item, questions, "when")
         code = item.raw.get("question")
         if code is None:
             item.problem("name the question it reads, by its code.", "question")
@@ -597,7 +597,7 @@ def _resolve(plan):
             item.problem(f"there is no section “{key}”.", "section")
         else:
             item.instance.section = sections[key]
-        _resolve_enable_when(item, questions)
+        _resolve_condition(item, questions, "enable_when")
         _resolve_inputs(item, questions)
 
     for item in plan.drugs + plan.formulary:
@@ -666,49 +666,30 @@ def _question_graph(plan):
     return questions
 
 
-def _resolve_enable_when(item, questions):
-    enable_when = item.raw.get("enable_when")
-    if enable_when is None:
+def _resolve_condition(item, questions, name):
+    """A question's `enable_when` or a criterion's `when`, both written
+    {question, operator, value}: sets `<name>_question`, `<name>_operator` and `<name>_value` on the
+    item's instance from the file's {question, operator, value}, or records
+    the problem against that field."""
+    condition = item.raw.get(name)
+    if condition is None:
         return
-    if not isinstance(enable_when, dict) or not {"question", "operator"} <= set(enable_when) or (
-        set(enable_when) - {"question", "operator", "value"}
+    if not isinstance(condition, dict) or not {"question", "operator"} <= set(condition) or (
+        set(condition) - {"question", "operator", "value"}
     ):
         item.problem(
             "write {question: <code>, operator: <operator>, value: <value>} "
             "(value only when the operator needs one).",
-            "enable_when",
+            name,
         )
         return
-    code = enable_when["question"]
+    code = condition["question"]
     if not isinstance(code, str) or code not in questions:
-        item.problem(f"there is no question “{code}”.", "enable_when_question")
+        item.problem(f"there is no question “{code}”.", f"{name}_question")
         return
-    item.instance.enable_when_question = questions[code]
-    item.instance.enable_when_operator = enable_when["operator"]
-    item.instance.enable_when_value = enable_when.get("value")
-
-
-def _resolve_when(item, questions):
-    """A criterion's `when`, as a question's enable-when is written."""
-    when = item.raw.get("when")
-    if when is None:
-        return
-    if not isinstance(when, dict) or not {"question", "operator"} <= set(when) or (
-        set(when) - {"question", "operator", "value"}
-    ):
-        item.problem(
-            "write {question: <code>, operator: <operator>, value: <value>} "
-            "(value only when the operator needs one).",
-            "when",
-        )
-        return
-    code = when["question"]
-    if not isinstance(code, str) or code not in questions:
-        item.problem(f"there is no question “{code}”.", "when_question")
-        return
-    item.instance.when_question = questions[code]
-    item.instance.when_operator = when["operator"]
-    item.instance.when_value = when.get("value")
+    setattr(item.instance, f"{name}_question", questions[code])
+    setattr(item.instance, f"{name}_operator", condition["operator"])
+    setattr(item.instance, f"{name}_value", condition.get("value"))
 
 
 def _full_clean_retired(item, questions):

@@ -355,43 +355,14 @@ class AuditEvent(AppendOnlyModel):
     def content_hash(self) -> str:
         """SHA-256 (hex) of this event's content and `previous_hash`: what
         `hash` holds when the event is as it was written."""
-        content = {
-            "previous_hash": self.previous_hash,
-            "at": self.at.astimezone(UTC).isoformat(),
-            "user": self.user_id,
-            "username": self.username,
-            "action": self.action,
-            "screening": self.screening_id,
-            "patient_reference": self.patient_reference,
-            "object_type": self.object_type,
-            "object_key": self.object_key,
-            "history_id": self.history_id,
-            "ip_address": self.ip_address,
-        }
-        canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        return hashlib.sha256(canonical.encode()).hexdigest()
+        return hashlib.sha256(_canonical(_recorded(self))).hexdigest()
 
     def keyed_hash(self, secret: bytes) -> str:
         """HMAC-SHA256 (hex), under `secret`, of this event's content, its
         chain, its key id and `previous_hash`: what `hash` holds for a keyed
         event as it was written."""
-        content = {
-            "previous_hash": self.previous_hash,
-            "chain": self.chain,
-            "key_id": self.key_id,
-            "at": self.at.astimezone(UTC).isoformat(),
-            "user": self.user_id,
-            "username": self.username,
-            "action": self.action,
-            "screening": self.screening_id,
-            "patient_reference": self.patient_reference,
-            "object_type": self.object_type,
-            "object_key": self.object_key,
-            "history_id": self.history_id,
-            "ip_address": self.ip_address,
-        }
-        canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        return hmac.new(secret, canonical.encode(), hashlib.sha256).hexdigest()
+        content = {**_recorded(self), "chain": self.chain, "key_id": self.key_id}
+        return hmac.new(secret, _canonical(content), hashlib.sha256).hexdigest()
 
 
 class AuditChainHead(models.Model):
@@ -410,3 +381,25 @@ class AuditChainHead(models.Model):
 
     def __str__(self):
         return f"audit chain {self.chain} head at event {self.last_event_id or '-'}"
+
+
+def _recorded(event) -> dict:
+    """What an audit event records, and so what its hash covers. A function,
+    not a method, so that a migration's historical model can use it too."""
+    return {
+        "previous_hash": event.previous_hash,
+        "at": event.at.astimezone(UTC).isoformat(),
+        "user": event.user_id,
+        "username": event.username,
+        "action": event.action,
+        "screening": event.screening_id,
+        "patient_reference": event.patient_reference,
+        "object_type": event.object_type,
+        "object_key": event.object_key,
+        "history_id": event.history_id,
+        "ip_address": event.ip_address,
+    }
+
+
+def _canonical(content: dict) -> bytes:
+    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
