@@ -467,6 +467,7 @@ def test_active_suicidal_thoughts_never_read_eligible_for_iv_ketamine(default_ru
 
 def test_controls_that_must_not_move(default_rulebook):
     assert trd_with_iv_ketamine(default_rulebook, {}).status == "eligible"
+    assert trd_with_iv_ketamine(default_rulebook, {"failed_antidepressant_trials": 3}).status == "eligible"
     pressure = trd_with_iv_ketamine(default_rulebook, {"systolic_bp": 150, "diastolic_bp": 92})
     assert pressure.status == "caution"
     assert {r.criterion for r in pressure.reasons} == {"all-systolic-bp-140-caution", "all-diastolic-bp-90-caution"}

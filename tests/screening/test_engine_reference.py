@@ -21,6 +21,7 @@ from screening.engine import (
     FAILS,
     HOLDS,
     INCOMPLETE,
+    NOT_APPLICABLE,
     NOT_MET,
     OPERATORS,
     REQUIRE,
@@ -41,14 +42,21 @@ def reference_calculations(rulebook, answers):
     def answered(code):
         return answers.get(code) not in (None, [], ())
 
+    failures = ("no_response", "partial_response") if rulebook.partial_response_counts else ("no_response",)
+
     def counts(trial):
         drug = {d.key: d for d in rulebook.formulary}.get(trial["drug"])
         return bool(
             drug and drug.counts_as_trial and drug.min_daily_dose_mg is not None
             and trial["daily_dose_mg"] >= drug.min_daily_dose_mg
             and trial["weeks"] >= rulebook.min_trial_weeks
-            and trial["outcome"] in ("no_response", "partial_response")
+            and trial["outcome"] in failures
         )
+
+    def count(trials):
+        """Adequate failed trials; with `count: distinct_drugs`, the different drugs among them."""
+        counted = [t["drug"] for t in trials if counts(t)]
+        return len(set(counted)) if rulebook.trial_count == "distinct_drugs" else len(counted)
 
     values, not_collected, waiting = dict(answers), set(), {}
     for question in rulebook.questions:
@@ -65,7 +73,7 @@ def reference_calculations(rulebook, answers):
         elif question.calculation == "sum":
             values[question.code] = sum(answers[code] for code in question.inputs)
         else:
-            values[question.code] = sum(counts(t) for code in question.inputs for t in answers[code])
+            values[question.code] = count([t for code in question.inputs for t in answers[code]])
     return values, not_collected, waiting
 
 
@@ -93,7 +101,31 @@ def reference_evaluate(rulebook, conditions, answers):
             return None
         return test(enable_when.operator, answers[enable_when.question], enable_when.value)
 
+    def state_of(question):
+        """True, False or None (unknown): whether a question can be read, as enable-when says."""
+        state = enabled(question)
+        if state is False or question in not_collected:
+            return False
+        if state is None or answers.get(question) is None:
+            return None
+        return True
+
+    def when_state(criterion):
+        """Whether the criterion's `when` holds: True, False (it does not apply) or None (unknown)."""
+        when = criterion.when
+        if when is None:
+            return True
+        readable = state_of(when.question)
+        if readable is not True:
+            return readable
+        return test(when.operator, answers[when.question], when.value)
+
     def outcome(criterion):
+        applies = when_state(criterion)
+        if applies is False:
+            return NOT_APPLICABLE
+        if applies is None:
+            return UNKNOWN
         state = enabled(criterion.question)
         if state is False or criterion.question in not_collected:
             return SKIPPED
@@ -130,7 +162,8 @@ def reference_evaluate(rulebook, conditions, answers):
             status, reasons = INCOMPLETE, unknown
             asked = {q.code for q in rulebook.questions_for([slug])}
             questions = set()
-            for code in {blocking(c.question) for c, o in applying if o == UNKNOWN}:
+            waits_on = {c.when.question if when_state(c) is None else c.question for c, o in applying if o == UNKNOWN}
+            for code in {blocking(code) for code in waits_on}:
                 if code in waiting:
                     questions.update(waiting[code])  # a calculated question's unanswered inputs
                 elif owner.get(code) in asked and owner[code] not in waiting:
