@@ -107,7 +107,7 @@ def questionnaire(rulebook: engine.Rulebook, *, base: str, number: int, publishe
         items.append({
             "linkId": SECTION_PREFIX + section.key, "text": section.title, "type": "group",
             "item": [
-                _question_item(rulebook, q, names, _gate(asking.get(q.code, frozenset()), every), q.code in required)
+                _question_item(rulebook, q, names, _gate(asking.get(q.code, {}), every), q.code in required)
                 for q in questions
             ],
         })
@@ -133,18 +133,24 @@ def questionnaire(rulebook: engine.Rulebook, *, base: str, number: int, publishe
     return resource
 
 
-def _conditions_asking(rulebook: engine.Rulebook) -> dict[str, frozenset[str]]:
-    """For each question code, the conditions whose questionnaire asks it."""
+def _conditions_asking(rulebook: engine.Rulebook) -> dict[str, dict]:
+    """For each question code, the conditions whose questionnaire asks it,
+    each with the `when` rules under which it can matter there (None:
+    always; docs/architecture.md, "Questions asked only when they can matter")."""
     asking = {}
     for condition in rulebook.conditions:
+        rules = rulebook.asked_when([condition.slug])
         for question in rulebook.questions_for([condition.slug]):
-            asking[question.code] = asking.get(question.code, frozenset()) | {condition.slug}
+            asking.setdefault(question.code, {})[condition.slug] = rules.get(question.code)
     return asking
 
 
-def _gate(asking: frozenset[str], every: frozenset[str]):
-    """The conditions an item is limited to, or None when every condition asks it."""
-    return None if asking == every else asking
+def _gate(asking: dict, every: frozenset[str]):
+    """The conditions an item is limited to, each with the rules under which
+    it matters there, or None when every condition asks it always."""
+    if asking.keys() == every and all(rules is None for rules in asking.values()):
+        return None
+    return asking
 
 
 def _required_codes(rulebook: engine.Rulebook) -> frozenset[str]:
@@ -162,8 +168,9 @@ def _required_codes(rulebook: engine.Rulebook) -> frozenset[str]:
 
 
 def _question_item(rulebook, question: engine.QuestionSpec, names: Canonical, gate, required: bool) -> dict:
-    """One question as an item. `gate`: the conditions that ask it, or None
-    when every condition does."""
+    """One question as an item. `gate`: the conditions that ask it, each with
+    the `when` rules under which it matters there, or None when every
+    condition always does."""
     item = {"linkId": question.code, "text": question.text, "type": FHIR_TYPE[question.kind]}
     extensions = []
     if question.unit:
@@ -256,21 +263,31 @@ def _enable(rulebook, question: engine.QuestionSpec, gate, names: Canonical):
         return "false"  # no condition asks it
     rule = question.enable_when
     own = _enable_when(rulebook, rule, names) if rule is not None else None
-    gated = None
-    if gate is not None:
-        gated = ([{"question": CONDITIONS, "operator": "=",
-                   "answerCoding": {"system": names.codes(CONDITIONS), "code": slug}}
-                  for slug in sorted(gate)], "any")
     if rule is None and gate is None:
         return None
-    if rule is None:
-        return gated
     if gate is None and own is not None:
         return own
-    parts = [_rule_expression(rulebook, rule)]
+    always = gate is not None and all(rules is None for rules in gate.values())
+    if rule is None and always:
+        return ([{"question": CONDITIONS, "operator": "=",
+                  "answerCoding": {"system": names.codes(CONDITIONS), "code": slug}}
+                 for slug in sorted(gate)], "any")
+    parts = [] if rule is None else [_rule_expression(rulebook, rule)]
     if gate is not None:
-        parts.insert(0, f"{_answer_codes(CONDITIONS)}.intersect({_literals(sorted(gate))}).exists()")
+        parts.insert(0, _gate_expression(rulebook, gate))
     return " and ".join(f"({part})" for part in parts)
+
+
+def _gate_expression(rulebook, gate: dict) -> str:
+    """FHIRPath: some chosen condition asks the question, and where it is
+    asked only under `when` rules, one of them holds."""
+    chosen = []
+    for slug, rules in sorted(gate.items()):
+        asked = f"{_answer_codes(CONDITIONS)}.intersect({_literals([slug])}).exists()"
+        if rules is not None:
+            asked += " and (" + " or ".join(f"({_rule_expression(rulebook, r)})" for r in rules) + ")"
+        chosen.append(asked)
+    return " or ".join(f"({part})" for part in chosen)
 
 
 def _enable_when(rulebook, rule: engine.EnableWhen, names: Canonical):
@@ -350,9 +367,10 @@ def _calculation_expression(rulebook, question: engine.QuestionSpec) -> str:
         counted = []
         for code in question.inputs:
             trials = f"%resource.repeat(item).where(linkId={_literal(code)})"
-            counted.append(
-                f"iif({trials}.exists(), {trials}.where({_adequate_trial(rulebook, code)}).count())"
-            )
+            adequate = f"{trials}.where({_adequate_trial(rulebook, code)})"
+            if rulebook.trial_count == engine.COUNT_DISTINCT_DRUGS:  # each different drug once
+                adequate += f".select(item.where(linkId={_literal(code + '.drug')}).answer.value.code).distinct()"
+            counted.append(f"iif({trials}.exists(), {adequate}.count())")
         return " + ".join(counted)
     raise ValueError(f"no FHIRPath for the calculation {question.calculation}")
 
@@ -360,8 +378,8 @@ def _calculation_expression(rulebook, question: engine.QuestionSpec) -> str:
 def _adequate_trial(rulebook, code: str) -> str:
     """FHIRPath over one trial group: whether it counts as an adequate failed
     trial (engine.judge_trial): a drug that counts at its minimum dose or
-    more, for the formulary's minimum weeks or more, with no or only a
-    partial response."""
+    more, for the formulary's minimum weeks or more, with no response (or
+    only a partial one, where the formulary counts it)."""
     def part(name):
         value = f"item.where(linkId={_literal(f'{code}.{name}')}).answer.value"
         return value + ".code" if name in ("drug", "outcome") else value
@@ -371,9 +389,11 @@ def _adequate_trial(rulebook, code: str) -> str:
         for d in rulebook.formulary if d.counts_as_trial and d.min_daily_dose_mg is not None
     ]
     drug = "(" + " or ".join(doses) + ")" if doses else "false"
+    failures = [o for o in engine.FAILED_OUTCOMES
+                if o != engine.PARTIAL_RESPONSE or rulebook.partial_response_counts]
     return (
         f"{drug} and {part('weeks')} >= {_literal(rulebook.min_trial_weeks)}"
-        f" and {part('outcome')}.intersect({_literals(engine.FAILED_OUTCOMES)}).exists()"
+        f" and {part('outcome')}.intersect({_literals(failures)}).exists()"
     )
 
 
