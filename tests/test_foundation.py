@@ -86,6 +86,7 @@ def test_deploy_checks_warn_while_fhir_names_start_with_the_development_address(
     env = {
         "PATH": os.environ["PATH"], "DEBUG": "false", "ALLOWED_HOSTS": "screen.example.org",
         "SECRET_KEY": "a-long-random-production-secret-" + "x9Q2!" * 10,
+        "AUDIT_KEYS": "k1:a-long-random-audit-key-" + "p7Z" * 12,
     }
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],

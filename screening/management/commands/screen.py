@@ -132,7 +132,7 @@ class Command(BaseCommand):
 
     def _save(self, owner, record, validation, result, rulebook):
         try:
-            new_patient_reference_validator(record["patient"])
+            new_patient_reference_validator(result["patient"])
             # An atomic block of its own: a refused record leaves any
             # transaction around this command usable for the next one.
             with transaction.atomic():
