@@ -261,7 +261,7 @@ def seed(count, clinician, rulebook, *, start=0):
     services, copied in bulk with their own references, a third final."""
     import random
 
-    from screening import engine
+    from rules import engine
     from screening.models import Screening
     from screening.rulebook import snapshot_for
 

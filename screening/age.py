@@ -17,7 +17,7 @@ clinic's today), so the rules stay pure and a test can name the day.
 from datetime import date
 from typing import NamedTuple
 
-from screening import engine
+from rules import engine
 
 AGE_QUESTION = "age"
 

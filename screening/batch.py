@@ -8,7 +8,8 @@ import json
 from collections.abc import Mapping
 from datetime import date
 
-from screening import engine, fhir
+from rules import engine
+from screening import fhir
 from screening.age import age_from_year_of_birth, with_age
 
 FIELDS = frozenset({"patient", "conditions", "answers", "year_of_birth"})

@@ -18,7 +18,7 @@ the tests share one mapping; callers pass the canonical base URL.
 import uuid
 from collections.abc import Mapping
 
-from screening import engine
+from rules import engine
 
 CONDITIONS = "conditions"       # the linkId of the chosen conditions
 QUESTIONNAIRE_RESPONSE = "QuestionnaireResponse"

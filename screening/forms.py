@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
-from screening import engine
+from rules import engine
 from screening.age import AGE_QUESTION, age_from_year_of_birth, with_age
 from screening.models import Status, new_patient_reference_validator
 from screening.summary import TRIAL_OUTCOMES, instrument_short_name

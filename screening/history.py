@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from django.utils import formats, timezone
 
-from screening import engine
+from rules import engine
 from screening.summary import short_name
 
 # The instruments asked before they were knowledge-base data: name and total's

@@ -14,7 +14,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
-from screening import engine
+from rules import engine
 from screening.age import AgeFromYear, with_age
 
 # One rule for the form, the model's full_clean and `screen`: an identifier

@@ -17,7 +17,7 @@ from django.db.models import Max, Prefetch
 from django.utils import timezone
 
 from conditions.models import Operator, RuleCase, RuleCaseExpectation
-from screening import engine
+from rules import engine
 from screening.models import KnowledgeBaseRevision, PublishedRulebook, Screening, Status
 from screening.rulebook import (
     latest_publication,

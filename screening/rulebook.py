@@ -28,7 +28,7 @@ from conditions.models import (
     RetiredQuestion,
     Section,
 )
-from screening import engine
+from rules import engine
 from screening.models import KnowledgeBaseRevision, PublishedRulebook, RulebookSnapshot
 
 

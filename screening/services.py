@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from screening import engine
+from rules import engine
 from screening.age import age_from_year_of_birth, with_age
 from screening.models import FinalScreeningError, Screening, Status
 from screening.rulebook import current_rulebook, snapshot_for

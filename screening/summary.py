@@ -16,7 +16,8 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 
 from conditions.citations import vancouver_html
-from screening import engine, selectors
+from rules import engine
+from screening import selectors
 from screening.age import AGE_QUESTION
 from screening.models import Screening
 

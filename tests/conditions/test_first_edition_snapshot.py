@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-from screening.engine import Rulebook, evaluate, validate_answers
+from rules.engine import Rulebook, evaluate, validate_answers
 from screening.rulebook import build_rulebook
 
 FILES = Path(__file__).resolve().parent / "files"

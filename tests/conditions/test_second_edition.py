@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from conditions.loader import knowledge_base_load, read_knowledge_base
-from screening.engine import Rulebook
+from rules.engine import Rulebook
 from screening.publishing import case_library, rulebook_preview, rulebook_publish
 from screening.rulebook import current_rulebook
 

@@ -10,7 +10,7 @@ import yaml
 
 from conditions.loader import InvalidKnowledgeBase, knowledge_base_load, read_knowledge_base
 from conditions.models import Criterion, FormularySettings, RetiredQuestion
-from screening import engine
+from rules import engine
 from screening.rulebook import build_rulebook
 
 pytestmark = pytest.mark.django_db

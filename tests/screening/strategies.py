@@ -2,7 +2,7 @@
 
 from hypothesis import strategies as st
 
-from screening.engine import BOOLEAN, CHOICE, DECIMAL, INTEGER, MULTI_CHOICE, TRIAL_OUTCOMES, TRIALS
+from rules.engine import BOOLEAN, CHOICE, DECIMAL, INTEGER, MULTI_CHOICE, TRIAL_OUTCOMES, TRIALS
 
 ANY_JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),

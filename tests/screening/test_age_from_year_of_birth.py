@@ -11,9 +11,9 @@ from unittest import mock
 import pytest
 from django.urls import reverse
 
+from rules.engine import EnableWhen, QuestionSpec
 from screening import services
 from screening.age import AgeFromYear, age_from_year_of_birth, possible_ages
-from screening.engine import EnableWhen, QuestionSpec
 from tests.answers import TRD_ELIGIBLE
 from tests.markup import parse
 from tests.screening.test_engine_semantics import RULEBOOK, criterion

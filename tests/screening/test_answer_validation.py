@@ -2,7 +2,7 @@
 
 import pytest
 
-from screening.engine import validate_answers
+from rules.engine import validate_answers
 from tests.screening.test_engine_semantics import CALM, RULEBOOK
 
 

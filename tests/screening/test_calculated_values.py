@@ -3,8 +3,8 @@
 
 import pytest
 
-from screening import engine
-from screening.engine import (
+from rules import engine
+from rules.engine import (
     ELIGIBLE,
     INCOMPLETE,
     NOT_MET,

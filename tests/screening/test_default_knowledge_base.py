@@ -9,7 +9,7 @@ change. The patient is treated with IV ketamine unless a row says otherwise."""
 
 import pytest
 
-from screening.engine import evaluate, validate_answers
+from rules.engine import evaluate, validate_answers
 
 CALM = {
     "age": 45, "psychosis_history": False,
@@ -317,7 +317,7 @@ def test_incomplete_trd_names_the_missing_questions(default_rulebook):
 
 
 def test_bipolar_follow_ups_are_asked_only_with_a_bipolar_history(default_rulebook):
-    from screening.engine import unanswered_questions
+    from rules.engine import unanswered_questions
 
     without = unanswered_questions(default_rulebook, ["trd"], {"bipolar_history": False})
     with_history = unanswered_questions(default_rulebook, ["trd"], {"bipolar_history": True})
@@ -485,7 +485,7 @@ def test_a_rule_for_other_routes_does_not_apply_and_is_never_a_reason(default_ru
 
 
 def test_cyp3a4_is_asked_only_for_oral_ketamine(default_rulebook):
-    from screening.engine import unanswered_questions
+    from rules.engine import unanswered_questions
 
     answers = {code: value for code, value in CALM.items()}
     for route, asked in [("iv_ketamine", False), ("esketamine_nasal", False), ("oral_ketamine", True)]:

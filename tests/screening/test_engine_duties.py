@@ -5,7 +5,7 @@ import dataclasses
 
 import pytest
 
-from screening.engine import (
+from rules.engine import (
     CAUTION_STATUS,
     DUTY,
     ELIGIBLE,

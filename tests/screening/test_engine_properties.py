@@ -3,7 +3,7 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from screening.engine import (
+from rules.engine import (
     EXCLUDE,
     INCOMPLETE,
     STATUS_ORDER,

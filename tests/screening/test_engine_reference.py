@@ -1,6 +1,6 @@
 """evaluate() against a second, independent reading of the rule semantics (docs/architecture.md).
 
-`screening/engine.py` is itself written to follow the semantics line by
+`rules/engine.py` is itself written to follow the semantics line by
 line. `reference_evaluate` below states them once more, separately and in a
 different shape (one condition at a time, criteria picked by effect and
 outcome), as a cross-check: two readings that agree on every answer set,
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from screening.engine import (
+from rules.engine import (
     ALERT,
     CAUTION,
     CAUTION_STATUS,

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from screening import engine
-from screening.engine import (
+from rules import engine
+from rules.engine import (
     CAUTION_STATUS,
     ELIGIBLE,
     EXCLUDED,

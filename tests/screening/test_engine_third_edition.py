@@ -8,8 +8,8 @@ from dataclasses import replace
 
 import pytest
 
-from screening import engine
-from screening.engine import (
+from rules import engine
+from rules.engine import (
     CAUTION_STATUS,
     ELIGIBLE,
     EXCLUDED,

@@ -16,7 +16,8 @@ from fhirpathpy.models import models
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from screening import engine, fhir
+from rules import engine
+from screening import fhir
 from tests.screening.strategies import ANY_JSON, valid_answers
 
 BASE = "https://screen.example.org/fhir"

@@ -8,7 +8,8 @@ from django.core.management import call_command
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from screening import engine, services
+from rules import engine
+from screening import services
 from screening.models import Screening
 from screening.publishing import rulebook_publish
 from screening.rulebook import current_rulebook

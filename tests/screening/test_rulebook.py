@@ -3,8 +3,8 @@
 import pytest
 
 from conditions.models import Condition, Criterion, EvidenceGrade, Question, Reference
+from rules.engine import Rulebook, evaluate
 from screening import rulebook as rulebook_module
-from screening.engine import Rulebook, evaluate
 from screening.publishing import rulebook_publish
 from screening.rulebook import build_rulebook, current_rulebook, snapshot_for, working_rulebook
 from tests.screening.test_default_knowledge_base import ALL, CALM

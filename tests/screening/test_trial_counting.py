@@ -13,7 +13,7 @@ Each expectation names its source:
 
 import pytest
 
-from screening.engine import evaluate, validate_answers
+from rules.engine import evaluate, validate_answers
 from tests.answers import TRD_ELIGIBLE
 
 # The well adult of the shared answers, with the trials listed instead of a typed count.

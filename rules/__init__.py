@@ -1,0 +1,1 @@
+"""The screening rules: vocabulary, evaluation, answer cleaning. Imports no Django."""
