@@ -77,7 +77,10 @@ def browser():
 
 @pytest.fixture
 def page(browser, live_server):
-    context = browser.new_context(base_url=live_server.url)
+    # Reduced motion turns off Bootstrap's transitions, so what a test (and
+    # axe's contrast check) reads is the settled page, not a colour halfway
+    # through a button's hover transition.
+    context = browser.new_context(base_url=live_server.url, reduced_motion="reduce")
     page = context.new_page()
     page.set_default_timeout(10_000)
     yield page

@@ -30,7 +30,7 @@ def test_lead_changes_the_trd_threshold_previews_and_publishes(
     )
     problems = []
 
-    lead_context = browser.new_context(base_url=live_server.url)
+    lead_context = browser.new_context(base_url=live_server.url, reduced_motion="reduce")
     page = lead_context.new_page()
     page.set_default_timeout(10_000)
     page.on("pageerror", lambda error: problems.append(str(error)))
@@ -76,7 +76,7 @@ def test_lead_changes_the_trd_threshold_previews_and_publishes(
     lead_context.close()
 
     # A clinician's new screening uses version 2; the earlier final keeps its own.
-    clinician_context = browser.new_context(base_url=live_server.url)
+    clinician_context = browser.new_context(base_url=live_server.url, reduced_motion="reduce")
     page = clinician_context.new_page()
     page.set_default_timeout(10_000)
     page.on("pageerror", lambda error: problems.append(str(error)))

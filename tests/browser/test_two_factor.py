@@ -21,7 +21,7 @@ pytestmark = [
 
 
 def new_page(browser, live_server):
-    context = browser.new_context(base_url=live_server.url)
+    context = browser.new_context(base_url=live_server.url, reduced_motion="reduce")
     page = context.new_page()
     page.set_default_timeout(10_000)
     page.route(f"**{AXE_URL}", lambda route: route.fulfill(path=str(AXE), content_type="application/javascript"))
