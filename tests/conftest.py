@@ -279,10 +279,15 @@ def module_knowledge_base(django_db_setup, django_db_blocker):
         outer.__exit__(None, None, None)
 
 
-@pytest.fixture
-def quick_password_hashing(settings):
-    """Users made in a test hash their password in microseconds, not a second."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+@pytest.fixture(scope="session", autouse=True)
+def quick_password_hashing():
+    """Users made in tests hash their passwords in microseconds, not a second
+    (argon2's cost). A test of the production hasher overrides
+    PASSWORD_HASHERS back to config.settings'."""
+    from django.test import override_settings
+
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
 
 
 @pytest.fixture
