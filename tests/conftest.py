@@ -1,7 +1,6 @@
 """Shared fixtures. Browser fixtures drive Debian's Chromium through Playwright."""
 
 import importlib
-import io
 import os
 import shutil
 from pathlib import Path
@@ -100,12 +99,21 @@ def artifacts_dir():
 TEST_PASSWORD = "a-long-test-password-4f9c"
 
 
-@pytest.fixture
-def knowledge_base(db):
-    """The default knowledge base (conditions/knowledge/default.yaml), as loaded by the command."""
-    from django.core.management import call_command
+@pytest.fixture(scope="session")
+def shipped_knowledge_base(django_db_setup, django_db_blocker):
+    """The rows `load_knowledge_base` makes from the default knowledge base,
+    captured once per session (tests/knowledge_base_rows.py)."""
+    from tests.knowledge_base_rows import capture
 
-    call_command("load_knowledge_base", stdout=io.StringIO())
+    with django_db_blocker.unblock():
+        return capture()
+
+
+@pytest.fixture
+def knowledge_base(db, shipped_knowledge_base):
+    """The default knowledge base (conditions/knowledge/default.yaml), as loaded by
+    the command: its rows written back, in milliseconds instead of seconds."""
+    shipped_knowledge_base.write()
 
 
 def role(name):
@@ -259,19 +267,18 @@ def trd_eligible_form():
 
 
 @pytest.fixture(scope="module")
-def module_knowledge_base(django_db_setup, django_db_blocker):
+def module_knowledge_base(shipped_knowledge_base, django_db_blocker):
     """The default knowledge base, loaded once for a module's (non-transactional)
     tests: it stays in an open transaction, each test runs in a savepoint inside
     it, and it is rolled back after the module. Loading takes seconds; this
     keeps a module of page tests fast without leaving rows for other modules."""
-    from django.core.management import call_command
     from django.db import transaction
 
     with django_db_blocker.unblock():
         outer = transaction.atomic()
         outer.__enter__()
         try:
-            call_command("load_knowledge_base", stdout=io.StringIO())
+            shipped_knowledge_base.write()
         except BaseException:
             transaction.set_rollback(True)
             outer.__exit__(None, None, None)
@@ -282,10 +289,15 @@ def module_knowledge_base(django_db_setup, django_db_blocker):
         outer.__exit__(None, None, None)
 
 
-@pytest.fixture
-def quick_password_hashing(settings):
-    """Users made in a test hash their password in microseconds, not a second."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+@pytest.fixture(scope="session", autouse=True)
+def quick_password_hashing():
+    """Users made in tests hash their passwords in microseconds, not a second
+    (argon2's cost). A test of the production hasher overrides
+    PASSWORD_HASHERS back to config.settings'."""
+    from django.test import override_settings
+
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
 
 
 @pytest.fixture

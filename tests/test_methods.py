@@ -9,7 +9,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.mark.parametrize("method", ["TRACE", "OPTIONS", "PUT", "DELETE", "PATCH", "CONNECT"])
-def test_no_page_answers_methods_it_does_not_serve(quick_password_hashing, admin_client, method):
+def test_no_page_answers_methods_it_does_not_serve(admin_client, method):
     answered = []
     for name, path in URLS:
         response = admin_client.generic(method, path)

@@ -8,7 +8,7 @@ from django.test import Client
 from screening.services import screening_create
 from tests.conftest import TEST_PASSWORD
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("quick_password_hashing")]
+pytestmark = pytest.mark.django_db
 
 
 def not_stored(response):

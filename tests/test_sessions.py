@@ -7,7 +7,7 @@ from django.core.cache import cache
 
 from tests.conftest import TEST_PASSWORD
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("quick_password_hashing")]
+pytestmark = pytest.mark.django_db
 
 
 def sign_in(client, username):

@@ -16,7 +16,7 @@ from screening.models import AuditAction, AuditEvent
 from tests.conftest import TEST_PASSWORD, user_in_role
 from tests.two_factor import device_key, totp, totp_now
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("quick_password_hashing")]
+pytestmark = pytest.mark.django_db
 
 ADDRESS = "10.0.0.7"
 

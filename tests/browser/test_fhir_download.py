@@ -15,7 +15,6 @@ from tests.browser.test_pdf_download import sign_in
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.usefixtures("quick_password_hashing"),
 ]
 
 

@@ -25,7 +25,6 @@ from tests.conftest import TEST_PASSWORD
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.usefixtures("quick_password_hashing"),
 ]
 
 PHQ9_ITEM_TEXT = {

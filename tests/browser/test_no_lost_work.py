@@ -24,7 +24,6 @@ from tests.knowledge import add_trd_question, raise_trd_threshold
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.usefixtures("quick_password_hashing"),
 ]
 
 

@@ -17,7 +17,6 @@ from tests.browser.test_screening_flow import answer, sign_in
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.usefixtures("quick_password_hashing"),
 ]
 
 THIRD_EDITION = Path(__file__).resolve().parents[1] / "conditions" / "files" / "third_edition.yaml"

@@ -14,7 +14,6 @@ from tests.browser.test_two_factor import sign_in_to_the_admin
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.usefixtures("quick_password_hashing"),
 ]
 
 

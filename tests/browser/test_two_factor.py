@@ -16,7 +16,6 @@ from tests.two_factor import device_key, totp
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.usefixtures("quick_password_hashing"),
 ]
 
 

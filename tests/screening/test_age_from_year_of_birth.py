@@ -149,7 +149,7 @@ def test_a_typed_age_always_wins_and_a_later_save_works_the_age_out_again(clinic
 
 
 @pytest.mark.django_db
-@pytest.mark.usefixtures("module_knowledge_base", "quick_password_hashing")
+@pytest.mark.usefixtures("module_knowledge_base")
 def test_the_summary_shows_the_age_as_worked_out_from_the_year_of_birth(clinician_client, clinician):
     with on_day(date(2026, 11, 30)):
         screening = draft(clinician, 1981)
@@ -160,7 +160,7 @@ def test_the_summary_shows_the_age_as_worked_out_from_the_year_of_birth(clinicia
 
 
 @pytest.mark.django_db
-@pytest.mark.usefixtures("module_knowledge_base", "quick_password_hashing")
+@pytest.mark.usefixtures("module_knowledge_base")
 def test_the_summary_says_why_an_age_it_cannot_work_out_is_still_to_answer(clinician_client, clinician):
     with on_day(date(2026, 7, 1)):
         screening = draft(clinician, 2008)
@@ -178,7 +178,7 @@ def questionnaire_post(screening, answers, action="summary"):
 
 
 @pytest.mark.django_db
-@pytest.mark.usefixtures("module_knowledge_base", "quick_password_hashing")
+@pytest.mark.usefixtures("module_knowledge_base")
 def test_the_questionnaire_says_what_the_age_will_be_and_lets_it_be_left_blank(clinician_client, clinician):
     with on_day(date(2026, 11, 30)):
         screening = draft(clinician, 1981, answers={})
@@ -191,7 +191,7 @@ def test_the_questionnaire_says_what_the_age_will_be_and_lets_it_be_left_blank(c
 
 
 @pytest.mark.django_db
-@pytest.mark.usefixtures("module_knowledge_base", "quick_password_hashing")
+@pytest.mark.usefixtures("module_knowledge_base")
 def test_the_questionnaire_asks_for_the_age_when_the_year_cannot_tell(clinician_client, clinician):
     with on_day(date(2026, 7, 1)):
         screening = draft(clinician, 2008, answers={})

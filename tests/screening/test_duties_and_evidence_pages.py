@@ -16,7 +16,7 @@ from tests.screening.test_pdf import body_text, download
 
 pytestmark = [
     pytest.mark.django_db,
-    pytest.mark.usefixtures("module_knowledge_base", "quick_password_hashing"),
+    pytest.mark.usefixtures("module_knowledge_base"),
 ]
 
 BP_DUTY = "Measure blood pressure before dosing, at about 40 minutes and before discharge."

@@ -18,7 +18,7 @@ from tests.screening.test_fhir_round_trip import run
 
 pytestmark = [
     pytest.mark.django_db,
-    pytest.mark.usefixtures("module_knowledge_base", "quick_password_hashing"),
+    pytest.mark.usefixtures("module_knowledge_base"),
 ]
 
 CANONICAL = "/Questionnaire/ketascreen"

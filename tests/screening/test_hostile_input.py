@@ -16,7 +16,7 @@ from screening.rulebook import current_rulebook
 
 pytestmark = [
     pytest.mark.django_db,
-    pytest.mark.usefixtures("module_knowledge_base", "quick_password_hashing"),
+    pytest.mark.usefixtures("module_knowledge_base"),
 ]
 hostile = settings(
     max_examples=60, deadline=None,

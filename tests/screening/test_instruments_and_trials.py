@@ -16,7 +16,7 @@ from tests.screening.test_views import form_values
 
 pytestmark = [
     pytest.mark.django_db,
-    pytest.mark.usefixtures("module_knowledge_base", "quick_password_hashing"),
+    pytest.mark.usefixtures("module_knowledge_base"),
 ]
 
 PHQ9_ITEMS = [f"phq9_{n}" for n in range(1, 10)]

@@ -69,7 +69,7 @@ def other_client(other_clinician):
 
 
 @pytest.mark.django_db
-@pytest.mark.usefixtures("module_knowledge_base", "quick_password_hashing")
+@pytest.mark.usefixtures("module_knowledge_base")
 class TestPages:
     def test_an_edited_question_shows_on_the_next_questionnaire_once_published(self, clinician_client, clinician):
         draft = draft_for(clinician)
@@ -283,7 +283,7 @@ class TestPages:
 
 
 @pytest.mark.django_db
-@pytest.mark.usefixtures("module_knowledge_base", "quick_password_hashing")
+@pytest.mark.usefixtures("module_knowledge_base")
 class TestSelectors:
     def test_a_search_for_like_wildcards_finds_them_as_typed(self, clinician):
         for reference in ("A_1", "AB1", "AXX2"):

@@ -19,7 +19,7 @@ from tests.screening.test_views import draft_for, form_values, text
 
 pytestmark = [
     pytest.mark.django_db,
-    pytest.mark.usefixtures("module_knowledge_base", "quick_password_hashing"),
+    pytest.mark.usefixtures("module_knowledge_base"),
 ]
 
 PATH_LIKE = ["A/1027", "..1027", "A-10..27", "A/../B-1"]

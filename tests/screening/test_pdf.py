@@ -29,7 +29,7 @@ from tests.answers import TRD_ELIGIBLE
 
 pytestmark = [
     pytest.mark.django_db,
-    pytest.mark.usefixtures("module_knowledge_base", "quick_password_hashing"),
+    pytest.mark.usefixtures("module_knowledge_base"),
 ]
 
 DISCLAIMER = "KetaScreen gives advisory screening support; it does not replace clinical judgement."

@@ -17,7 +17,6 @@ from tests.answers import TRD_ELIGIBLE
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.usefixtures("quick_password_hashing"),
 ]
 
 

@@ -13,7 +13,7 @@ from tests.screening.test_pdf import download, draft_for, final_for, pages
 
 pytestmark = [
     pytest.mark.django_db,
-    pytest.mark.usefixtures("module_knowledge_base", "quick_password_hashing"),
+    pytest.mark.usefixtures("module_knowledge_base"),
 ]
 
 

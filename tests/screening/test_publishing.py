@@ -18,7 +18,7 @@ from tests.conftest import user_in_role
 
 pytestmark = [
     pytest.mark.django_db,
-    pytest.mark.usefixtures("module_knowledge_base", "quick_password_hashing"),
+    pytest.mark.usefixtures("module_knowledge_base"),
 ]
 
 TRIALS = "trd-two-failed-trials-require"

@@ -16,7 +16,7 @@ from tests.markup import parse
 from tests.screening.test_pdf import body_text, download
 from tests.screening.test_screen_command import screen as run_screen
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("quick_password_hashing")]
+pytestmark = pytest.mark.django_db
 
 THIRD_EDITION = Path(__file__).resolve().parents[1] / "conditions" / "files" / "third_edition.yaml"
 TWO_DRUGS = [

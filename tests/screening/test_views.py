@@ -15,7 +15,7 @@ from tests.answers import TRD_ELIGIBLE
 
 pytestmark = [
     pytest.mark.django_db,
-    pytest.mark.usefixtures("module_knowledge_base", "quick_password_hashing"),
+    pytest.mark.usefixtures("module_knowledge_base"),
 ]
 
 MEETS = "Meets screening criteria"

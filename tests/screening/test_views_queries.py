@@ -15,7 +15,7 @@ from tests.knowledge import raise_trd_threshold
 
 pytestmark = [
     pytest.mark.django_db,
-    pytest.mark.usefixtures("module_knowledge_base", "quick_password_hashing"),
+    pytest.mark.usefixtures("module_knowledge_base"),
 ]
 
 # Incomplete for both conditions, with a safety alert, a caution and missing
