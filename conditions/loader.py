@@ -9,7 +9,7 @@ stable keys in one transaction, saving only rows that differ, so loading
 the same file twice writes nothing (and no history) the second time.
 Rows that are in the database but not in the file are left alone.
 
-A file may also hold `cases:`, the test cases a preview checks (see
+A file may also hold `cases:`, the library cases a preview checks (see
 docs/rulebook-versions.md), `instruments:` (scored questionnaires) and
 `formulary:` (the drugs antidepressant trials are judged against, with the
 minimum weeks of a trial); a file without them loads as before. A condition
@@ -551,7 +551,7 @@ def _build_evidence(item, reference_keys):
 
 
 def _build_cases(raw, plan, general):
-    """The file's test cases as unsaved RuleCase items, their answers checked
+    """The file's library cases as unsaved RuleCase items, their answers checked
     against the questions as they will be after loading; each item's
     `links["expected"]` maps condition slugs to expected statuses."""
     if raw is None:
