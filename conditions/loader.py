@@ -111,6 +111,7 @@ PROBLEM_PATH = re.compile(r"[^\s:(]+")
 ITEM_PATH = re.compile(r"(?P<group>[a-z_.]+)\[(?P<index>\d+)\]")
 KEY_FIELDS = {"conditions": "slug", "questions": "code", "instruments": "code", "retired_questions": "code",
               "cases": "name"}
+UNREADABLE = "a value has the wrong type; check each field against docs/knowledge-base.schema.json."
 # Model field -> how the file names it, for messages.
 FILE_NAMES = {
     "help_text": "help", "min_value": "min", "max_value": "max",
@@ -406,6 +407,12 @@ def knowledge_base_plan(data):
 def _with_shape_problems(problems, shape_problems, data):
     """The loader's problems, then each problem of the file's format at a
     place none of them is at, within or around."""
+    shape_paths = [path for path, _ in shape_problems]
+    problems = [
+        problem for problem in problems
+        if not (problem.endswith(UNREADABLE) and any(_overlaps(PROBLEM_PATH.match(problem).group(), path)
+                                                     for path in shape_paths))
+    ]
     said = [PROBLEM_PATH.match(problem).group() for problem in problems]
     found = list(problems)
     for path, message in shape_problems:
@@ -584,7 +591,11 @@ def _build_cases(raw, plan, general):
             item.problem(f"“{name}” names another case too.", "name")
         else:
             names.add(name)
-        for problem in clean_case_answers(case.answers, questions):
+        try:
+            answer_problems = clean_case_answers(case.answers, questions)
+        except TypeError:  # a question whose min or max has the wrong type: reported at the question
+            answer_problems = []
+        for problem in answer_problems:
             item.problem(problem, "answers")
         expected = entry.get("expected")
         if not isinstance(expected, dict) or not expected:
@@ -769,6 +780,10 @@ def _check_keys(item, name, known, noun):
 def _full_clean(item, exclude=None):
     try:
         item.instance.full_clean(exclude=exclude, validate_unique=False)
+    except TypeError:
+        # A value of the wrong type (text for a number) met a comparison in clean():
+        # the format check names it; _with_shape_problems says so if it did not.
+        item.problem(UNREADABLE)
     except ValidationError as error:
         for field_name, messages in error.message_dict.items():
             for message in messages:

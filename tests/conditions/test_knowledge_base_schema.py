@@ -27,9 +27,15 @@ def editor_errors(data):
     """What an editor checking against the committed JSON Schema reports: paths as the loader writes them."""
     validator = jsonschema.Draft202012Validator(json.loads(SCHEMA_FILE.read_text(encoding="utf-8")))
     return sorted(
-        "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in error.absolute_path).lstrip(".")
+        "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in deepest(error).absolute_path)
+        .lstrip(".")
         for error in validator.iter_errors(data)
     )
+
+
+def deepest(error):
+    """An optional part (anyOf: the part or null) reports where it fails within, as an editor shows it."""
+    return max((deepest(inner) for inner in error.context), key=lambda e: len(e.absolute_path), default=error)
 
 
 def test_the_committed_json_schema_is_the_generated_one():
@@ -68,7 +74,7 @@ def mistaken(change):
     (lambda d: d["criteria"][12].update(effect="reminder"), "criteria[12].effect", "criteria[12].effect ("),
     (lambda d: d["questions"][1].update(min="none"), "questions[1].min", "questions[1].min (age): "),
     (lambda d: d["instruments"][0]["bands"][1].update(max="nine"), "instruments[0].bands[1].max",
-     "instruments[0].bands[1].max (phq9): write a whole number, not 'nine'."),
+     "instruments[0].bands (phq9): Each band needs a whole-number min and max"),
     (lambda d: d["cases"][0]["expected"].update(trd="fine"), "cases[0].expected.trd",
      "cases[0].expected"),
 ])

@@ -231,7 +231,7 @@ def test_broken_file_loads_nothing_and_reports_every_problem(tmp_path):
         "of suicidal_ideation; its choices are: none, passive, active_no_plan, active_plan."
     ) in problems
     assert (
-        f"questions[{at('questions', 'bipolar_history')}] (bipolar_history): enable_when.question: This makes a cycle: "
+        f"questions[{at('questions', 'bipolar_history')}].enable_when.question (bipolar_history): This makes a cycle: "
         "bipolar_history → mood_episode → bipolar_history. "
         "Pick a question that does not depend on bipolar_history."
     ) in problems
@@ -261,7 +261,7 @@ def test_broken_file_leaves_a_loaded_knowledge_base_untouched(knowledge_base, tm
     (lambda c: c["questions"][SUICIDAL].update(choices=[]),
      f"questions[{SUICIDAL}].choices (suicidal_ideation): A choice question needs its choices"),
     (lambda c: c["questions"][AGE + 1].update(code="age"),
-     f"questions[{AGE + 1}] (age): code: “age” is already used by questions[{AGE}] (age)."),
+     f"questions[{AGE + 1}].code (age): “age” is already used by questions[{AGE}] (age)."),
     (lambda c: c["criteria"][0].update(severity="high"),
      "criteria[0].severity (all-age-under-18-exclude): “severity” is not a field here"),
     (lambda c: c["criteria"][0].update(references="spravato-pi"),
