@@ -134,6 +134,8 @@ class Question(Part):
     calculation: _one_of(CALCULATIONS) | None = None
     inputs: Keys | None = Field(None, description="The question codes a calculated question is worked out from.")
     enable_when: Rule | None = Field(None, description="Asked only when this holds.")
+    # A field the loader learns (complete_when on the trials question) is added here too,
+    # then the JSON Schema regenerated: the loader refuses a field this model does not know.
 
 
 class Criterion(Part):
