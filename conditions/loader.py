@@ -9,7 +9,7 @@ stable keys in one transaction, saving only rows that differ, so loading
 the same file twice writes nothing (and no history) the second time.
 Rows that are in the database but not in the file are left alone.
 
-A file may also hold `cases:`, the test cases a preview checks (see
+A file may also hold `cases:`, the library cases a preview checks (see
 docs/rulebook-versions.md), `instruments:` (scored questionnaires) and
 `formulary:` (the drugs antidepressant trials are judged against, with the
 minimum weeks of a trial); a file without them loads as before. A condition
@@ -27,6 +27,7 @@ without them, loads as before.
 """
 
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,7 @@ import yaml
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 
+from conditions.kb_schema import schema_problems
 from conditions.models import (
     Condition,
     Criterion,
@@ -104,6 +106,12 @@ LINK_EXAMPLES = {
     "items": "[phq9_1, phq9_2, phq9_3]",
     "extra_items": "[phq9_difficulty]",
 }
+# Each problem starts with its path in the file: criteria[12].value, formulary.drugs[3], rules.
+PROBLEM_PATH = re.compile(r"[^\s:(]+")
+ITEM_PATH = re.compile(r"(?P<group>[a-z_.]+)\[(?P<index>\d+)\]")
+KEY_FIELDS = {"conditions": "slug", "questions": "code", "instruments": "code", "retired_questions": "code",
+              "cases": "name"}
+UNREADABLE = "a value has the wrong type; check each field against docs/knowledge-base.schema.json."
 # Model field -> how the file names it, for messages.
 FILE_NAMES = {
     "help_text": "help", "min_value": "min", "max_value": "max",
@@ -133,16 +141,26 @@ class InvalidKnowledgeBase(Exception):
 class Item:
     """One item of the file as an unsaved, validated instance."""
 
-    place: str
+    path: str  # where the item is in the file, e.g. criteria[12]
     raw: dict
     instance: object
     links: dict = field(default_factory=dict)  # many-to-many field -> keys
     problems: list = field(default_factory=list)
     evidence: list = field(default_factory=list)  # a condition's unsaved EvidenceGrades
+    key: str = ""  # its key, slug, code or name, to tell a reader which item it is
 
-    def problem(self, message, field_name=None):
-        prefix = f"{FILE_NAMES.get(field_name, field_name)}: " if field_name else ""
-        self.problems.append(f"{self.place}: {prefix}{message}")
+    @property
+    def place(self):
+        """The item's path with its key, e.g. criteria[12] (trd-phq9-require)."""
+        return f"{self.path} ({self.key})" if self.key else self.path
+
+    def problem(self, message, field_name=None, *, at=None):
+        """Record a problem with the item, with one of its fields (named as
+        the model names it), or `at` a path within the item as the file
+        writes it (evidence[2].source)."""
+        within = at if at is not None else FILE_NAMES.get(field_name, field_name)
+        path = f"{self.path}.{within}" if within else self.path
+        self.problems.append(f"{path}{f' ({self.key})' if self.key else ''}: {message}")
 
 
 @dataclass
@@ -309,7 +327,14 @@ def knowledge_base_load(data, *, reason="Loaded from a knowledge base file"):
 
 
 def knowledge_base_plan(data):
-    """Every item of `data` built, resolved and validated; raises InvalidKnowledgeBase."""
+    """Every item of `data` built, resolved and validated; raises InvalidKnowledgeBase.
+
+    The file's format (conditions/kb_schema.py) is checked first; the items
+    are then built and checked by the models whatever it found, so that
+    every problem is listed at once. Where both find a problem at one place
+    the loader's own words are kept.
+    """
+    shape_problems = schema_problems(data)
     general = [
         f"{name}: not a part of a knowledge base file; the parts are {', '.join(PARTS[:-1])} and cases."
         for name in data if name not in PARTS and not str(name).startswith("x-")
@@ -373,10 +398,46 @@ def knowledge_base_plan(data):
     _check_rules_left_in_database(plan)
     plan.cases = _build_cases(data.get("cases"), plan, general)
 
-    problems = plan.problems(general)
+    problems = _with_shape_problems(plan.problems(general), shape_problems, data)
     if problems:
         raise InvalidKnowledgeBase(problems)
     return plan
+
+
+def _with_shape_problems(problems, shape_problems, data):
+    """The loader's problems, then each problem of the file's format at a
+    place none of them is at, within or around."""
+    shape_paths = [path for path, _ in shape_problems]
+    problems = [
+        problem for problem in problems
+        if not (problem.endswith(UNREADABLE) and any(_overlaps(PROBLEM_PATH.match(problem).group(), path)
+                                                     for path in shape_paths))
+    ]
+    said = [PROBLEM_PATH.match(problem).group() for problem in problems]
+    found = list(problems)
+    for path, message in shape_problems:
+        if not any(_overlaps(path, other) for other in said):
+            found.append(f"{path}{_key_label(data, path)}: {message}")
+    return found
+
+
+def _overlaps(path, other):
+    shorter, longer = sorted((path, other), key=len)
+    return longer == shorter or longer.startswith((f"{shorter}.", f"{shorter}["))
+
+
+def _key_label(data, path):
+    """ (its key) for a path inside an item of the file, e.g. criteria[12].value; else nothing."""
+    match = ITEM_PATH.match(path)
+    if not match:
+        return ""
+    group, index = match.group("group"), int(match.group("index"))
+    try:
+        items = data["formulary"]["drugs"] if group == "formulary.drugs" else data[group]
+        key = items[index].get(KEY_FIELDS.get(group, "key"))
+    except (AttributeError, IndexError, KeyError, TypeError):
+        return ""
+    return f" ({key})" if isinstance(key, str) else ""
 
 
 def _build_formulary(raw, general):
@@ -390,7 +451,9 @@ def _build_formulary(raw, general):
         return [], []
     for name in raw:
         if name not in FORMULARY_FIELDS:
-            general.append(f"formulary: “{name}” is not a field here; the fields are {', '.join(FORMULARY_FIELDS)}.")
+            general.append(
+                f"formulary.{name}: “{name}” is not a field here; the fields are {', '.join(FORMULARY_FIELDS)}."
+            )
     drugs = raw.get("drugs") or []
     if not isinstance(drugs, list):
         general.append("formulary.drugs: write a list of drugs, one per line starting with “- ”.")
@@ -422,22 +485,23 @@ def _build(raw, group, model, fields, general, *, links=(), relations=(), parts=
     items = []
     first_place = {}
     for index, entry in enumerate(raw[group]):
-        place = f"{label or group}[{index}]"
+        path = f"{label or group}[{index}]"
         if not isinstance(entry, dict):
-            general.append(f"{place}: write a mapping of fields ({', '.join(known)}).")
+            general.append(f"{path}: write a mapping of fields ({', '.join(known)}).")
             continue
         key = entry.get(key_name)
-        if isinstance(key, str):
-            place += f" ({key})"
-        item = Item(place, entry, model(**{fields[n]: entry[n] for n in fields if n in entry}))
+        item = Item(
+            path, entry, model(**{fields[n]: entry[n] for n in fields if n in entry}),
+            key=key if isinstance(key, str) else "",
+        )
         items.append(item)
         for name in entry:
             if name not in known:
-                item.problem(f"“{name}” is not a field here; the fields are {', '.join(known)}.")
+                item.problem(f"“{name}” is not a field here; the fields are {', '.join(known)}.", at=name)
         if isinstance(key, str) and key in first_place:
             item.problem(f"“{key}” is already used by {first_place[key]}.", key_name)
         elif isinstance(key, str):
-            first_place[key] = place
+            first_place[key] = item.place
         for name in links:
             keys = entry.get(name, [])
             if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
@@ -464,16 +528,18 @@ def _build_evidence(item, reference_keys):
     for index, entry in enumerate(raw):
         place = f"evidence[{index}]"
         if not isinstance(entry, dict):
-            item.problem(f"{place}: write a mapping of fields ({', '.join(EVIDENCE_FIELDS)}).")
+            item.problem(f"write a mapping of fields ({', '.join(EVIDENCE_FIELDS)}).", at=place)
             continue
         for name in entry:
             if name not in EVIDENCE_FIELDS:
-                item.problem(f"{place}: “{name}” is not a field here; the fields are {', '.join(EVIDENCE_FIELDS)}.")
+                item.problem(
+                    f"“{name}” is not a field here; the fields are {', '.join(EVIDENCE_FIELDS)}.", at=f"{place}.{name}"
+                )
         source = entry.get("source")
         if source is None:
-            item.problem(f"{place}: source: name the reference that gives this grade, by its key.")
+            item.problem("name the reference that gives this grade, by its key.", at=f"{place}.source")
         elif not isinstance(source, str) or source not in reference_keys:
-            item.problem(f"{place}: source: there is no reference “{source}”.")
+            item.problem(f"there is no reference “{source}”.", at=f"{place}.source")
         values = {name: entry.get(name) for name in ("grade", "applies_to", "note")}
         values = {name: "" if value is None else value for name, value in values.items()}
         grade = EvidenceGrade(order=index * ORDER_STEP, **values)
@@ -482,17 +548,17 @@ def _build_evidence(item, reference_keys):
         except ValidationError as error:
             for field_name, messages in error.message_dict.items():
                 for message in messages:
-                    item.problem(f"{place}: {field_name}: {message}")
+                    item.problem(message, at=f"{place}.{field_name}")
         same = (grade.applies_to, source)
         if same in seen:
             what = f"“{grade.applies_to}”" if grade.applies_to else "the whole condition"
-            item.problem(f"{place}: {source} already grades {what} in {seen[same]}.")
+            item.problem(f"{source} already grades {what} in {seen[same]}.", at=place)
         seen.setdefault(same, place)
         item.evidence.append((grade, source))
 
 
 def _build_cases(raw, plan, general):
-    """The file's test cases as unsaved RuleCase items, their answers checked
+    """The file's library cases as unsaved RuleCase items, their answers checked
     against the questions as they will be after loading; each item's
     `links["expected"]` maps condition slugs to expected statuses."""
     if raw is None:
@@ -505,29 +571,31 @@ def _build_cases(raw, plan, general):
     condition_slugs |= set(_by_key(plan.conditions, "slug"))
     items, names = [], set()
     for index, entry in enumerate(raw):
-        place = f"cases[{index}]"
+        path = f"cases[{index}]"
         if not isinstance(entry, dict):
-            general.append(f"{place}: write a mapping of fields ({', '.join(CASE_FIELDS)}).")
+            general.append(f"{path}: write a mapping of fields ({', '.join(CASE_FIELDS)}).")
             continue
         name = entry.get("name")
-        if isinstance(name, str):
-            place += f" ({name})"
         case = RuleCase(
             name=name if isinstance(name, str) else "", description=entry.get("description") or "",
             answers=entry.get("answers") or {},
         )
-        item = Item(place, entry, case)
+        item = Item(path, entry, case, key=name if isinstance(name, str) else "")
         items.append(item)
         for key in entry:
             if key not in CASE_FIELDS:
-                item.problem(f"“{key}” is not a field here; the fields are {', '.join(CASE_FIELDS)}.")
+                item.problem(f"“{key}” is not a field here; the fields are {', '.join(CASE_FIELDS)}.", at=key)
         if not isinstance(name, str) or not name.strip():
             item.problem("give the case a name.", "name")
         elif name in names:
             item.problem(f"“{name}” names another case too.", "name")
         else:
             names.add(name)
-        for problem in clean_case_answers(case.answers, questions):
+        try:
+            answer_problems = clean_case_answers(case.answers, questions)
+        except TypeError:  # a question whose min or max has the wrong type: reported at the question
+            answer_problems = []
+        for problem in answer_problems:
             item.problem(problem, "answers")
         expected = entry.get("expected")
         if not isinstance(expected, dict) or not expected:
@@ -712,6 +780,10 @@ def _check_keys(item, name, known, noun):
 def _full_clean(item, exclude=None):
     try:
         item.instance.full_clean(exclude=exclude, validate_unique=False)
+    except TypeError:
+        # A value of the wrong type (text for a number) met a comparison in clean():
+        # the format check names it; _with_shape_problems says so if it did not.
+        item.problem(UNREADABLE)
     except ValidationError as error:
         for field_name, messages in error.message_dict.items():
             for message in messages:

@@ -790,7 +790,7 @@ class ExpectedStatus(models.TextChoices):
 
 
 def clean_case_answers(answers, questions):
-    """A test case's answers checked against `questions` (code -> Question).
+    """A library case's answers checked against `questions` (code -> Question).
 
     Returns field-free messages, one per problem, in the wording a lead
     needs to fix them; an empty list when the answers are fine.
@@ -847,7 +847,7 @@ def _number_text(number):
 
 
 class RuleCase(models.Model):
-    """A test case for the rules: answers and the status expected for each
+    """A library case for the rules: answers and the status expected for each
     of its conditions. Previewing a change evaluates every case against
     the working copy and lists those whose expectation fails."""
 
@@ -863,7 +863,8 @@ class RuleCase(models.Model):
 
     class Meta:
         ordering = ["name"]
-        verbose_name = "test case"
+        verbose_name = "library case"
+        verbose_name_plural = "case library"
 
     def __str__(self):
         return self.name

@@ -58,7 +58,7 @@ class PublishForm(forms.Form):
     working = forms.CharField(widget=forms.HiddenInput)
     note = forms.CharField(
         required=False, widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
-        help_text="What changed and why. Required when a test case fails: say why it may be published anyway.",
+        help_text="What changed and why. Required when a library case fails: say why it may be published anyway.",
     )
     confirm = forms.BooleanField(
         label="I have read what this changes and want new screenings to use these rules.",
@@ -78,7 +78,7 @@ class PublishForm(forms.Form):
             )
         if self.preview.failing_cases and not cleaned.get("note", "").strip():
             self.add_error("note", (
-                f"{len(self.preview.failing_cases)} test case expectation(s) fail with these rules; "
+                f"{len(self.preview.failing_cases)} library case expectation(s) fail with these rules; "
                 "write a note that says why they may be published anyway."
             ))
         return cleaned

@@ -130,7 +130,7 @@ class Preview:
     published: str | None      # the published version, None before the first
     working: str
     screenings: int            # how many final screenings were compared
-    cases: int                 # how many test cases were evaluated
+    cases: int                 # how many library cases were evaluated
     changes: list[Change]
     failing_cases: list[FailingCase]
 
@@ -160,7 +160,7 @@ def recent_final_screenings(*, limit: int | None = None):
 
 
 def case_library():
-    """Every test case with its expectations (condition slugs): 2 queries."""
+    """Every library case with its expectations (condition slugs): 2 queries."""
     return RuleCase.objects.prefetch_related(
         Prefetch(
             "expectations",
@@ -321,7 +321,7 @@ def rulebook_publish(*, user=None, note: str = "", preview: Preview | None = Non
     """Publish the working copy as the next numbered version.
 
     Refuses (NothingToPublish) when it is the version already published,
-    and (ValidationError on "note") when test cases fail and no note says
+    and (ValidationError on "note") when library cases fail and no note says
     why, unless `allow_failing_cases`. Publishers queue on the knowledge
     base's revision row, so two at once get consecutive numbers.
     """
@@ -339,7 +339,7 @@ def rulebook_publish(*, user=None, note: str = "", preview: Preview | None = Non
         )
         if preview.failing_cases:
             raise ValidationError({"note": (
-                f"{len(preview.failing_cases)} test case expectation(s) fail with these rules; "
+                f"{len(preview.failing_cases)} library case expectation(s) fail with these rules; "
                 "write a note that says why they may be published anyway."
             )})
     number = (PublishedRulebook.objects.aggregate(last=Max("number"))["last"] or 0) + 1

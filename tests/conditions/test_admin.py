@@ -705,7 +705,7 @@ def test_a_lead_adds_a_test_case_with_expected_statuses_as_rows(lead_client, kno
     ({"answers": '{"mdd_current": "yes"}'}, "answers", "mdd_current: answer true or false."),
     ({"answers": '{"suicidal_ideation": "often"}'}, "answers", "suicidal_ideation: answer one of: none, passive, active_no_plan, active_plan."),
     ({"answers": "[1, 2]"}, "answers", 'Write the answers as {"question_code": answer, …}'),
-    ({"name": "TRD: only one failed trial"}, "name", "Test case with this Name already exists."),
+    ({"name": "TRD: only one failed trial"}, "name", "Library case with this Name already exists."),
 ])
 def test_a_malformed_test_case_gives_a_form_error(lead_client, knowledge_base, changes, field, message):
     response = lead_client.post("/admin/conditions/rulecase/add/", case_form(**changes))

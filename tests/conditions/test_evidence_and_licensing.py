@@ -89,21 +89,21 @@ def test_a_first_edition_condition_without_them_has_none(db):
 
 
 @pytest.mark.parametrize("evidence, expected", [
-    ("Moderate", "evidence: write a list of grades"),
-    (["Moderate"], "evidence[0]: write a mapping of fields (grade, applies_to, source, note)."),
-    ([{"grade": "Moderate"}], "evidence[0]: source: name the reference that gives this grade"),
-    ([{"grade": "Moderate", "source": "nobody-2020"}], "evidence[0]: source: there is no reference “nobody-2020”."),
-    ([{"source": "cohen-2018"}], "evidence[0]: grade: This field cannot be blank."),
-    ([{"grade": "Moderate", "source": "cohen-2018", "level": 2}], "evidence[0]: “level” is not a field here"),
+    ("Moderate", ".evidence (chronic-pain): write a list of grades"),
+    (["Moderate"], ".evidence[0] (chronic-pain): write a mapping of fields (grade, applies_to, source, note)."),
+    ([{"grade": "Moderate"}], ".evidence[0].source (chronic-pain): name the reference that gives this grade"),
+    ([{"grade": "Moderate", "source": "nobody-2020"}], ".evidence[0].source (chronic-pain): there is no reference “nobody-2020”."),
+    ([{"source": "cohen-2018"}], ".evidence[0].grade (chronic-pain): This field cannot be blank."),
+    ([{"grade": "Moderate", "source": "cohen-2018", "level": 2}], ".evidence[0].level (chronic-pain): “level” is not a field here"),
     ([{"grade": "Moderate", "source": "cohen-2018"}, {"grade": "Weak", "source": "cohen-2018"}],
-     "evidence[1]: cohen-2018 already grades the whole condition in evidence[0]."),
+     ".evidence[1] (chronic-pain): cohen-2018 already grades the whole condition in evidence[0]."),
 ])
 def test_a_malformed_grade_is_reported_with_its_place_and_nothing_loads(db, evidence, expected):
     content = default_content()
     condition_entry(content, "chronic-pain")["evidence"] = evidence
     with pytest.raises(InvalidKnowledgeBase) as raised:
         knowledge_base_load(content)
-    assert any("(chronic-pain)" in problem and expected in problem for problem in raised.value.problems), (
+    assert any(problem.startswith("conditions[") and expected in problem for problem in raised.value.problems), (
         raised.value.problems
     )
     assert not Condition.objects.exists()
@@ -127,4 +127,4 @@ def test_an_unknown_effect_is_still_refused(db):
     content["criteria"][0]["effect"] = "reminder"
     with pytest.raises(InvalidKnowledgeBase) as raised:
         knowledge_base_load(content)
-    assert any("effect: Value 'reminder' is not a valid choice." in p for p in raised.value.problems)
+    assert any("criteria[0].effect (" in p and "Value 'reminder' is not a valid choice." in p for p in raised.value.problems)

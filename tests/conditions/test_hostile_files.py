@@ -82,7 +82,7 @@ def test_the_shipped_file_is_within_every_limit():
 @pytest.mark.django_db
 @pytest.mark.parametrize("case, problem", [
     ("{name: NaN age, answers: {age: .nan}, expected: {trd: incomplete}}", "the number at line 2 is not finite"),
-    ("{name: [a, list], answers: {}, expected: {trd: incomplete}}", "name: give the case a name."),
+    ("{name: [a, list], answers: {}, expected: {trd: incomplete}}", "cases[0].name: give the case a name."),
 ])
 def test_an_odd_test_case_is_a_problem_not_a_crash(knowledge_base, tmp_path, case, problem):
     path = tmp_path / "odd.yaml"

@@ -236,22 +236,22 @@ def test_a_file_with_instruments_and_a_formulary_builds_them_into_the_rulebook()
 
 @pytest.mark.parametrize("change, problem", [
     (lambda c: c["instruments"][0].update(items=["phq_1"]),
-     "instruments[0] (phq): items: the items must be the inputs of its total phq9_total (phq_1, phq_2); "
+     "instruments[0].items (phq): the items must be the inputs of its total phq9_total (phq_1, phq_2); "
      "write the same questions under phq9_total's inputs."),
-    (lambda c: c["instruments"][0].update(total="nowhere"), "instruments[0] (phq): total: there is no question “nowhere”."),
+    (lambda c: c["instruments"][0].update(total="nowhere"), "instruments[0].total (phq): there is no question “nowhere”."),
     (lambda c: c["questions"][-1].update(inputs=["phq_1", "phq_3"]),
-     "questions[8] (phq9_total): inputs: there is no question “phq_3”."),
+     "questions[8].inputs (phq9_total): there is no question “phq_3”."),
     (lambda c: c["questions"][-1].update(inputs=["phq_1", "age"]) or c["instruments"].clear(),
      None),
     (lambda c: c["formulary"]["drugs"][0].update(references=["bnf"]),
-     "formulary.drugs[0] (sertraline): references: there is no reference “bnf”."),
+     "formulary.drugs[0].references (sertraline): there is no reference “bnf”."),
     (lambda c: c["formulary"]["drugs"][0].pop("min_daily_dose_mg"),
-     "formulary.drugs[0] (sertraline): min_daily_dose_mg: A drug that counts as a trial needs its minimum "
+     "formulary.drugs[0].min_daily_dose_mg (sertraline): A drug that counts as a trial needs its minimum "
      "adequate daily dose, with its source."),
     (lambda c: c["formulary"].update(weeks=4),
-     "formulary: “weeks” is not a field here; the fields are min_trial_weeks, count, partial_response_counts, references, drugs."),
+     "formulary.weeks: “weeks” is not a field here; the fields are min_trial_weeks, count, partial_response_counts, references, drugs."),
     (lambda c: c["instruments"][0]["bands"].pop(),
-     "instruments[0] (phq): bands: The bands end at 2, but the highest total is 4; the last band should end at 4."),
+     "instruments[0].bands (phq): The bands end at 2, but the highest total is 4; the last band should end at 4."),
 ])
 def test_a_broken_instrument_or_formulary_is_refused_with_its_place(change, problem):
     content = with_phq(first_edition())

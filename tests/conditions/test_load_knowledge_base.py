@@ -220,18 +220,18 @@ def test_broken_file_loads_nothing_and_reports_every_problem(tmp_path):
     problems = err.splitlines()
     phq9, trials, alert = (at("criteria", key) for key in (
         "trd-phq9-require", "trd-two-failed-trials-require", "all-suicidal-ideation-alert"))
-    assert f"criteria[{phq9}] (trd-phq9-require): question: there is no question “phq_nine_total”." in problems
+    assert f"criteria[{phq9}].question (trd-phq9-require): there is no question “phq_nine_total”." in problems
     assert (
-        f"criteria[{trials}] (trd-two-failed-trials-require): operator: “includes any of” does not fit a whole "
+        f"criteria[{trials}].operator (trd-two-failed-trials-require): “includes any of” does not fit a whole "
         "number question (failed_antidepressant_trials); use “is”, “is not”, “less than”, “at most”, "
         "“more than” or “at least”."
     ) in problems
     assert (
-        f"criteria[{alert}] (all-suicidal-ideation-alert): value: “active_with_means” is not a choice "
+        f"criteria[{alert}].value (all-suicidal-ideation-alert): “active_with_means” is not a choice "
         "of suicidal_ideation; its choices are: none, passive, active_no_plan, active_plan."
     ) in problems
     assert (
-        f"questions[{at('questions', 'bipolar_history')}] (bipolar_history): enable_when.question: This makes a cycle: "
+        f"questions[{at('questions', 'bipolar_history')}].enable_when.question (bipolar_history): This makes a cycle: "
         "bipolar_history → mood_episode → bipolar_history. "
         "Pick a question that does not depend on bipolar_history."
     ) in problems
@@ -249,25 +249,25 @@ def test_broken_file_leaves_a_loaded_knowledge_base_untouched(knowledge_base, tm
 
 @pytest.mark.parametrize("change, expected", [
     (lambda c: c["conditions"][1]["references"].append("nobody-2020"),
-     "conditions[1] (ptsd): references: there is no reference “nobody-2020”."),
+     "conditions[1].references (ptsd): there is no reference “nobody-2020”."),
     (lambda c: c["criteria"][0]["conditions"].append("insomnia"),
-     "criteria[0] (all-age-under-18-exclude): conditions: there is no condition “insomnia”."),
+     "criteria[0].conditions (all-age-under-18-exclude): there is no condition “insomnia”."),
     (lambda c: c["questions"][AGE].update(section="vitals"),
-     f"questions[{AGE}] (age): section: there is no section “vitals”."),
+     f"questions[{AGE}].section (age): there is no section “vitals”."),
     (lambda c: c["questions"][EPISODE]["enable_when"].update(question="bipolar"),
-     f"questions[{EPISODE}] (mood_episode): enable_when.question: there is no question “bipolar”."),
+     f"questions[{EPISODE}].enable_when.question (mood_episode): there is no question “bipolar”."),
     (lambda c: c["questions"][AGE].update(min=150),
-     f"questions[{AGE}] (age): max: The maximum (120) is below the minimum (150)."),
+     f"questions[{AGE}].max (age): The maximum (120) is below the minimum (150)."),
     (lambda c: c["questions"][SUICIDAL].update(choices=[]),
-     f"questions[{SUICIDAL}] (suicidal_ideation): choices: A choice question needs its choices"),
+     f"questions[{SUICIDAL}].choices (suicidal_ideation): A choice question needs its choices"),
     (lambda c: c["questions"][AGE + 1].update(code="age"),
-     f"questions[{AGE + 1}] (age): code: “age” is already used by questions[{AGE}] (age)."),
+     f"questions[{AGE + 1}].code (age): “age” is already used by questions[{AGE}] (age)."),
     (lambda c: c["criteria"][0].update(severity="high"),
-     "criteria[0] (all-age-under-18-exclude): “severity” is not a field here"),
+     "criteria[0].severity (all-age-under-18-exclude): “severity” is not a field here"),
     (lambda c: c["criteria"][0].update(references="spravato-pi"),
-     "criteria[0] (all-age-under-18-exclude): references: write a list of keys"),
+     "criteria[0].references (all-age-under-18-exclude): write a list of keys"),
     (lambda c: c["references"][0].update(pmid="PMID 24740528"),
-     "references[0] (feder-2014): pmid: A PMID is digits only, e.g. 24740528."),
+     "references[0].pmid (feder-2014): A PMID is digits only, e.g. 24740528."),
     (lambda c: c["sections"].append("vitals"),
      f"sections[{len(default_content()['sections'])}]: write a mapping of fields (key, title)."),
     (lambda c: c.update(rules=[]),

@@ -15,7 +15,7 @@ def write_summary(out, preview: Preview):
     published = preview.published or "nothing published yet"
     out.write(f"Published: {published}. Working copy: {preview.working}.")
     out.write(
-        f"Compared on {preview.screenings} final screening(s) and {preview.cases} test case(s)."
+        f"Compared on {preview.screenings} final screening(s) and {preview.cases} library case(s)."
     )
     if not preview.changes:
         out.write("No result would change.")
@@ -24,7 +24,7 @@ def write_summary(out, preview: Preview):
         criteria = ", ".join(change.criteria) or "no single criterion"
         out.write(f"  {where}, {change.condition}: {change.before} → {change.after} ({criteria})")
     if not preview.failing_cases:
-        out.write("Every test case gives its expected status.")
+        out.write("Every library case gives its expected status.")
     for failing in preview.failing_cases:
         out.write(
             f"  FAILING case “{failing.case}”, {failing.condition}: expected {failing.expected}, "
@@ -36,7 +36,7 @@ class Command(BaseCommand):
     help = (
         "Evaluate the working copy of the knowledge base against the published version on "
         "final screenings of the last 12 months (or the newest N) and on the case library; "
-        "list each result that would change and each test case whose expectation fails. "
+        "list each result that would change and each library case whose expectation fails. "
         "Exits 0 whether or not anything changes."
     )
 

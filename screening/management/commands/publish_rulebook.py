@@ -12,7 +12,7 @@ class Command(BaseCommand):
     help = (
         "Publish the knowledge base as it is now (the working copy) as the next numbered "
         "version: new screenings, the questionnaire and `screen` then use it. Prints what it "
-        "changes on recent final screenings and the case library first. When test cases fail, "
+        "changes on recent final screenings and the case library first. When library cases fail, "
         "the note must say why they may be published anyway."
     )
 
