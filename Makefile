@@ -27,6 +27,7 @@ run: setup
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 test: $(VENV)/.installed node_modules/.installed lint
 	$(PY) manage.py makemigrations --check --dry-run

@@ -24,11 +24,6 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from conditions.models import (
     BANDS_EXAMPLE,
-    LIST_OPERATORS,
-    NO_VALUE_OPERATORS,
-    NUMBER_KINDS,
-    NUMBER_OPERATORS,
-    OPERATORS_FOR_KIND,
     OPTIONS_EXAMPLE,
     Condition,
     Criterion,
@@ -36,8 +31,6 @@ from conditions.models import (
     EvidenceGrade,
     FormularySettings,
     Instrument,
-    Kind,
-    Operator,
     Question,
     Reference,
     RetiredQuestion,
@@ -46,6 +39,15 @@ from conditions.models import (
     Section,
 )
 from conditions.plain_json import PlainJSONField, check_plain_json
+from rules.vocabulary import (
+    LIST_OPERATORS,
+    NO_VALUE_OPERATORS,
+    NUMBER_KINDS,
+    NUMBER_OPERATORS,
+    OPERATORS_FOR_KIND,
+    Kind,
+    Operator,
+)
 
 admin.site.site_header = "KetaScreen knowledge base"
 admin.site.site_title = "KetaScreen knowledge base"

@@ -42,7 +42,6 @@ from conditions.models import (
     Criterion,
     Drug,
     EvidenceGrade,
-    ExpectedStatus,
     FormularySettings,
     Instrument,
     Question,
@@ -51,6 +50,7 @@ from conditions.models import (
     RuleCase,
     RuleCaseExpectation,
     Section,
+    Status,
     clean_case_answers,
     clean_rule_value,
 )
@@ -604,9 +604,9 @@ def _build_cases(raw, plan, general):
         for slug, status in expected.items():
             if slug not in condition_slugs:
                 item.problem(f"there is no condition “{slug}”.", "expected")
-            elif status not in ExpectedStatus.values:
+            elif status not in Status.values:
                 item.problem(
-                    f"“{status}” is not a status; use one of {', '.join(ExpectedStatus.values)}.", "expected"
+                    f"“{status}” is not a status; use one of {', '.join(Status.values)}.", "expected"
                 )
         item.links["expected"] = expected
     return items

@@ -7,7 +7,7 @@ one (docs/architecture.md, "The rule semantics").
 
 import math
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -16,86 +16,21 @@ from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from conditions.citations import vancouver, vancouver_html
-
-
-class Kind(models.TextChoices):
-    BOOLEAN = "boolean", "Yes / no"
-    INTEGER = "integer", "Whole number"
-    DECIMAL = "decimal", "Decimal number"
-    CHOICE = "choice", "One choice"
-    MULTI_CHOICE = "multi_choice", "Several choices"
-    TRIALS = "trials", "Antidepressant trials"
-
-
-class Calculation(models.TextChoices):
-    """How a calculated question is worked out from its inputs."""
-
-    SUM = "sum", "Sum of its items (whole-number questions)"
-    ADEQUATE_FAILED_TRIALS = "adequate_failed_trials", "Adequate failed trials (from a trials question)"
-
-
-class Operator(models.TextChoices):
-    IS_TRUE = "is_true", "is yes"
-    IS_FALSE = "is_false", "is no"
-    EQ = "eq", "is"
-    NE = "ne", "is not"
-    LT = "lt", "less than"
-    LTE = "lte", "at most"
-    GT = "gt", "more than"
-    GTE = "gte", "at least"
-    IN = "in", "is one of"
-    NOT_IN = "not_in", "is none of"
-    ANY_OF = "any_of", "includes any of"
-    ALL_OF = "all_of", "includes all of"
-    NONE_OF = "none_of", "includes none of"
-
-
-class Basis(models.TextChoices):
-    """What a criterion rests on (docs/architecture.md, "The rule semantics")."""
-
-    LABEL = "label", "Label (SmPC or prescribing information)"
-    GUIDELINE = "guideline", "Guideline"
-    TRIAL = "trial", "Trial"
-    CONSENSUS = "consensus", "Consensus"
-    LOCAL_POLICY = "local_policy", "Local policy"
-
-
-class TrialCount(models.TextChoices):
-    """How the adequate failed antidepressant trials are counted."""
-
-    TRIALS = "trials", "Every adequate failed trial"
-    DISTINCT_DRUGS = "distinct_drugs", "Each different drug once"
-
-
-class Effect(models.TextChoices):
-    REQUIRE = "require", "Require"
-    EXCLUDE = "exclude", "Exclude"
-    CAUTION = "caution", "Caution"
-    ALERT = "alert", "Alert"
-    DUTY = "duty", "Duty at the treatment session"
-
-
-NUMBER_KINDS = {Kind.INTEGER, Kind.DECIMAL}
-CHOICE_KINDS = {Kind.CHOICE, Kind.MULTI_CHOICE}
-NO_VALUE_OPERATORS = {Operator.IS_TRUE, Operator.IS_FALSE}
-NUMBER_OPERATORS = {Operator.LT, Operator.LTE, Operator.GT, Operator.GTE}
-LIST_OPERATORS = {
-    Operator.IN, Operator.NOT_IN, Operator.ANY_OF, Operator.ALL_OF, Operator.NONE_OF,
-}
-
-# Which operators read which kind of question (docs/architecture.md, "The rule semantics").
-OPERATORS_FOR_KIND = {
-    Kind.BOOLEAN: {Operator.IS_TRUE, Operator.IS_FALSE, Operator.EQ, Operator.NE},
-    Kind.INTEGER: {Operator.EQ, Operator.NE, *NUMBER_OPERATORS},
-    Kind.DECIMAL: {Operator.EQ, Operator.NE, *NUMBER_OPERATORS},
-    Kind.CHOICE: {Operator.EQ, Operator.NE, Operator.IN, Operator.NOT_IN},
-    Kind.MULTI_CHOICE: {Operator.ANY_OF, Operator.ALL_OF, Operator.NONE_OF},
-    Kind.TRIALS: set(),  # read through a calculated question, never by a rule of its own
-}
-
-# Answers are bounded by the questions' min and max (12 digits); a rule value
-# beyond this is a typing error, and a huge integer could not be stored as JSON.
-LARGEST_NUMBER = 10**12
+from rules import rule_values
+from rules.rule_values import operator_words
+from rules.vocabulary import (
+    CHOICE_KINDS,
+    NO_VALUE_OPERATORS,
+    NUMBER_KINDS,
+    Basis,
+    Calculation,
+    DrugClass,
+    Effect,
+    Kind,
+    Operator,
+    Status,
+    TrialCount,
+)
 
 VALUE_HELP = (
     "What the answer is compared with. The box fits the question and the operator: "
@@ -105,91 +40,22 @@ VALUE_HELP = (
 )
 
 
-def operator_words(operator):
-    """An operator as the admin shows it, e.g. “at least”."""
-    return f"“{Operator(operator).label}”" if operator in Operator.values else f"“{operator}”"
-
-
-def _words_list(operators):
-    ordered = [o for o in Operator.values if o in operators]
-    names = [operator_words(o) for o in ordered]
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
-
-
 def clean_rule_value(question, operator, value):
-    """The operator and value of a rule (criterion or enable-when) on `question`.
+    """The operator and value of a rule (criterion or enable-when) on `question`,
+    checked once by `rules.rule_values.clean_rule_value` (the loader calls
+    this too).
 
     Returns the value in canonical form (numbers as int or float, lists in
     the question's choice order). Raises ValidationError with field-keyed
     messages that say what to write instead.
     """
-    allowed = OPERATORS_FOR_KIND.get(question.kind, set())
-    if operator not in allowed:
-        raise ValidationError({"operator": (
-            f"{operator_words(operator)} does not fit a {question.get_kind_display().lower()} question "
-            f"({question.code}); use {_words_list(allowed)}."
-        )})
-    if operator in NO_VALUE_OPERATORS:
-        if value not in (None, "", []):
-            raise ValidationError({"value": f"{operator_words(operator)} takes no value: leave the value empty."})
-        return None
-    if value is None or value == "" or value == []:
-        raise ValidationError({"value": f"The operator {operator_words(operator)} needs a value: "
-                                        f"{_value_wanted(question, operator)}"})
-    if operator in NUMBER_OPERATORS or (
-        operator in {Operator.EQ, Operator.NE} and question.kind in NUMBER_KINDS
-    ):
-        return _clean_number(question, value)
-    if operator in {Operator.EQ, Operator.NE} and question.kind == Kind.BOOLEAN:
-        if not isinstance(value, bool):
-            raise ValidationError({"value": "Choose yes or no."})
-        return value
-    if operator in {Operator.EQ, Operator.NE}:
-        _check_choice_values(question, [value], as_list=False)
-        return value
-    # A list operator on a choice kind.
-    if not isinstance(value, list) or not value:
-        raise ValidationError({"value": (
-            f"The operator {operator_words(operator)} needs one or more of the question's choices: "
-            "tick at least one."
-        )})
-    _check_choice_values(question, value, as_list=True)
-    order = {choice: index for index, choice in enumerate(question.choice_values())}
-    return sorted(set(value), key=order.__getitem__)
-
-
-def _value_wanted(question, operator):
-    if question.kind in NUMBER_KINDS:
-        return f"enter a number{' in ' + question.unit if question.unit else ''}."
-    if question.kind == Kind.BOOLEAN:
-        return "choose yes or no."
-    if operator in LIST_OPERATORS:
-        return "tick one or more of the question's choices."
-    return "choose one of the question's choices."
-
-
-def _clean_number(question, value):
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise ValidationError({"value": "Write a number, e.g. 18 or 2.5."})
     try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        raise ValidationError({"value": f"“{value}” is not a number; write e.g. 18 or 2.5."}) from None
-    if not number.is_finite() or abs(number) > LARGEST_NUMBER:
-        raise ValidationError({"value": f"Write a number between -{LARGEST_NUMBER} and {LARGEST_NUMBER}, e.g. 18."})
-    if question.kind == Kind.INTEGER and number != number.to_integral_value():
-        raise ValidationError({"value": f"{question.code} takes whole numbers; write e.g. {int(number)}."})
-    return int(number) if number == number.to_integral_value() else float(number)
-
-
-def _check_choice_values(question, values, *, as_list):
-    known = question.choice_values()
-    for value in values:
-        if not isinstance(value, str) or value not in known:
-            raise ValidationError({"value": (
-                f"“{value}” is not a choice of {question.code}; its choices are: "
-                f"{', '.join(known)}."
-            )})
+        return rule_values.clean_rule_value(
+            question.kind, operator, value,
+            code=question.code, choices=question.choice_values(), unit=question.unit,
+        )
+    except rule_values.RuleValueError as error:
+        raise ValidationError({error.field: error.message}) from None
 
 
 class ReviewQuerySet(models.QuerySet):
@@ -705,7 +571,7 @@ class Criterion(Reviewed):
         references = self.planned_references()
         if any(reference.verified for reference in references):
             return
-        label = Basis(self.basis).label if self.basis in Basis.values else self.basis
+        label = Basis(self.basis).choice_label if self.basis in Basis.values else self.basis
         if references:
             detail = (
                 f"none of its references ({', '.join(r.key for r in references)}) is marked verified; "
@@ -779,14 +645,6 @@ class Criterion(Reviewed):
             return f"{question} {words} {'yes' if self.value else 'no'}"
         value = ", ".join(map(str, self.value)) if isinstance(self.value, list) else self.value
         return f"{question} {words} {value}"
-
-
-class ExpectedStatus(models.TextChoices):
-    ELIGIBLE = "eligible", "Eligible"
-    CAUTION = "caution", "Eligible with caution"
-    NOT_MET = "not_met", "Not met"
-    EXCLUDED = "excluded", "Excluded"
-    INCOMPLETE = "incomplete", "Incomplete"
 
 
 def clean_case_answers(answers, questions):
@@ -883,7 +741,7 @@ class RuleCase(models.Model):
 class RuleCaseExpectation(models.Model):
     case = models.ForeignKey(RuleCase, on_delete=models.CASCADE, related_name="expectations")
     condition = models.ForeignKey(Condition, on_delete=models.PROTECT, related_name="+")
-    status = models.CharField("expected status", max_length=20, choices=ExpectedStatus.choices)
+    status = models.CharField("expected status", max_length=20, choices=Status.choices)
 
     class Meta:
         ordering = ["condition__order", "condition__slug"]
@@ -1045,16 +903,6 @@ class Instrument(models.Model):
         return self.total.inputs.order_by("section__order", "order", "code")
 
 
-class DrugClass(models.TextChoices):
-    SSRI = "ssri", "Selective serotonin reuptake inhibitor (SSRI)"
-    SNRI = "snri", "Serotonin–noradrenaline reuptake inhibitor (SNRI)"
-    TCA = "tca", "Tricyclic antidepressant"
-    MAOI = "maoi", "Monoamine oxidase inhibitor (MAOI)"
-    NASSA = "nassa", "Noradrenergic and specific serotonergic antidepressant (mirtazapine)"
-    OTHER = "other", "Other antidepressant (e.g. bupropion, vortioxetine)"
-    AUGMENTATION = "augmentation", "Augmenting agent (lithium, atypical antipsychotic)"
-
-
 class Drug(models.Model):
     """A drug of the formulary the antidepressant-trial history is judged against."""
 
@@ -1103,7 +951,7 @@ class FormularySettings(models.Model):
         help_text="A trial shorter than this does not count as adequate.",
     )
     count = models.CharField(
-        "how trials are counted", max_length=20, choices=TrialCount.choices, default=TrialCount.TRIALS,
+        "how trials are counted", max_length=20, choices=TrialCount.choices, default=TrialCount.TRIALS.value,
         help_text="Every adequate failed trial, or each different drug once (a drug with several "
                   "adequate failed trials counts as one treatment).",
     )

@@ -21,98 +21,79 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import NamedTuple
 
-# Effects and statuses, as plain strings (they are stored and exported).
-REQUIRE, EXCLUDE, CAUTION, ALERT = "require", "exclude", "caution", "alert"
-# A duty: something to do at the treatment session (blood pressure at 40
-# minutes, two hours' observation). Collected once per screening, like an
-# alert; it never changes a status.
-DUTY = "duty"
-ELIGIBLE, CAUTION_STATUS, NOT_MET, EXCLUDED, INCOMPLETE = (
-    "eligible", "caution", "not_met", "excluded", "incomplete",
+from rules.vocabulary import (
+    STATUS_ORDER,
+    UNSPECIFIED,
+    Basis,
+    Calculation,
+    DrugClass,
+    Effect,
+    Kind,
+    Operator,
+    Outcome,
+    Status,
+    TrialCount,
+    TrialOutcome,
+    basis_description,
+    basis_label,
 )
-# From best to worst, for summaries that need one status for many conditions.
-STATUS_ORDER = (ELIGIBLE, CAUTION_STATUS, INCOMPLETE, NOT_MET, EXCLUDED)
-# Criterion outcomes. NOT_APPLICABLE: the criterion's `when` is answered and
-# does not hold (or its question is disabled), so the criterion does not
-# apply; unlike SKIPPED it never counts as "does not hold" (a require that
-# does not apply is not unmet), and it is never a reason.
-HOLDS, FAILS, UNKNOWN, SKIPPED, NOT_APPLICABLE = "holds", "fails", "unknown", "skipped", "not_applicable"
 
-# What a criterion rests on (docs/architecture.md, "The rule semantics").
-# A criterion without one (a file before the third edition) reads as
-# UNSPECIFIED; every basis but LOCAL_POLICY needs a verified reference.
-LABEL, GUIDELINE, TRIAL, CONSENSUS, LOCAL_POLICY = "label", "guideline", "trial", "consensus", "local_policy"
-BASES = (LABEL, GUIDELINE, TRIAL, CONSENSUS, LOCAL_POLICY)
-UNSPECIFIED = "unspecified"
-# Each basis as the summary, the PDF and the admin name it.
-BASIS_LABELS = {
-    LABEL: "Label",
-    GUIDELINE: "Guideline",
-    TRIAL: "Trial",
-    CONSENSUS: "Consensus",
-    LOCAL_POLICY: "Local policy",
-    UNSPECIFIED: "Basis not specified",
-}
-# Each basis in a sentence, for screen readers and tooltips.
-BASIS_DESCRIPTIONS = {
-    LABEL: "Rests on a product's licence: its SmPC or prescribing information.",
-    GUIDELINE: "Rests on a clinical guideline.",
-    TRIAL: "Rests on the eligibility criteria or findings of a clinical trial.",
-    CONSENSUS: "Rests on a published expert consensus.",
-    LOCAL_POLICY: "The clinic's own policy; no published source sets it.",
-    UNSPECIFIED: "The knowledge base does not say what this rests on.",
-}
-
-BOOLEAN, INTEGER, DECIMAL, CHOICE, MULTI_CHOICE = (
-    "boolean", "integer", "decimal", "choice", "multi_choice",
+# The engine's short names for words of the vocabulary (rules/vocabulary.py
+# defines each word once; these are the same members, not new words).
+REQUIRE, EXCLUDE, CAUTION, ALERT, DUTY = (
+    Effect.REQUIRE, Effect.EXCLUDE, Effect.CAUTION, Effect.ALERT, Effect.DUTY,
 )
-# A list of antidepressant trials, each {"drug", "daily_dose_mg", "weeks", "outcome"}.
-TRIALS = "trials"
+ELIGIBLE, NOT_MET, EXCLUDED, INCOMPLETE = Status.ELIGIBLE, Status.NOT_MET, Status.EXCLUDED, Status.INCOMPLETE
+# The "caution" status is Status.CAUTION; this name is kept for existing
+# callers only (the effect CAUTION and the status are different words).
+CAUTION_STATUS = Status.CAUTION
+HOLDS, FAILS, UNKNOWN, SKIPPED, NOT_APPLICABLE = (
+    Outcome.HOLDS, Outcome.FAILS, Outcome.UNKNOWN, Outcome.SKIPPED, Outcome.NOT_APPLICABLE,
+)
+# What a criterion rests on: one of BASES, or "" (read as UNSPECIFIED).
+BASES = Basis.values
+
+BOOLEAN, INTEGER, DECIMAL, CHOICE, MULTI_CHOICE, TRIALS = (
+    Kind.BOOLEAN, Kind.INTEGER, Kind.DECIMAL, Kind.CHOICE, Kind.MULTI_CHOICE, Kind.TRIALS,
+)
 NONE_CHOICE = "none"
 
 # Calculations: how a calculated question's value is worked out from its inputs.
-SUM = "sum"                                         # the sum of integer inputs
-ADEQUATE_FAILED_TRIALS = "adequate_failed_trials"  # the trials that count, from trials inputs
-CALCULATIONS = (SUM, ADEQUATE_FAILED_TRIALS)
+SUM = Calculation.SUM                                        # the sum of integer inputs
+ADEQUATE_FAILED_TRIALS = Calculation.ADEQUATE_FAILED_TRIALS  # the trials that count, from trials inputs
+CALCULATIONS = Calculation.values
 
 # A trial's outcome; only the first two make a failed trial.
 NO_RESPONSE, PARTIAL_RESPONSE, RESPONSE, STOPPED_SIDE_EFFECTS, STOPPED_OTHER = (
-    "no_response", "partial_response", "response", "stopped_side_effects", "stopped_other",
+    TrialOutcome.NO_RESPONSE, TrialOutcome.PARTIAL_RESPONSE, TrialOutcome.RESPONSE,
+    TrialOutcome.STOPPED_SIDE_EFFECTS, TrialOutcome.STOPPED_OTHER,
 )
-TRIAL_OUTCOMES = (NO_RESPONSE, PARTIAL_RESPONSE, RESPONSE, STOPPED_SIDE_EFFECTS, STOPPED_OTHER)
+TRIAL_OUTCOMES = TrialOutcome.values
 FAILED_OUTCOMES = (NO_RESPONSE, PARTIAL_RESPONSE)
-# Each outcome as a clinician reads it (forms, summary and PDF).
-TRIAL_OUTCOME_LABELS = {
-    NO_RESPONSE: "No response",
-    PARTIAL_RESPONSE: "Partial response",
-    RESPONSE: "Responded",
-    STOPPED_SIDE_EFFECTS: "Stopped for side effects",
-    STOPPED_OTHER: "Stopped for another reason",
-}
 TRIAL_FIELDS = ("drug", "daily_dose_mg", "weeks", "outcome")
 # How the adequate failed trials are counted (the formulary's `count`):
 # every trial that is an adequate failure, or each different drug once.
-COUNT_TRIALS, COUNT_DISTINCT_DRUGS = "trials", "distinct_drugs"
-TRIAL_COUNTS = (COUNT_TRIALS, COUNT_DISTINCT_DRUGS)
+COUNT_TRIALS, COUNT_DISTINCT_DRUGS = TrialCount.TRIALS, TrialCount.DISTINCT_DRUGS
+TRIAL_COUNTS = TrialCount.values
 MOST_TRIALS = 50
 LARGEST_TRIAL_NUMBER = 100_000
 DEFAULT_MIN_TRIAL_WEEKS = 4
 
 
 OPERATORS = {
-    "is_true": lambda answer, value: answer is True,
-    "is_false": lambda answer, value: answer is False,
-    "eq": lambda answer, value: answer == value,
-    "ne": lambda answer, value: answer != value,
-    "lt": lambda answer, value: answer < value,
-    "lte": lambda answer, value: answer <= value,
-    "gt": lambda answer, value: answer > value,
-    "gte": lambda answer, value: answer >= value,
-    "in": lambda answer, value: answer in value,
-    "not_in": lambda answer, value: answer not in value,
-    "any_of": lambda answer, value: any(item in answer for item in value),
-    "all_of": lambda answer, value: all(item in answer for item in value),
-    "none_of": lambda answer, value: not any(item in answer for item in value),
+    Operator.IS_TRUE: lambda answer, value: answer is True,
+    Operator.IS_FALSE: lambda answer, value: answer is False,
+    Operator.EQ: lambda answer, value: answer == value,
+    Operator.NE: lambda answer, value: answer != value,
+    Operator.LT: lambda answer, value: answer < value,
+    Operator.LTE: lambda answer, value: answer <= value,
+    Operator.GT: lambda answer, value: answer > value,
+    Operator.GTE: lambda answer, value: answer >= value,
+    Operator.IN: lambda answer, value: answer in value,
+    Operator.NOT_IN: lambda answer, value: answer not in value,
+    Operator.ANY_OF: lambda answer, value: any(item in answer for item in value),
+    Operator.ALL_OF: lambda answer, value: all(item in answer for item in value),
+    Operator.NONE_OF: lambda answer, value: not any(item in answer for item in value),
 }
 
 
@@ -743,11 +724,11 @@ class Reason(NamedTuple):
 
     @property
     def basis_label(self) -> str:
-        return BASIS_LABELS.get(self.basis, BASIS_LABELS[UNSPECIFIED])
+        return basis_label(self.basis)
 
     @property
     def basis_description(self) -> str:
-        return BASIS_DESCRIPTIONS.get(self.basis, BASIS_DESCRIPTIONS[UNSPECIFIED])
+        return basis_description(self.basis)
 
 
 class ConditionResult(NamedTuple):
@@ -893,6 +874,7 @@ def _is_number(value) -> bool:
     return type(value) in (int, float) and math.isfinite(value)
 
 
+# Why a trial that ended otherwise is not a failed trial, inside a sentence.
 OUTCOME_REASONS = {
     RESPONSE: "responded",
     STOPPED_SIDE_EFFECTS: "stopped for side effects",
@@ -970,7 +952,7 @@ def judge_trial(rulebook: Rulebook, trial: Mapping) -> TrialJudgement:
     return TrialJudgement(key, dose, weeks, outcome, True, reason)
 
 
-AUGMENTATION = "augmentation"
+AUGMENTATION = DrugClass.AUGMENTATION
 
 
 def _lower(name: str) -> str:
@@ -1109,7 +1091,7 @@ def _condition_result(
         missing = _missing_questions(rulebook, waiting, worked, asked)
     # 4. a caution that holds
     elif cautions:
-        status, deciding = CAUTION_STATUS, cautions
+        status, deciding = Status.CAUTION, cautions
     # 5. otherwise eligible, every requirement met
     else:
         status, deciding = ELIGIBLE, reasons(REQUIRE, HOLDS)

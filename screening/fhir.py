@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Mapping
 
 from rules import engine
+from rules.vocabulary import Status, TrialOutcome
 
 CONDITIONS = "conditions"       # the linkId of the chosen conditions
 QUESTIONNAIRE_RESPONSE = "QuestionnaireResponse"
@@ -247,7 +248,7 @@ def _trial_items(rulebook: engine.Rulebook, question: engine.QuestionSpec, names
         {"linkId": f"{code}.outcome", "text": "Outcome", "type": "choice", "required": True,
          "answerOption": [
              {"valueCoding": {"system": names.codes("trial-outcome"), "code": outcome,
-                              "display": engine.TRIAL_OUTCOME_LABELS[outcome]}}
+                              "display": TrialOutcome(outcome).label}}
              for outcome in engine.TRIAL_OUTCOMES
          ]},
     ]
@@ -633,15 +634,6 @@ def _narrative(lines: list[str]) -> dict:
     return {"status": "generated", "div": f'<div xmlns="http://www.w3.org/1999/xhtml">{body}</div>'}
 
 
-STATUS_WORDS = {
-    engine.ELIGIBLE: "meets the screening criteria",
-    engine.CAUTION_STATUS: "meets the screening criteria, with cautions",
-    engine.NOT_MET: "does not meet the screening criteria",
-    engine.EXCLUDED: "not advised without specialist review",
-    engine.INCOMPLETE: "incomplete: questions still to answer",
-}
-
-
 def screening_bundle(*, rulebook: engine.Rulebook, advisory: engine.Advisory, base: str, number: int | None,
                      screening_id: int, patient: str, conditions, answers: Mapping, finalised_at: str,
                      clinician_username: str, clinician_name: str, amends_id: int | None = None,
@@ -673,7 +665,7 @@ def screening_bundle(*, rulebook: engine.Rulebook, advisory: engine.Advisory, ba
     sections = [{
         "title": "Advice per condition",
         "text": _narrative([
-            f"{_condition_name(rulebook, r.condition)}: {STATUS_WORDS.get(r.status, r.status)}."
+            f"{_condition_name(rulebook, r.condition)}: {Status.label_of(r.status)}."
             for r in advisory.results
         ] + ([f"Finalised while incomplete: {finalise_reason}"] if finalise_reason else [])),
         "entry": [{"reference": full_url} for full_url, _ in guidance],
@@ -718,7 +710,7 @@ def _condition_name(rulebook, slug):
     return condition.name if condition else slug
 
 
-GUIDANCE_STATUS = {engine.INCOMPLETE: "data-required"}
+GUIDANCE_STATUS = {Status.INCOMPLETE: "data-required"}
 
 
 def _guidance_response(rulebook, result: engine.ConditionResult, names: Canonical, subject, finalised_at,
@@ -753,7 +745,7 @@ def _guidance_response(rulebook, result: engine.ConditionResult, names: Canonica
         "occurrenceDateTime": finalised_at,
         "reasonReference": [{"reference": response_id}],
         "note": [{"text": (
-            f"{_condition_name(rulebook, result.condition)}: {STATUS_WORDS.get(result.status, result.status)}. "
+            f"{_condition_name(rulebook, result.condition)}: {Status.label_of(result.status)}. "
             "Advisory only: it never replaces clinical judgement."
         )}],
         "outputParameters": {"reference": "#advice"},

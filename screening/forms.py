@@ -22,9 +22,10 @@ from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
 from rules import engine
+from rules.vocabulary import TrialOutcome
 from screening.age import AGE_QUESTION, age_from_year_of_birth, with_age
 from screening.models import Status, new_patient_reference_validator
-from screening.summary import TRIAL_OUTCOMES, instrument_short_name
+from screening.summary import instrument_short_name
 
 MISSING_ANSWER = "Answer this question to see the summary."
 MISSING_ITEMS = "Answer every item above to see the summary, or enter the total if the items were not collected."
@@ -188,7 +189,7 @@ class TrialForm(forms.Form):
         error_messages={"invalid": "Give the weeks as a number.", "min_value": "The weeks cannot be below 0."},
     )
     outcome = forms.ChoiceField(
-        label="Outcome", required=False, choices=[("", "Choose the outcome"), *TRIAL_OUTCOMES], error_messages=NOT_A_CHOICE,
+        label="Outcome", required=False, choices=[("", "Choose the outcome"), *TrialOutcome.choices], error_messages=NOT_A_CHOICE,
     )
 
     def __init__(self, *args, drugs=(), **kwargs):

@@ -16,8 +16,9 @@ from django.db import transaction
 from django.db.models import Max, Prefetch
 from django.utils import timezone
 
-from conditions.models import Operator, RuleCase, RuleCaseExpectation
+from conditions.models import RuleCase, RuleCaseExpectation
 from rules import engine
+from rules.vocabulary import Operator
 from screening.models import KnowledgeBaseRevision, PublishedRulebook, Screening, Status
 from screening.rulebook import (
     latest_publication,
@@ -27,7 +28,6 @@ from screening.rulebook import (
 )
 
 PREVIEW_MONTHS = 12
-OPERATOR_WORDS = dict(Operator.choices)
 
 # --- differences between two versions -------------------------------------
 
@@ -304,7 +304,7 @@ def _rule_words(criterion: engine.CriterionSpec | None) -> str:
         value = " " + ", ".join(map(str, value))
     else:
         value = f" {value}"
-    words = OPERATOR_WORDS.get(criterion.operator, criterion.operator)
+    words = Operator.label_of(criterion.operator)
     return f"{criterion.effect}: {criterion.question} {words}{value}. {criterion.message}"
 
 

@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from rules import engine
+from rules import engine, vocabulary
 from screening.age import age_from_year_of_birth, with_age
 from screening.models import FinalScreeningError, Screening, Status
 from screening.rulebook import current_rulebook, snapshot_for
@@ -174,7 +174,7 @@ def screening_reevaluate(*, screening: Screening, rulebook: engine.Rulebook) -> 
 
 def is_incomplete(result: dict) -> bool:
     """Whether any condition of a stored result is still incomplete."""
-    return any(r["status"] == engine.INCOMPLETE for r in result.get("results", ()))
+    return any(r["status"] == vocabulary.Status.INCOMPLETE for r in result.get("results", ()))
 
 
 @transaction.atomic

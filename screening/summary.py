@@ -17,48 +17,45 @@ from django.utils.safestring import mark_safe
 
 from conditions.citations import vancouver_html
 from rules import engine
+from rules.vocabulary import (
+    UNSPECIFIED,
+    Effect,
+    Outcome,
+    Status,
+    TrialOutcome,
+    basis_description,
+    basis_label,
+)
 from screening import selectors
 from screening.age import AGE_QUESTION
 from screening.models import Screening
 
 # The outcomes of a trial in words, as the questionnaire offers them.
-TRIAL_OUTCOMES = (
-    (engine.NO_RESPONSE, "No response"),
-    (engine.PARTIAL_RESPONSE, "Partial response"),
-    (engine.RESPONSE, "Responded"),
-    (engine.STOPPED_SIDE_EFFECTS, "Stopped: side effects"),
-    (engine.STOPPED_OTHER, "Stopped: another reason"),
-)
+TRIAL_OUTCOMES = TrialOutcome.choices
 
-STATUS_LABELS = {
-    engine.ELIGIBLE: "Meets screening criteria",
-    engine.CAUTION_STATUS: "Eligible with cautions",
-    engine.NOT_MET: "Criteria not met",
-    engine.EXCLUDED: "Not advised: exclusion present",
-    engine.INCOMPLETE: "Incomplete",
-}
-# Bootstrap's text-bg-* classes; the words above carry the meaning, colour only helps.
+# Bootstrap's text-bg-* classes; the words (Status labels) carry the meaning, colour only helps.
 STATUS_STYLES = {
-    engine.ELIGIBLE: "success",
-    engine.CAUTION_STATUS: "warning",
-    engine.NOT_MET: "secondary",
-    engine.EXCLUDED: "danger",
-    engine.INCOMPLETE: "info",
+    Status.ELIGIBLE: "success",
+    Status.CAUTION: "warning",
+    Status.NOT_MET: "secondary",
+    Status.EXCLUDED: "danger",
+    Status.INCOMPLETE: "info",
 }
 OUTCOME_LABELS = {
-    (engine.REQUIRE, engine.HOLDS): "Requirement met",
-    (engine.REQUIRE, engine.FAILS): "Requirement not met",
-    (engine.REQUIRE, engine.SKIPPED): "Requirement not met (question not asked)",
-    (engine.EXCLUDE, engine.HOLDS): "Exclusion applies",
-    (engine.CAUTION, engine.HOLDS): "Caution",
-    (engine.ALERT, engine.HOLDS): "Safety alert",
-    (engine.DUTY, engine.HOLDS): "At the treatment session",
+    (Effect.REQUIRE, Outcome.HOLDS): "Requirement met",
+    (Effect.REQUIRE, Outcome.FAILS): "Requirement not met",
+    (Effect.REQUIRE, Outcome.SKIPPED): "Requirement not met (question not asked)",
+    (Effect.EXCLUDE, Outcome.HOLDS): "Exclusion applies",
+    (Effect.CAUTION, Outcome.HOLDS): "Caution",
+    (Effect.ALERT, Outcome.HOLDS): "Safety alert",
+    (Effect.DUTY, Outcome.HOLDS): "At the treatment session",
 }
-AWAITING_ANSWER = "Awaiting an answer"
+AWAITING_ANSWER = Outcome.UNKNOWN.label
 
 
 def status_label(status: str) -> str:
-    return STATUS_LABELS.get(status, status)
+    """A status as people read it (the vocabulary's one set of labels)."""
+    return Status.label_of(status)
 
 
 def status_style(status: str) -> str:
@@ -72,16 +69,16 @@ class ReasonRow:
     outcome: str                # in words, e.g. "Requirement met"
     references: tuple[int, ...]  # numbers in the summary's reference list
     answer: str = ""            # the patient's answer, with its unit; "" when unanswered
-    basis: str = engine.UNSPECIFIED  # what the criterion rests on (engine.BASES)
+    basis: str = UNSPECIFIED  # what the criterion rests on (a Basis, or UNSPECIFIED)
 
     @property
     def basis_label(self) -> str:
         """The basis as a short badge, e.g. "Label" or "Local policy"."""
-        return engine.BASIS_LABELS.get(self.basis, engine.BASIS_LABELS[engine.UNSPECIFIED])
+        return basis_label(self.basis)
 
     @property
     def basis_description(self) -> str:
-        return engine.BASIS_DESCRIPTIONS.get(self.basis, engine.BASIS_DESCRIPTIONS[engine.UNSPECIFIED])
+        return basis_description(self.basis)
 
 
 @dataclass(frozen=True)
@@ -197,7 +194,7 @@ def _reason_row(rulebook, numbering, reason: engine.Reason, answers: dict, worke
     """A criterion as the summary shows it; `worked_out` maps a question
     code to the words of an answer the app worked out (the age)."""
     outcome = (
-        AWAITING_ANSWER if reason.outcome == engine.UNKNOWN
+        AWAITING_ANSWER if reason.outcome == Outcome.UNKNOWN
         else OUTCOME_LABELS.get((reason.effect, reason.outcome), reason.outcome)
     )
     question = rulebook.question.get(reason.question)
@@ -352,9 +349,9 @@ def summary_context(screening: Screening) -> dict:
         )
         reasons = tuple(
             _reason_row(rulebook, number, r, given, worked_out) for r in result.reasons
-            if not (result.status == engine.CAUTION_STATUS and r.criterion in shared)
+            if not (result.status == Status.CAUTION and r.criterion in shared)
         )
-        cautions = () if result.status == engine.CAUTION_STATUS else tuple(
+        cautions = () if result.status == Status.CAUTION else tuple(
             _reason_row(rulebook, number, r, given, worked_out) for r in result.cautions if r.criterion not in shared
         )
         cards.append(ConditionCard(
@@ -404,8 +401,10 @@ def summary_context(screening: Screening) -> dict:
         "partial_response_counts": rulebook.partial_response_counts,
         "distinct_drugs": rulebook.trial_count == engine.COUNT_DISTINCT_DRUGS,
         "shared_cautions": shared_cautions,
+        # The statuses by name, so templates compare with the vocabulary's words.
+        "statuses": {status.name: status for status in Status},
         "missing_count": len({code for card in cards for code, _ in card.missing}),
-        "incomplete": any(card.status == engine.INCOMPLETE for card in cards),
+        "incomplete": any(card.status == Status.INCOMPLETE for card in cards),
         "worst_status": screening.worst_status,
         "worst_status_label": status_label(screening.worst_status) if screening.worst_status else "",
         "rulebook_version": screening.rulebook_version,
