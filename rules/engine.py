@@ -1181,6 +1181,17 @@ def _condition_result(
     return ConditionResult(condition.slug, status, deciding, cautions, missing, condition.references)
 
 
+def met_requirements(rulebook: Rulebook, condition: str, answers: Mapping[str, object]) -> tuple[Reason, ...]:
+    """The requirements of `condition` that hold for these answers, in
+    rulebook order: what an eligible or caution result rests on, whatever
+    else (a caution) decided its status. Read exactly as `evaluate` reads them."""
+    worked = calculate(rulebook, answers)
+    return tuple([
+        _reason(c, HOLDS) for c in rulebook._criteria_for(condition, REQUIRE)
+        if _criterion_outcome(rulebook, c, worked) == HOLDS
+    ])
+
+
 def _applies_to_screening(rulebook: Rulebook, criterion: CriterionSpec, conditions: Sequence[str]) -> bool:
     """An alert or duty for every condition applies to any screening; one
     for particular conditions, when one of them is among those screened."""
