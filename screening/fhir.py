@@ -156,8 +156,11 @@ def _gate(asking: dict, every: frozenset[str]):
 def _required_codes(rulebook: engine.Rulebook) -> frozenset[str]:
     """The questions a clinician must answer when they are asked: not a
     calculated question (its inputs or a typed value will do), not an input
-    or extra item of one (a total may be typed instead), not a trials list."""
-    optional = set()
+    or extra item of one (a total may be typed instead), not a trials list
+    nor its completeness question."""
+    # A trials list's completeness question is optional like the list: a
+    # count typed instead of the list needs neither.
+    optional = {q.complete_when for q in rulebook.questions if q.complete_when}
     for question in rulebook.calculated_questions:
         optional |= {question.code, *question.inputs}
         if instrument := rulebook.instrument_for_total.get(question.code):
