@@ -373,7 +373,13 @@ def _calculation_expression(rulebook, question: engine.QuestionSpec) -> str:
             adequate = f"{trials}.where({_adequate_trial(rulebook, code)})"
             if rulebook.trial_count == engine.COUNT_DISTINCT_DRUGS:  # each different drug once
                 adequate += f".select(item.where(linkId={_literal(code + '.drug')}).answer.value.code).distinct()"
-            counted.append(f"iif({trials}.exists(), {adequate}.count())")
+            given = f"{trials}.exists()"
+            if complete_when := rulebook.question[code].complete_when:
+                # An empty list declared complete is a count of 0 (unless a count was typed).
+                given = (
+                    f"({given} or ({_answers(complete_when)} = true and {_answers(question.code)}.empty()))"
+                )
+            counted.append(f"iif({given}, {adequate}.count())")
         return " + ".join(counted)
     raise ValueError(f"no FHIRPath for the calculation {question.calculation}")
 
