@@ -629,6 +629,13 @@ class QuestionAdmin(TolerantAutocompleteMixin, HistoryAdmin):
                 "it like any answer; a total typed by the clinician is used only when no input is answered."
             ),
         }),
+        ("Complete when", {
+            "fields": ["complete_when"],
+            "description": (
+                "A trials question only: the yes/no question the clinician answers yes once every trial "
+                "is listed. Until then a count that falls short is unknown, never a fail."
+            ),
+        }),
     ]
 
     def get_readonly_fields(self, request, obj=None):

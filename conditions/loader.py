@@ -90,6 +90,7 @@ EVIDENCE_FIELDS = ("grade", "applies_to", "source", "note")
 QUESTION_FIELDS = {
     "code": "code", "text": "text", "help": "help_text", "kind": "kind", "choices": "choices",
     "min": "min_value", "max": "max_value", "unit": "unit", "calculation": "calculation",
+    "complete_when": "complete_when",
 }
 INSTRUMENT_FIELDS = {name: name for name in ("code", "name", "options", "bands", "licence")}
 DRUG_FIELDS = {
@@ -667,6 +668,7 @@ def _resolve(plan):
             item.instance.section = sections[key]
         _resolve_condition(item, questions, "enable_when")
         _resolve_inputs(item, questions)
+        _resolve_complete_when(item, questions)
 
     for item in plan.drugs + plan.formulary:
         _check_keys(item, "references", reference_keys, "reference")
@@ -688,6 +690,18 @@ def _resolve_inputs(item, questions):
         item.problem(f"there is no question “{unknown[0]}”.", "inputs")
     item.links["inputs"] = codes
     item.instance._planned_inputs = [questions[code] for code in codes if code in questions]
+
+
+def _resolve_complete_when(item, questions):
+    """A trials question's completeness question, by code, as the instance it
+    names (the file's, else the database's), for Question.clean()."""
+    code = item.raw.get("complete_when")
+    if code is None:
+        return
+    if not isinstance(code, str) or code not in questions:
+        item.problem(f"there is no question “{code}”.", "complete_when")
+        return
+    item.instance._planned_complete_when = questions[code]
 
 
 def _resolve_instrument(item, questions):

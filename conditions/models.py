@@ -264,6 +264,13 @@ class Question(models.Model):
         help_text="What a calculated question is worked out from: an instrument's items for a "
                   "sum, the trials question for adequate failed trials.",
     )
+    complete_when = models.SlugField(
+        "complete when", max_length=60, blank=True,
+        help_text="For a trials question: the code of the yes/no question answered yes once the list "
+                  "holds every trial. Until then a count from the list that falls short of a rule is "
+                  "unknown, not a fail; a count that already meets it counts. Leave blank to read the "
+                  "list as given.",
+    )
 
     history = HistoricalRecords(m2m_fields=[inputs])
 
@@ -293,6 +300,34 @@ class Question(models.Model):
         self._clean_enable_when()
         self._clean_rules_still_fit()
         self._clean_calculation()
+        self._clean_complete_when()
+
+    def _clean_complete_when(self):
+        """A trials question's completeness question is another, yes/no, question;
+        a yes/no question cannot change kind while a list waits on it."""
+        if self.pk is not None and self.kind != Kind.BOOLEAN and (
+            users := list(Question.objects.filter(complete_when=self.code).values_list("code", flat=True))
+        ):
+            raise ValidationError({"kind": (
+                f"{', '.join(users)} names this question as its completeness question, which must be a "
+                "yes/no question; change that first."
+            )})
+        if not self.complete_when:
+            return
+        if self.kind != Kind.TRIALS:
+            raise ValidationError({"complete_when": "Only a trials question has a completeness question."})
+        if self.complete_when == self.code:
+            raise ValidationError({"complete_when": "A question cannot be its own completeness question."})
+        target = getattr(self, "_planned_complete_when", None)
+        if target is None:
+            target = Question.objects.filter(code=self.complete_when).only("kind").first()
+        if target is None:
+            raise ValidationError({"complete_when": f"There is no question “{self.complete_when}”."})
+        if target.kind != Kind.BOOLEAN:
+            raise ValidationError({"complete_when": (
+                f"{self.complete_when} is a {target.get_kind_display().lower()} question; the completeness "
+                "question must be a yes/no question."
+            )})
 
     def planned_inputs(self):
         """The inputs as they will be saved: those a form or the loader is

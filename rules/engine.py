@@ -19,6 +19,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from types import MappingProxyType
 from typing import NamedTuple
 
 from rules.vocabulary import (
@@ -140,6 +141,9 @@ class QuestionSpec:
     enable_when: EnableWhen | None = None
     calculation: str = ""             # a calculated question: SUM or ADEQUATE_FAILED_TRIALS
     inputs: tuple[str, ...] = ()      # the question codes it is worked out from
+    # A trials question's completeness question: a yes/no question answered
+    # yes once the list holds every trial ("" : a list is read as given).
+    complete_when: str = ""
 
     @cached_property
     def choice_values(self) -> tuple[str, ...]:
@@ -401,6 +405,8 @@ class Rulebook:
                 waiting.extend(question.inputs)
                 if question.calculation and code in self.instrument_for_total:
                     waiting.extend(self.instrument_for_total[code].extra_items)
+                if question.complete_when:
+                    waiting.append(question.complete_when)
             codes_by_condition[condition.slug] = frozenset(codes)
         return codes_by_condition
 
@@ -472,6 +478,8 @@ class Rulebook:
                 served.extend(question.inputs)
                 if question.calculation and code in self.instrument_for_total:
                     served.extend(self.instrument_for_total[code].extra_items)
+                if question.complete_when:
+                    served.append(question.complete_when)
                 for other in served:
                     changed |= add(other, None if rules is None else set(rules))
         found = {
@@ -682,6 +690,8 @@ def _question_to_dict(q: QuestionSpec) -> dict:
     if q.calculation:  # written only when set: a first-edition question keeps its JSON
         data["calculation"] = q.calculation
         data["inputs"] = list(q.inputs)
+    if q.complete_when:  # written only when set: an older rulebook keeps its version
+        data["complete_when"] = q.complete_when
     return data
 
 
@@ -697,6 +707,7 @@ def _question_from_dict(data: Mapping) -> QuestionSpec:
             value=_freeze(enable_when.get("value")),
         ),
         calculation=data.get("calculation", ""), inputs=tuple(data.get("inputs", ())),
+        complete_when=data.get("complete_when", ""),
     )
 
 
@@ -810,6 +821,10 @@ class Calculation(NamedTuple):
     waiting: dict                         # code -> its unanswered inputs, when some are answered
     not_collected: frozenset              # inputs and extra items of an entered total
     trials: tuple[TrialJudgement, ...]    # every trial of every trials answer, judged
+    # code -> the completeness questions not yet answered yes, for each count
+    # worked out from a list that may still be short (docs/architecture.md,
+    # "Unanswered, none, and a list still open").
+    open_counts: Mapping = MappingProxyType({})
 
 
 def calculate(rulebook: Rulebook, answers: Mapping[str, object]) -> Calculation:
@@ -821,13 +836,19 @@ def calculate(rulebook: Rulebook, answers: Mapping[str, object]) -> Calculation:
       any (listed in `entered`; its inputs were not collected).
     """
     values = dict(answers)
-    calculated, entered, waiting, not_collected = {}, [], {}, set()
+    calculated, entered, waiting, not_collected, open_counts = {}, [], {}, set(), {}
     trials = {
         q.code: judge_trials(rulebook, answers[q.code])
         for q in rulebook.questions if q.kind == TRIALS and _answered(answers.get(q.code))
     }
     for question in rulebook.calculated_questions:
         given = [code for code in question.inputs if _answered(answers.get(code))]
+        if answers.get(question.code) is None:
+            # A list left empty and declared complete is an explicit "none".
+            given += [
+                code for code in question.inputs
+                if code not in given and _list_closed(rulebook, code, answers) is True
+            ]
         if given:
             if unanswered := tuple(code for code in question.inputs if code not in given):
                 values.pop(question.code, None)
@@ -838,15 +859,48 @@ def calculate(rulebook: Rulebook, answers: Mapping[str, object]) -> Calculation:
                 values.pop(question.code, None)
             else:
                 values[question.code] = calculated[question.code] = value
+                still_open = tuple(
+                    rulebook.question[code].complete_when for code in question.inputs
+                    if _list_closed(rulebook, code, answers) is False
+                )
+                if still_open:
+                    open_counts[question.code] = still_open
         elif answers.get(question.code) is not None:
             entered.append(question.code)
             instrument = rulebook.instrument_for_total.get(question.code)
             not_collected |= {*question.inputs, *(instrument.extra_items if instrument else ())}
+            not_collected |= {
+                rulebook.question[code].complete_when for code in question.inputs
+                if code in rulebook.question and rulebook.question[code].complete_when
+            }
     return Calculation(
         values=values, calculated=calculated, entered=tuple(entered), waiting=waiting,
         not_collected=frozenset(not_collected),
         trials=tuple(judgement for judged in trials.values() for judgement in judged),
+        open_counts=MappingProxyType(open_counts),
     )
+
+
+def _list_closed(rulebook: Rulebook, code: str, answers: Mapping[str, object]):
+    """For a list question with a completeness question (`complete_when`):
+    True once that question is answered yes, else False (the list may still
+    be short). None for any other question: its answer is read as given."""
+    question = rulebook.question.get(code)
+    if question is None or not question.complete_when:
+        return None
+    return answers.get(question.complete_when) is True
+
+
+def _read_open_count(operator: str, holds: bool):
+    """A rule on a count from a list that may still be short: the count is
+    only a floor, so a rule is decided only where more rows could not change
+    it. "At least" / "more than" that holds stays held; "fewer than" / "at
+    most" that fails stays failed; anything else is unknown (None)."""
+    if operator in ("gt", "gte"):
+        return True if holds else None
+    if operator in ("lt", "lte"):
+        return None if holds else False
+    return None
 
 
 def _answered(value) -> bool:
@@ -1034,7 +1088,11 @@ def _criterion_outcome(rulebook: Rulebook, criterion: CriterionSpec, worked: Cal
     answer = answers.get(criterion.question)
     if enabled is None or answer is None:
         return UNKNOWN
-    return HOLDS if _holds(criterion.operator, answer, criterion.value) else FAILS
+    holds = _holds(criterion.operator, answer, criterion.value)
+    if criterion.question in worked.open_counts:
+        read = _read_open_count(criterion.operator, holds)
+        return UNKNOWN if read is None else HOLDS if read else FAILS
+    return HOLDS if holds else FAILS
 
 
 def _rule_state(rulebook: Rulebook, rule: EnableWhen, worked: Calculation):
@@ -1049,14 +1107,21 @@ def _rule_state(rulebook: Rulebook, rule: EnableWhen, worked: Calculation):
     answer = answers.get(rule.question)
     if enabled is None or answer is None:
         return None
-    return _holds(rule.operator, answer, rule.value)
+    holds = _holds(rule.operator, answer, rule.value)
+    if rule.question in worked.open_counts:
+        return _read_open_count(rule.operator, holds)
+    return holds
 
 
 def _waiting_on(rulebook: Rulebook, criterion: CriterionSpec, worked: Calculation) -> str:
     """The question an unknown criterion waits on: its `when` question while
     that cannot be read, else its own question."""
     if criterion.when is not None and _rule_state(rulebook, criterion.when, worked) is None:
+        if criterion.when.question in worked.open_counts:
+            return worked.open_counts[criterion.when.question][0]
         return criterion.when.question
+    if criterion.question in worked.open_counts:
+        return worked.open_counts[criterion.question][0]
     return criterion.question
 
 
@@ -1096,6 +1161,17 @@ def _condition_result(
     else:
         status, deciding = ELIGIBLE, reasons(REQUIRE, HOLDS)
     return ConditionResult(condition.slug, status, deciding, cautions, missing, condition.references)
+
+
+def met_requirements(rulebook: Rulebook, condition: str, answers: Mapping[str, object]) -> tuple[Reason, ...]:
+    """The requirements of `condition` that hold for these answers, in
+    rulebook order: what an eligible or caution result rests on, whatever
+    else (a caution) decided its status. Read exactly as `evaluate` reads them."""
+    worked = calculate(rulebook, answers)
+    return tuple([
+        _reason(c, HOLDS) for c in rulebook._criteria_for(condition, REQUIRE)
+        if _criterion_outcome(rulebook, c, worked) == HOLDS
+    ])
 
 
 def _applies_to_screening(rulebook: Rulebook, criterion: CriterionSpec, conditions: Sequence[str]) -> bool:

@@ -157,8 +157,11 @@ def _gate(asking: dict, every: frozenset[str]):
 def _required_codes(rulebook: engine.Rulebook) -> frozenset[str]:
     """The questions a clinician must answer when they are asked: not a
     calculated question (its inputs or a typed value will do), not an input
-    or extra item of one (a total may be typed instead), not a trials list."""
-    optional = set()
+    or extra item of one (a total may be typed instead), not a trials list
+    nor its completeness question."""
+    # A trials list's completeness question is optional like the list: a
+    # count typed instead of the list needs neither.
+    optional = {q.complete_when for q in rulebook.questions if q.complete_when}
     for question in rulebook.calculated_questions:
         optional |= {question.code, *question.inputs}
         if instrument := rulebook.instrument_for_total.get(question.code):
@@ -371,7 +374,13 @@ def _calculation_expression(rulebook, question: engine.QuestionSpec) -> str:
             adequate = f"{trials}.where({_adequate_trial(rulebook, code)})"
             if rulebook.trial_count == engine.COUNT_DISTINCT_DRUGS:  # each different drug once
                 adequate += f".select(item.where(linkId={_literal(code + '.drug')}).answer.value.code).distinct()"
-            counted.append(f"iif({trials}.exists(), {adequate}.count())")
+            given = f"{trials}.exists()"
+            if complete_when := rulebook.question[code].complete_when:
+                # An empty list declared complete is a count of 0 (unless a count was typed).
+                given = (
+                    f"({given} or ({_answers(complete_when)} = true and {_answers(question.code)}.empty()))"
+                )
+            counted.append(f"iif({given}, {adequate}.count())")
         return " + ".join(counted)
     raise ValueError(f"no FHIRPath for the calculation {question.calculation}")
 

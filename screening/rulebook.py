@@ -203,6 +203,7 @@ def _question_spec(q: Question, order) -> engine.QuestionSpec:
         ),
         calculation=q.calculation,
         inputs=_in_order([i.code for i in q.inputs.all()], order) if q.calculation else (),
+        complete_when=q.complete_when,
     )
 
 

@@ -7,6 +7,7 @@ criterion later never changes a past summary. The page's body is kept in
 Django's cache per screening revision (`summary_body`).
 """
 
+import dataclasses
 from dataclasses import dataclass
 
 from django.core.cache import cache
@@ -104,6 +105,9 @@ class ConditionCard:
     shared_cautions: int = 0            # how many of the screening-wide cautions apply to it
     licensing: str = ""                 # whether, and for which route, the treatment is licensed
     evidence: tuple[EvidenceRow, ...] = ()  # evidence grades, shown next to the status
+    # Eligible or caution: every requirement it met, with the patient's values
+    # (a caution card's `reasons` are its cautions, so these are listed apart).
+    met: tuple[ReasonRow, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -285,6 +289,25 @@ def instrument_short_name(instrument: engine.InstrumentSpec) -> str:
     return short_name(instrument.name, instrument.code)
 
 
+def _with_counted_trials(rulebook: engine.Rulebook, advisory: engine.Advisory, row: ReasonRow) -> ReasonRow:
+    """A met requirement on the count of adequate failed trials names the
+    antidepressants counted: "2 (sertraline, venlafaxine)"."""
+    counted = [trial for trial in advisory.trials if trial.counted]
+    counts = {
+        q.text for q in rulebook.calculated_questions
+        if q.calculation == engine.ADEQUATE_FAILED_TRIALS and q.code in advisory.calculated
+    }
+    if not counted or row.question not in counts or not row.answer:
+        return row
+    names = []
+    for trial in counted:
+        drug = rulebook.drug.get(trial.drug)
+        name = engine._lower(drug.name) if drug else str(trial.drug)
+        if name not in names:
+            names.append(name)
+    return dataclasses.replace(row, answer=f"{row.answer} ({', '.join(names)})")
+
+
 def trial_rows(rulebook: engine.Rulebook, advisory: engine.Advisory) -> list[TrialRow]:
     """Every antidepressant trial as judged, in the order given."""
     outcomes = dict(TRIAL_OUTCOMES)
@@ -351,6 +374,14 @@ def summary_context(screening: Screening) -> dict:
             _reason_row(rulebook, number, r, given, worked_out) for r in result.reasons
             if not (result.status == Status.CAUTION and r.criterion in shared)
         )
+        met = ()
+        if result.status == Status.CAUTION:
+            met = tuple(
+                _with_counted_trials(rulebook, advisory, _reason_row(rulebook, number, r, given, worked_out))
+                for r in engine.met_requirements(rulebook, result.condition, screening.evaluated_answers())
+            )
+        elif result.status == engine.ELIGIBLE:
+            reasons = tuple(_with_counted_trials(rulebook, advisory, row) for row in reasons)
         cautions = () if result.status == Status.CAUTION else tuple(
             _reason_row(rulebook, number, r, given, worked_out) for r in result.cautions if r.criterion not in shared
         )
@@ -368,6 +399,7 @@ def summary_context(screening: Screening) -> dict:
             shared_cautions=len(shared),
             licensing=condition.licensing if condition else "",
             evidence=evidence,
+            met=met,
         ))
     duties = [_reason_row(rulebook, number, duty, given, worked_out) for duty in advisory.duties]
     entered = set(advisory.entered)
@@ -405,6 +437,8 @@ def summary_context(screening: Screening) -> dict:
         "statuses": {status.name: status for status in Status},
         "missing_count": len({code for card in cards for code, _ in card.missing}),
         "incomplete": any(card.status == Status.INCOMPLETE for card in cards),
+        # The checklist for the treatment session only when some condition may be treated.
+        "treatment_indicated": any(card.status in (Status.ELIGIBLE, Status.CAUTION) for card in cards),
         "worst_status": screening.worst_status,
         "worst_status_label": status_label(screening.worst_status) if screening.worst_status else "",
         "rulebook_version": screening.rulebook_version,

@@ -32,7 +32,11 @@ PHQ9_ITEM_TEXT = {
     9: "Thoughts that you would be better off dead",
 }
 # The rest of a TRD screening, the trials and the PHQ-9 given on the page.
-WITHOUT_COUNT = {code: value for code, value in TRD_ELIGIBLE.items() if code != "failed_antidepressant_trials"}
+# The table is declared complete: until it is, a count that falls short is unknown, not "not met".
+WITHOUT_COUNT = {
+    **{code: value for code, value in TRD_ELIGIBLE.items() if code != "failed_antidepressant_trials"},
+    "antidepressant_trials_complete": "yes",
+}
 WITHOUT_SCORES = {code: value for code, value in WITHOUT_COUNT.items() if code != "phq9_total"}
 
 

@@ -26,7 +26,11 @@ SERTRALINE_FAILED = {"drug": "sertraline", "daily_dose_mg": 150, "weeks": 8, "ou
 CITALOPRAM_PARTIAL = {"drug": "citalopram", "daily_dose_mg": 40, "weeks": 6, "outcome": "partial_response"}
 CITALOPRAM_FAILED = {**CITALOPRAM_PARTIAL, "outcome": "no_response"}
 # TRD_ELIGIBLE without its typed totals: the items and the trials give them.
-ANSWERED_ELSEWHERE = {k: v for k, v in TRD_ELIGIBLE.items() if k not in ("phq9_total", "failed_antidepressant_trials")}
+# The trials table is declared complete: until it is, a short count is unknown, not "not met".
+ANSWERED_ELSEWHERE = {
+    **{k: v for k, v in TRD_ELIGIBLE.items() if k not in ("phq9_total", "failed_antidepressant_trials")},
+    "antidepressant_trials_complete": True,
+}
 
 
 def draft(user, answers=None, conditions=("trd",)):
