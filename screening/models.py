@@ -188,6 +188,8 @@ class Screening(models.Model):
         null=True, blank=True, help_text="A discarded draft is kept for the record but no longer listed."
     )
 
+    objects = ScreeningQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at", "-id"]
         permissions = [("view_all_screenings", "Can view every clinician's screenings")]
