@@ -595,13 +595,12 @@ def patient_history(request, reference):
         raise Http404("No such patient.")
     newest = screenings[-1]
     others = any(screening.owner_id != request.user.pk for screening in screenings)
-    action = (
-        AuditAction.TEAM_PATIENT_VIEWED if others and not selectors.can_view_all(request.user)
-        else AuditAction.PATIENT_VIEWED
-    )
+    view_all = selectors.can_view_all(request.user)
+    action = AuditAction.TEAM_PATIENT_VIEWED if others and not view_all else AuditAction.PATIENT_VIEWED
     audit(action, request=request, screening=newest, object_type="patient", object_key=newest.patient_reference)
     return render(request, "screening/patient.html", {
         "reference": newest.patient_reference,
         "history": history_of(screenings, published_rulebook(newest.snapshot)),
-        "show_owner": selectors.can_view_all(request.user) or others,
+        "show_owner": view_all or others,
+        "view_all": view_all,
     })

@@ -104,6 +104,7 @@ def test_a_patients_whole_history_across_the_team(client, clinic, clinician, col
     assert reverse("screening:summary", args=[mine.pk]) in links
     assert reverse("screening:summary", args=[theirs.pk]) in links
     assert reverse("screening:summary", args=[their_draft.pk]) not in links  # a draft is its owner's
+    assert "Your screenings of this patient and your team's final ones" in text(history)
     event = AuditEvent.objects.get(action=AuditAction.TEAM_PATIENT_VIEWED)
     assert (event.username, event.object_key, event.screening_id) == ("colleague", "n-0005", theirs.pk)
 
