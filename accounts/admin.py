@@ -1,11 +1,12 @@
-"""Users in the admin, with a way to reset someone's two-factor sign-in
-when their phone is lost."""
+"""Users in the admin, with their team, and a way to reset someone's
+two-factor sign-in when their phone is lost."""
 
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 
 from accounts import two_factor
+from teams.admin import UserTeamInline
 
 User = get_user_model()
 
@@ -26,6 +27,24 @@ def reset_two_factor(modeladmin, request, queryset):
 
 class KetaScreenUserAdmin(UserAdmin):
     actions = [*UserAdmin.actions, reset_two_factor]
+    inlines = [*UserAdmin.inlines, UserTeamInline]
+    list_display = [*UserAdmin.list_display, "team"]
+    list_select_related = ["team_membership__team"]
+    list_filter = [*UserAdmin.list_filter, "team_membership__team"]
+
+    @admin.display(description="team", ordering="team_membership__team__name")
+    def team(self, user):
+        membership = getattr(user, "team_membership", None)
+        return membership.team if membership is not None else "—"
+
+    def get_readonly_fields(self, request, obj=None):
+        """A clinic administrator manages users and their roles (groups),
+        but only a superuser makes a superuser or grants single permissions:
+        otherwise whoever may change users could make themselves anything."""
+        readonly = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            readonly += ["is_superuser", "user_permissions"]
+        return readonly
 
     def has_delete_permission(self, request, obj=None):
         """Nobody is deleted: a user's name stands on screenings, audit events

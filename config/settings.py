@@ -107,6 +107,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
     "accounts",
+    "teams",
     "conditions",
     "screening",
 ]

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
+from django.db.models.functions import Lower, Trim
 from django.urls import reverse
 from django.utils import timezone
 
@@ -111,10 +112,38 @@ class FinalScreeningError(ValidationError):
     """Raised when anything tries to change a finalised screening."""
 
 
+def patient_key(reference: str) -> str:
+    """A patient reference as it is compared: without the spaces around it
+    and in lower case, so "A-1027" and " a-1027 " are one patient. The
+    database works out the same for each screening (`Screening.patient_key`)."""
+    return reference.strip().lower()
+
+
+class ScreeningQuerySet(models.QuerySet):
+    def visible_to(self, user, *, view_all=False):
+        """The screenings `user` may open: their own, and the final screenings
+        of the clinicians in their team (teams.models); every screening when
+        `view_all` (selectors.can_view_all). Adds no query: the team is
+        joined in, and a user in no team matches only their own."""
+        if view_all:
+            return self
+        return self.filter(
+            models.Q(owner=user)
+            | models.Q(status=Status.FINAL, owner__team_membership__team__memberships__user=user)
+        )
+
+
 class Screening(models.Model):
     patient_reference = models.CharField(
         max_length=64, validators=[patient_reference_validator],
         help_text="The clinic's identifier for the patient. Never a name.",
+    )
+    # Worked out by the database from the reference, for every row, those
+    # stored before it existed too (a final row is never updated): what a
+    # patient's history and the open-draft check look up (`patient_key`).
+    patient_key = models.GeneratedField(
+        expression=Lower(Trim("patient_reference")), output_field=models.CharField(max_length=64),
+        db_persist=True,
     )
     year_of_birth = models.PositiveSmallIntegerField(
         null=True, blank=True, validators=[MinValueValidator(1900), MaxValueValidator(2100)]
@@ -159,6 +188,8 @@ class Screening(models.Model):
         null=True, blank=True, help_text="A discarded draft is kept for the record but no longer listed."
     )
 
+    objects = ScreeningQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at", "-id"]
         permissions = [("view_all_screenings", "Can view every clinician's screenings")]
@@ -170,6 +201,7 @@ class Screening(models.Model):
             ),
             models.Index(fields=["-created_at", "-id"], name="screening_recent"),
             models.Index(fields=["patient_reference"], name="screening_patient_ref"),
+            models.Index(fields=["patient_key", "created_at", "id"], name="screening_patient_key"),
         ]
         constraints = [
             # One line of amendments: a screening is replaced by one live amendment at most.
@@ -298,6 +330,8 @@ class AuditAction(models.TextChoices):
     TWO_FACTOR_ENROLLED = "two_factor_enrolled", "Two-factor sign-in set up"
     RECOVERY_CODES_ISSUED = "recovery_codes_issued", "New recovery codes issued"
     TWO_FACTOR_RESET = "two_factor_reset", "Two-factor sign-in reset by an administrator"
+    TEAM_VIEWED = "team_viewed", "A team-mate's final screening viewed"
+    TEAM_PATIENT_VIEWED = "team_patient_viewed", "Patient history viewed, with team-mates' screenings"
 
 
 class AuditEvent(AppendOnlyModel):

@@ -5,7 +5,7 @@ from django.db.models import Case, Exists, OuterRef, QuerySet, Subquery, When
 from django.db.models.fields.json import KeyTransform
 
 from conditions.models import Condition
-from screening.models import PublishedRulebook, Screening, Status
+from screening.models import PublishedRulebook, Screening, Status, patient_key
 
 VIEW_ALL_PERMISSION = "screening.view_all_screenings"
 
@@ -57,15 +57,15 @@ def screening_list(*, user, query: str = "", status: str = "") -> QuerySet[Scree
     """The screenings `user` may see, newest first, with their owners'
     names and `replaced_by` (the id of the screening amending it, or None),
     optionally narrowed to a patient reference (case-insensitive, any part
-    of it) and a status. Discarded drafts are left out. Slicing it makes
-    one query (after `can_view_all`'s)."""
+    of it) and a status. Which they may see: `Screening.objects.visible_to`
+    (their own, and their team-mates' finals). Discarded drafts are left
+    out. Slicing it makes one query (after `can_view_all`'s)."""
     screenings = (
-        Screening.objects.select_related("owner").only(*LIST_FIELDS)
+        Screening.objects.visible_to(user, view_all=can_view_all(user))
+        .select_related("owner").only(*LIST_FIELDS)
         .filter(discarded_at__isnull=True)
         .annotate(replaced_by=Subquery(_live_amendments().values("pk")[:1]))
     )
-    if not can_view_all(user):
-        screenings = screenings.filter(owner=user)
     if query:
         screenings = screenings.filter(patient_reference__icontains=query)
     if status in Status.values:
@@ -83,24 +83,36 @@ HISTORY_FIELDS = (
 
 
 def patient_screenings(*, user, reference: str) -> list[Screening]:
-    """The screenings of the patient `reference` (exactly) that `user` may
-    see, oldest first, discarded drafts left out: one query (after
+    """The screenings of the patient `reference` (compared by `patient_key`:
+    "A-1027" and " a-1027 " are one patient) that `user` may see (their
+    own, and their team-mates' finals: `Screening.objects.visible_to`),
+    oldest first, discarded drafts left out: one query (after
     `can_view_all`'s). Each has its owner's names, its snapshot's version
     (its content unread), its answers, `calculated` (the values its stored
     result worked out from other answers, or None for a result stored
     before there were any) and `replaced_by` (the id of the screening
     amending it, or None)."""
     screenings = (
-        Screening.objects.select_related("owner", "snapshot").only(*HISTORY_FIELDS)
-        .filter(patient_reference=reference, discarded_at__isnull=True)
+        Screening.objects.visible_to(user, view_all=can_view_all(user))
+        .select_related("owner", "snapshot").only(*HISTORY_FIELDS)
+        .filter(patient_key=patient_key(reference), discarded_at__isnull=True)
         .annotate(
             calculated=KeyTransform("calculated", "result"),
             replaced_by=Subquery(_live_amendments().values("pk")[:1]),
         )
     )
-    if not can_view_all(user):
-        screenings = screenings.filter(owner=user)
     return list(screenings.order_by("created_at", "id"))
+
+
+def open_draft(*, user, reference: str) -> Screening | None:
+    """One query: `user`'s newest draft (not discarded) for the patient
+    `reference` (compared by `patient_key`), or None."""
+    return (
+        Screening.objects.filter(
+            owner=user, patient_key=patient_key(reference), status=Status.DRAFT, discarded_at__isnull=True,
+        )
+        .only("id", "patient_reference", "created_at").order_by("-created_at", "-id").first()
+    )
 
 
 def condition_names() -> dict[str, str]:

@@ -41,6 +41,7 @@ from screening.models import (
 )
 from screening.rulebook import current_rulebook, published_rulebook
 from screening.summary import summary_body
+from teams.models import team_mates
 
 logger = logging.getLogger(__name__)
 
@@ -61,17 +62,23 @@ def _screening_for(request, pk, *, edit=False, load=selectors.screening_detail) 
     """The screening `pk` as the signed-in user may use it.
 
     Its owner may do anything with it; a holder of `view_all_screenings`
-    (or a superuser) may read it, and is refused (403) when `edit` is set;
-    to anyone else it does not exist (404). Loads it with `load` (by
+    (or a superuser) may read it, and so may a clinician in the owner's team
+    once it is final (`Screening.objects.visible_to` says the same for
+    lists); either is refused (403) when `edit` is set. To anyone else it
+    does not exist (404): a team-mate's draft too. Loads it with `load` (by
     default with its owner, finaliser, snapshot and amended screening;
     `selectors.screening_page` leaves out the result and snapshot): 1 query,
-    plus 2 for the permissions of a user who is not the owner. A refusal
-    is audited as `access_denied`.
+    plus 2 for the permissions of a user who is not the owner, and 1 for
+    the team of one who may not read every screening. A refusal is audited
+    as `access_denied`.
     """
     screening = load(pk)
     if screening is not None and screening.owner_id == request.user.pk:
         return screening
-    if screening is None or not selectors.can_view_all(request.user):
+    if screening is None or not (
+        selectors.can_view_all(request.user)
+        or (screening.is_final and team_mates(request.user, screening.owner_id))
+    ):
         _refused(request, pk, screening)
         raise Http404("No such screening.")
     if edit:
@@ -145,25 +152,33 @@ def screening_list(request):
         "filter_form": filter_form,
         "filtered": any(filters.values()),
         "page_link": _page_link(filters),
-        "show_owner": selectors.can_view_all(request.user),
+        "show_owner": selectors.can_view_all(request.user)
+        or any(screening.owner_id != request.user.pk for screening in page.rows),
     })
 
 
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def screening_new(request):
+    """Start a screening. When the clinician already has an open draft for
+    the patient, the form says so and links to it, keeping what was typed;
+    pressing "Start a new screening anyway" starts one all the same."""
     rulebook = current_rulebook()
     form = NewScreeningForm(request.POST if request.method == "POST" else None, rulebook=rulebook)
+    open_draft = None
     if form.is_bound and form.is_valid():
-        try:
-            with transaction.atomic():
-                screening = services.screening_create(owner=request.user, rulebook=rulebook, **form.cleaned_data)
-                audit(AuditAction.SCREENING_CREATED, request=request, screening=screening)
-        except ValidationError as error:
-            _add_errors(form, error)
-        else:
-            return redirect("screening:questionnaire", screening.pk)
-    return render(request, "screening/new.html", {"form": form, "step": "patient"})
+        if not request.POST.get("start_anyway"):
+            open_draft = selectors.open_draft(user=request.user, reference=form.cleaned_data["patient_reference"])
+        if open_draft is None:
+            try:
+                with transaction.atomic():
+                    screening = services.screening_create(owner=request.user, rulebook=rulebook, **form.cleaned_data)
+                    audit(AuditAction.SCREENING_CREATED, request=request, screening=screening)
+            except ValidationError as error:
+                _add_errors(form, error)
+            else:
+                return redirect("screening:questionnaire", screening.pk)
+    return render(request, "screening/new.html", {"form": form, "step": "patient", "open_draft": open_draft})
 
 
 def _not_editable(request, screening):
@@ -310,6 +325,16 @@ def screening_summary(request, pk):
     return _summary_page(request, screening)
 
 
+def _viewed_as(user, screening) -> AuditAction:
+    """How a summary view is audited: a team-mate reading another
+    clinician's final is recorded as such (who saw whose record); the
+    owner's and an auditor's view as a view. No query: the user's
+    permissions were read when access was decided."""
+    if screening.owner_id == user.pk or selectors.can_view_all(user):
+        return AuditAction.VIEWED
+    return AuditAction.TEAM_VIEWED
+
+
 def _summary_page(request, screening, *, reason=""):
     """The summary page. A draft opened by its owner is first brought up to
     date with the current rules; anyone else is told when it is behind them."""
@@ -320,7 +345,7 @@ def _summary_page(request, screening, *, reason=""):
         current_version = rulebook.version
         if can_edit:
             screening = _bring_up_to_date(request, screening, rulebook)
-    audit(AuditAction.VIEWED, request=request, screening=screening)
+    audit(_viewed_as(request.user, screening), request=request, screening=screening)
     body = summary_body(screening, can_edit=can_edit)
     amendments = selectors.amendments_of(screening) if screening.has_amendments else []
     editable = can_edit and not screening.is_final
@@ -551,10 +576,14 @@ def screening_compare(request, pk):
 @login_required
 @require_safe
 def patient_history(request, reference):
-    """One patient's screenings that the user may see, with their
-    instrument totals over time. A patient none of whose screenings they
-    may see does not exist for them (404, audited as a refusal), so the
-    page never tells whether another clinician screened that patient."""
+    """One patient's screenings that the user may see (their own, and
+    their team-mates' finals), with their instrument totals over time; the
+    reference is compared case- and space-insensitively. A patient none of
+    whose screenings they may see does not exist for them (404, audited as
+    a refusal), so the page never tells whether another clinician screened
+    that patient. A history showing a team-mate's screening is audited as
+    such, with the patient's reference."""
+    reference = reference.strip()
     try:
         patient_reference_validator(reference)
     except ValidationError:
@@ -565,9 +594,13 @@ def patient_history(request, reference):
         audit(AuditAction.ACCESS_DENIED, request=request, object_type="patient", object_key=asked)
         raise Http404("No such patient.")
     newest = screenings[-1]
-    audit(AuditAction.PATIENT_VIEWED, request=request, screening=newest, object_type="patient", object_key=reference)
+    others = any(screening.owner_id != request.user.pk for screening in screenings)
+    view_all = selectors.can_view_all(request.user)
+    action = AuditAction.TEAM_PATIENT_VIEWED if others and not view_all else AuditAction.PATIENT_VIEWED
+    audit(action, request=request, screening=newest, object_type="patient", object_key=newest.patient_reference)
     return render(request, "screening/patient.html", {
-        "reference": reference,
+        "reference": newest.patient_reference,
         "history": history_of(screenings, published_rulebook(newest.snapshot)),
-        "show_owner": selectors.can_view_all(request.user),
+        "show_owner": view_all or others,
+        "view_all": view_all,
     })

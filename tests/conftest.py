@@ -120,6 +120,12 @@ def role(name):
     from django.contrib.auth.models import Group, Permission
     from django.db.models import Q
 
+    if name == "Clinic administrators":
+        teams_role = importlib.import_module("teams.migrations.0002_clinic_administrators")
+        group, created = Group.objects.get_or_create(name=name)
+        if created:
+            group.permissions.set(teams_role.administrator_permissions(Permission))
+        return group
     roles = importlib.import_module("conditions.migrations.0002_roles").ROLES
     granted = Q(content_type__app_label="conditions", codename__in=roles[name])
     if name == "Clinical leads":  # what later migrations grant the leads

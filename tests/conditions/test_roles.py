@@ -52,11 +52,17 @@ def test_demo_users_are_created_once_with_printed_passwords(django_user_model, s
     out = create_demo_users()
     lead = django_user_model.objects.get(username="lead")
     clinician = django_user_model.objects.get(username="clinician")
+    colleague = django_user_model.objects.get(username="colleague")
+    outsider = django_user_model.objects.get(username="outsider")
     assert (lead.is_staff, lead.is_superuser) == (True, False)
-    assert list(lead.groups.values_list("name", flat=True)) == ["Clinical leads"]
-    assert clinician.is_staff is False
-    assert list(clinician.groups.values_list("name", flat=True)) == ["Clinicians"]
-    for user in (lead, clinician):
+    assert set(lead.groups.values_list("name", flat=True)) == {"Clinical leads", "Clinic administrators"}
+    for user in (clinician, colleague, outsider):
+        assert user.is_staff is False
+        assert list(user.groups.values_list("name", flat=True)) == ["Clinicians"]
+    # Two clinicians (and the lead) in one team, one clinician outside it.
+    assert {user.team_membership.team.name for user in (lead, clinician, colleague)} == {"Northside clinic"}
+    assert outsider.team_membership.team.name == "Southside clinic"
+    for user in (lead, clinician, colleague, outsider):
         password = out.split(f"“{user.username}” with password: ")[1].split()[0]
         assert user.check_password(password)
 
@@ -64,7 +70,7 @@ def test_demo_users_are_created_once_with_printed_passwords(django_user_model, s
     assert "User “lead” already exists; left unchanged." in again
     assert "User “clinician” already exists; left unchanged." in again
     assert "with password" not in again
-    assert django_user_model.objects.count() == 2
+    assert django_user_model.objects.count() == 4
     assert django_user_model.objects.get(username="lead").password == lead.password
 
 

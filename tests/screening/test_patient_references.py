@@ -112,3 +112,50 @@ def test_a_pattern_that_is_not_a_regular_expression_stops_the_app_at_start_up():
                           capture_output=True, text=True, timeout=120)
     assert done.returncode != 0
     assert "PATIENT_REFERENCE_PATTERN is not a regular expression" in done.stderr.strip().splitlines()[-1]
+
+
+def test_a_reference_names_one_patient_whatever_its_case_and_surrounding_spaces(clinician_client, clinician):
+    first = services.screening_finalise(
+        screening=draft_for(clinician, reference="A-1027", answers=TRD_ELIGIBLE), user=clinician,
+    )
+    second = services.screening_finalise(
+        screening=draft_for(clinician, reference="a-1027", answers=TRD_ELIGIBLE), user=clinician,
+    )
+    draft_for(clinician, reference="A-10270")  # another patient
+    for asked in ["A-1027", "a-1027", " a-1027 "]:
+        history = clinician_client.get(reverse("screening:patient", args=[asked]))
+        assert history.status_code == 200
+        markup = history.content.decode()
+        assert reverse("screening:summary", args=[first.pk]) in markup
+        assert reverse("screening:summary", args=[second.pk]) in markup
+        assert "A-10270" not in markup
+    # What was typed is kept for display.
+    assert "A-1027" in text(clinician_client.get(reverse("screening:summary", args=[first.pk])))
+    assert Screening.objects.get(pk=second.pk).patient_reference == "a-1027"
+
+
+def test_starting_a_screening_for_a_patient_with_an_open_draft_links_to_it(clinician_client, clinician):
+    draft = draft_for(clinician, reference="A-1027")
+    asked = {"patient_reference": " a-1027 ", "conditions": ["trd"]}
+    warned = clinician_client.post(reverse("screening:new"), asked)
+    assert warned.status_code == 200
+    assert "You already have an open draft for patient A-1027" in text(warned)
+    assert f'href="{reverse("screening:questionnaire", args=[draft.pk])}"' in warned.content.decode()
+    assert form_values(warned)["patient_reference"] == " a-1027 "  # what was typed, kept
+    assert Screening.objects.count() == 1
+    started = clinician_client.post(reverse("screening:new"), {**asked, "start_anyway": "1"})
+    assert started.status_code == 302
+    assert Screening.objects.count() == 2
+
+
+def test_a_final_a_discarded_draft_another_patient_or_colleagues_draft_starts_at_once(
+    clinician_client, clinician, other_clinician
+):
+    services.screening_finalise(
+        screening=draft_for(clinician, reference="A-1027", answers=TRD_ELIGIBLE), user=clinician,
+    )
+    services.screening_discard(screening=draft_for(clinician, reference="A-1027"))
+    draft_for(clinician, reference="A-1028")
+    draft_for(other_clinician, reference="A-1027")
+    started = clinician_client.post(reverse("screening:new"), {"patient_reference": "A-1027", "conditions": ["trd"]})
+    assert started.status_code == 302

@@ -50,7 +50,10 @@ def raise_trd_threshold(value=3):
 def new_trd_screening(client, answers=None):
     """A clinician's new TRD screening through the pages, answered with
     `answers` (TRD_ELIGIBLE by default); its summary's status words."""
-    response = client.post(reverse("screening:new"), {"patient_reference": "P-1", "conditions": ["trd"]})
+    # The same patient each time: a second screening beside an open draft is started all the same.
+    response = client.post(reverse("screening:new"), {
+        "patient_reference": "P-1", "conditions": ["trd"], "start_anyway": "1",
+    })
     screening = Screening.objects.get(pk=int(response["Location"].split("/")[-3]))
     form = {code: ("yes" if v is True else "no" if v is False else v) for code, v in (answers or TRD_ELIGIBLE).items()}
     response = client.post(reverse("screening:questionnaire", args=[screening.pk]), {

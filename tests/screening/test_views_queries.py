@@ -294,3 +294,50 @@ def test_a_stale_drafts_summary_adds_the_queries_of_evaluating_it_again(
         # 14. its stored result and rulebook snapshot, to render the summary of this revision
         response = clinician_client.get(reverse("screening:summary", args=[screening.pk]))
     assert "The screening rules changed since these answers were saved" in response.content.decode()
+
+
+def test_list_page_for_a_team_mate_makes_the_same_queries(
+    screenings, clinician, client, django_user_model, assert_queries
+):
+    """A team-mate's list holds the team's finals: the team is joined into
+    the list's one query, so the count stays as it is for the clinician."""
+    from teams.models import Membership, Team
+    from tests.conftest import user_in_role
+
+    Screening.objects.filter(owner=clinician).update(status="final")  # each a draft until now
+    colleague = user_in_role("colleague", "Clinicians")
+    team = Team.objects.create(name="Northside")
+    Membership.objects.bulk_create([Membership(user=clinician, team=team), Membership(user=colleague, team=team)])
+    client.force_login(colleague)
+    with assert_queries(5):
+        # 1. the signed-in user
+        # 2-3. may they view every screening? their own permissions, then their groups'
+        # 4. one page of their own screenings and their team-mates' finals, and one row more:
+        #    the list's columns and their owner's name
+        # 5. condition slugs and names
+        response = client.get(reverse("screening:list"))
+    assert response.status_code == 200
+    assert response.content.decode().count('<td data-label="Clinician">clinician</td>') == min(25, screenings.count())
+
+
+def test_a_team_mates_history_makes_a_fixed_number_of_queries(
+    screenings, clinician, client, assert_queries
+):
+    from teams.models import Membership, Team
+    from tests.conftest import user_in_role
+
+    Screening.objects.filter(owner=clinician).update(status="final", patient_reference="Q-0")
+    colleague = user_in_role("colleague", "Clinicians")
+    team = Team.objects.create(name="Northside")
+    Membership.objects.bulk_create([Membership(user=clinician, team=team), Membership(user=colleague, team=team)])
+    client.force_login(colleague)
+    client.get(reverse("screening:patient", args=["q-0"]))  # the newest snapshot's rulebook, cached
+    with assert_queries(7):
+        # 1. the signed-in user
+        # 2-3. may they view every screening? their own permissions, then their groups'
+        # 4. the patient's screenings they may see (their own, their team-mates' finals), oldest first
+        # 5-7. the audit chain's head locked FOR UPDATE, INSERT the audit event
+        #      "patient history viewed, with team-mates' screenings", UPDATE the head to it
+        response = client.get(reverse("screening:patient", args=["q-0"]))
+    assert response.status_code == 200
+    assert response.content.decode().count('<td data-label="Clinician">clinician</td>') == screenings.count()

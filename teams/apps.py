@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class TeamsConfig(AppConfig):
+    """Clinics as teams: who may read whose final screenings."""
+
+    name = "teams"
+    verbose_name = "Teams"
