@@ -24,8 +24,15 @@ from django.utils.safestring import mark_safe
 from rules import engine
 from rules.vocabulary import TrialOutcome
 from screening.age import AGE_QUESTION, age_from_year_of_birth, with_age
-from screening.models import Status, new_patient_reference_validator
-from screening.summary import instrument_short_name
+from screening.models import AGAINST_THE_ADVICE, Decision, Status, new_patient_reference_validator
+from screening.services import (
+    AMEND_REASON_NEEDED,
+    OVERRIDE_REASON_NEEDED,
+    Override,
+    decision_field,
+    reason_field,
+)
+from screening.summary import instrument_short_name, status_label
 
 MISSING_ANSWER = "Answer this question to see the summary."
 MISSING_ITEMS = "Answer every item above to see the summary, or enter the total if the items were not collected."
@@ -684,7 +691,14 @@ class TrialsTable(LayoutObject):
 class FinaliseForm(forms.Form):
     """Finalising, with the revision whose summary the clinician read: a
     screening that changed since is not finalised (services.screening_finalise).
-    An incomplete screening needs a reason, in the clinician's words."""
+    An incomplete screening needs a reason, in the clinician's words.
+
+    Per condition (`conditions`: slug, name and advisory status, the status
+    "" when not known here), the clinician may decide against the advice
+    (`decision-<slug>`), giving their reason (`decision_reason-<slug>`),
+    required unless they follow it. The choices offered are those that go
+    against the condition's status (models.AGAINST_THE_ADVICE); the service
+    checks them again against the stored result."""
 
     confirm = forms.BooleanField(
         label="I have reviewed this summary; finalise it as part of the patient record.",
@@ -698,6 +712,63 @@ class FinaliseForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Required for an incomplete screening; shown on the summary and the PDF.",
     )
+
+    def __init__(self, *args, conditions=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.conditions = list(conditions)
+        for slug, name, status in self.conditions:
+            against = AGAINST_THE_ADVICE.get(status, (Decision.PROCEED, Decision.DO_NOT_PROCEED))
+            self.fields[decision_field(slug)] = forms.ChoiceField(
+                label=f"Your decision for {name}", required=False, initial=Decision.FOLLOW,
+                choices=[(Decision.FOLLOW.value, Decision.FOLLOW.label)] + [(d.value, d.label) for d in against],
+                widget=forms.RadioSelect, error_messages=NOT_A_CHOICE,
+                help_text=f"The advice: {status_label(status)}." if status else "",
+            )
+            self.fields[reason_field(slug)] = forms.CharField(
+                label=f"Your reason for {name}", required=False, max_length=2000,
+                widget=forms.Textarea(attrs={"rows": 2}),
+                help_text="Required when you decide against the advice; shown beside it on the summary and the PDF.",
+            )
+
+    def decision_rows(self):
+        """(condition name, advisory status label, decision field, reason field) per condition."""
+        return [
+            (name, status_label(status) if status else "", self[decision_field(slug)], self[reason_field(slug)])
+            for slug, name, status in self.conditions
+        ]
+
+    def clean(self):
+        cleaned = super().clean()
+        for slug, _name, _status in self.conditions:
+            decision = cleaned.get(decision_field(slug)) or Decision.FOLLOW
+            if decision != Decision.FOLLOW and not (cleaned.get(reason_field(slug)) or "").strip():
+                self.add_error(reason_field(slug), OVERRIDE_REASON_NEEDED)
+        return cleaned
+
+    def decisions(self) -> dict[str, Override]:
+        """The decisions by condition slug, "Follow the advice" included."""
+        return {
+            slug: Override(
+                self.cleaned_data.get(decision_field(slug)) or Decision.FOLLOW,
+                self.cleaned_data.get(reason_field(slug)) or "",
+            )
+            for slug, _name, _status in self.conditions
+        }
+
+
+class AmendForm(forms.Form):
+    """Amending a final screening: the clinician says why."""
+
+    reason = forms.CharField(
+        label="Why amend it?", max_length=2000, widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Shown on the amendment's summary and PDF, beside what changed.",
+        error_messages={"required": AMEND_REASON_NEEDED},
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.form_tag = False
 
 
 class DetailsForm(NewScreeningForm):

@@ -180,6 +180,9 @@ class Screening(models.Model):
     finalise_reason = models.TextField(
         blank=True, help_text="Why it was finalised while still incomplete, in the clinician's words."
     )
+    amend_reason = models.TextField(
+        blank=True, help_text="Why the final screening it amends was amended, in the clinician's words.",
+    )
     reevaluated_from = models.CharField(
         max_length=12, blank=True,
         help_text="The rulebook version the answers were last saved under, when the rules changed since.",
@@ -302,6 +305,57 @@ class StoredPdf(AppendOnlyModel):
         return f"PDF of screening {self.screening_id}"
 
 
+class Decision(models.TextChoices):
+    """What the clinician decided for a condition, beside the advisory."""
+
+    FOLLOW = "follow", "Follow the advice"
+    PROCEED = "proceed", "Proceed despite the advice"
+    DO_NOT_PROCEED = "do_not_proceed", "Do not proceed despite the advice"
+
+
+# The decisions that go against each advisory status: proceeding is the
+# advice for an eligible condition (or one with cautions), and not
+# proceeding for an excluded one or one whose criteria are not met; an
+# incomplete screening advises neither, so either is a decision of the
+# clinician's own.
+AGAINST_THE_ADVICE = {
+    engine.ELIGIBLE: (Decision.DO_NOT_PROCEED,),
+    engine.CAUTION_STATUS: (Decision.DO_NOT_PROCEED,),
+    engine.NOT_MET: (Decision.PROCEED,),
+    engine.EXCLUDED: (Decision.PROCEED,),
+    engine.INCOMPLETE: (Decision.PROCEED, Decision.DO_NOT_PROCEED),
+}
+
+
+class AdvisoryOverride(AppendOnlyModel):
+    """A clinician's decision, for one condition of a final screening, to
+    proceed or not against the advisory, with their reason. Made when the
+    screening (or an amendment of it) is finalised, in the same
+    transaction, and part of that final's record: never changed or deleted
+    (on PostgreSQL the database refuses too). The advisory status is kept
+    as it was computed; `screen` and the rules never read this."""
+
+    screening = models.ForeignKey(Screening, on_delete=models.PROTECT, related_name="overrides")
+    condition = models.CharField(max_length=100, help_text="The condition's slug.")
+    advisory_status = models.CharField(max_length=20, help_text="The advisory status, as computed.")
+    decision = models.CharField(
+        max_length=20, choices=[(d.value, d.label) for d in (Decision.PROCEED, Decision.DO_NOT_PROCEED)],
+    )
+    reason = models.TextField(help_text="Why, in the clinician's words.")
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    decided_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "decision against the advisory"
+        verbose_name_plural = "decisions against the advisory"
+        ordering = ["screening", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["screening", "condition"], name="override_one_per_condition"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_decision_display()} for {self.condition} (screening {self.screening_id})"
+
 
 class AuditAction(models.TextChoices):
     SIGN_IN = "sign_in", "Signed in"
@@ -315,6 +369,7 @@ class AuditAction(models.TextChoices):
     DETAILS_CORRECTED = "details_corrected", "Patient details or conditions corrected"
     DISCARDED = "discarded", "Draft discarded"
     AMENDED = "amended", "Amended"
+    OVERRIDE_RECORDED = "override_recorded", "Decided against the advisory, with a reason"
     VIEWED = "viewed", "Summary viewed"
     COMPARED = "compared", "Compared with the current rules"
     PATIENT_VIEWED = "patient_viewed", "Patient history viewed"

@@ -10,7 +10,14 @@ from django.utils import timezone
 
 from rules import engine, vocabulary
 from screening.age import age_from_year_of_birth, with_age
-from screening.models import FinalScreeningError, Screening, Status
+from screening.models import (
+    AGAINST_THE_ADVICE,
+    AdvisoryOverride,
+    Decision,
+    FinalScreeningError,
+    Screening,
+    Status,
+)
 from screening.rulebook import current_rulebook, snapshot_for
 
 
@@ -27,6 +34,8 @@ class AlreadyAmendedError(ValidationError):
 
 
 DISCARDED_REFUSAL = "This draft was discarded and can no longer be changed."
+AMEND_REASON_NEEDED = "Give the reason for amending this final screening."
+OVERRIDE_REASON_NEEDED = "Give your reason for deciding against the advice."
 REASON_NEEDED = (
     "This screening is still incomplete. Give the reason for finalising it as it stands, "
     "or answer the remaining questions first."
@@ -68,14 +77,14 @@ def validated(rulebook: engine.Rulebook, conditions, answers) -> engine.Validati
 @transaction.atomic
 def screening_create(
     *, owner, patient_reference: str, year_of_birth: int | None, conditions, answers=None,
-    amends: Screening | None = None, rulebook: engine.Rulebook | None = None,
+    amends: Screening | None = None, rulebook: engine.Rulebook | None = None, amend_reason: str = "",
 ) -> Screening:
     """A new draft, evaluated against the current rulebook (incomplete until answered)."""
     rulebook = rulebook or current_rulebook()
     validation = validated(rulebook, conditions, answers or {})
     screening = Screening(
         owner=owner, patient_reference=patient_reference, year_of_birth=year_of_birth,
-        conditions=list(validation.conditions), amends=amends,
+        conditions=list(validation.conditions), amends=amends, amend_reason=amend_reason,
     )
     _evaluate_into(screening, rulebook, validation.answers)
     screening.full_clean(exclude=["snapshot", "result", "answers"])
@@ -177,15 +186,63 @@ def is_incomplete(result: dict) -> bool:
     return any(r["status"] == vocabulary.Status.INCOMPLETE for r in result.get("results", ()))
 
 
+class Override(NamedTuple):
+    """A clinician's decision for one condition, as the finalise form gives it."""
+
+    decision: str   # a Decision
+    reason: str = ""
+
+
+def decision_field(condition: str) -> str:
+    """The finalise form's field for a condition's decision (and, with
+    `reason_field`, its reason): errors raised here are keyed by them."""
+    return f"decision-{condition}"
+
+
+def reason_field(condition: str) -> str:
+    return f"decision_reason-{condition}"
+
+
+def _overrides_for(result: dict, decisions: dict[str, Override]) -> list[tuple[str, str, Override]]:
+    """(condition, advisory status, override) for each decision that goes
+    against the stored advisory; raises ValidationError, keyed by field,
+    for one that does not fit its condition's status or has no reason.
+    "Follow the advice" records nothing."""
+    statuses = {r["condition"]: r["status"] for r in result.get("results", ())}
+    overrides, errors = [], {}
+    for condition, override in decisions.items():
+        if override.decision in ("", Decision.FOLLOW):
+            continue
+        status = statuses.get(condition)
+        if status is None:
+            errors[decision_field(condition)] = "This condition is no longer screened; reload the summary."
+        elif override.decision not in AGAINST_THE_ADVICE.get(status, ()):
+            errors[decision_field(condition)] = (
+                "That is what the advice already says for this condition; choose “Follow the advice”."
+            )
+        elif not override.reason.strip():
+            errors[reason_field(condition)] = OVERRIDE_REASON_NEEDED
+        else:
+            overrides.append((condition, status, override._replace(reason=override.reason.strip())))
+    if errors:
+        raise ValidationError(errors)
+    return overrides
+
+
 @transaction.atomic
 def screening_finalise(
     *, screening: Screening, user, expected_revision: int | None = None, reason: str = "",
+    decisions: dict[str, Override] | None = None,
 ) -> Screening:
     """Lock a draft for good: it then renders from its own snapshot forever.
 
     Refuses a screening saved or re-evaluated since `expected_revision` (the
     revision whose summary the clinician read), and an incomplete one
-    without a `reason`, which is stored with it.
+    without a `reason`, which is stored with it. `decisions` (by condition)
+    that go against the advisory as stored are kept as AdvisoryOverride
+    rows of the final, each with its advisory status and its reason, which
+    is required; the final's `recorded_overrides` lists them (for the
+    caller's audit events).
     """
     # Only what finalising reads or writes: the stored answers and snapshot stay unread.
     locked = (
@@ -205,22 +262,34 @@ def screening_finalise(
     reason = reason.strip()
     if is_incomplete(locked.result) and not reason:
         raise ValidationError({"reason": REASON_NEEDED})
+    overrides = _overrides_for(locked.result, decisions or {})
     locked.finalise_reason = reason if is_incomplete(locked.result) else ""
     locked.status = Status.FINAL
     locked.finalised_at = timezone.now()
     locked.finalised_by = user
     locked.revision += 1
     locked.save(checked_draft=True)
+    locked.recorded_overrides = AdvisoryOverride.objects.bulk_create([
+        AdvisoryOverride(
+            screening=locked, condition=condition, advisory_status=status, decision=override.decision,
+            reason=override.reason, decided_by=user,
+        )
+        for condition, status, override in overrides
+    ]) if overrides else []
     return locked
 
 
 @transaction.atomic
-def screening_amend(*, screening: Screening, user) -> Screening:
+def screening_amend(*, screening: Screening, user, reason: str) -> Screening:
     """A new draft with the same patient, conditions and answers, pointing to
-    the final screening it corrects. Only the newest version of a record is
+    the final screening it corrects, with the clinician's `reason` for
+    amending it (required). Only the newest version of a record is
     amended: the final row is locked, so two amends at once make one draft,
     and one that another screening amends already is refused
     (AlreadyAmendedError, naming that amendment)."""
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError({"reason": AMEND_REASON_NEEDED})
     locked = (
         Screening.objects.select_for_update(no_key=True)
         .only("id", "status", "patient_reference", "year_of_birth", "conditions", "answers", "created_at")
@@ -241,7 +310,7 @@ def screening_amend(*, screening: Screening, user) -> Screening:
         owner=user, patient_reference=locked.patient_reference,
         year_of_birth=locked.year_of_birth, conditions=conditions,
         answers=carried_answers(rulebook, conditions, locked.answers).answers,
-        amends=locked, rulebook=rulebook,
+        amends=locked, rulebook=rulebook, amend_reason=reason,
     )
 
 

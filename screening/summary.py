@@ -418,7 +418,12 @@ def summary_context(screening: Screening) -> dict:
     ]
     owner = screening.owner
     finaliser = screening.finalised_by
+    # The record's own parts (what an amendment changed, decisions against
+    # the advice): screening.amendments, which imports this module.
+    from screening.amendments import record_context
+
     return {
+        **record_context(screening, rulebook),
         "screening": screening,
         "alerts": alerts,
         "results": cards,
@@ -483,6 +488,8 @@ def summary_body(screening: Screening, *, can_edit: bool) -> dict:
         body = {
             "html": render_to_string(BODY_TEMPLATE, context), "missing_count": context["missing_count"],
             "incomplete": context["incomplete"],
+            # What the finalise form offers a decision for: (slug, name, advisory status).
+            "conditions": [(card.slug, card.name, card.status) for card in context["results"]],
         }
         cache.set(_body_key(full, can_edit=can_edit), body)
     return {**body, "html": mark_safe(body["html"])}

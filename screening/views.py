@@ -26,6 +26,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from screening import fhir, pdf, publishing, selectors, services
 from screening.audit import audit
 from screening.forms import (
+    AmendForm,
     DetailsForm,
     FinaliseForm,
     NewScreeningForm,
@@ -335,9 +336,12 @@ def _viewed_as(user, screening) -> AuditAction:
     return AuditAction.TEAM_VIEWED
 
 
-def _summary_page(request, screening, *, reason=""):
+def _summary_page(request, screening, *, finalise_data=None, finalise_error=None, amend_form=None):
     """The summary page. A draft opened by its owner is first brought up to
-    date with the current rules; anyone else is told when it is behind them."""
+    date with the current rules; anyone else is told when it is behind them.
+    `finalise_data`: a finalise form that was refused, shown again with
+    what was typed and its errors (`finalise_error`: the service's);
+    `amend_form`: an amend form that was refused."""
     can_edit = screening.owner_id == request.user.pk and not screening.is_discarded
     current_version = ""
     if not screening.is_final and not screening.is_discarded:
@@ -349,6 +353,19 @@ def _summary_page(request, screening, *, reason=""):
     body = summary_body(screening, can_edit=can_edit)
     amendments = selectors.amendments_of(screening) if screening.has_amendments else []
     editable = can_edit and not screening.is_final
+    finalise_form = None
+    if editable:
+        conditions = body.get("conditions", ())
+        if finalise_data is not None:
+            data = finalise_data.copy()
+            data["revision"] = screening.revision  # what is shown now is what they will have read
+            finalise_form = FinaliseForm(data, conditions=conditions)
+            finalise_form.is_valid()
+            if finalise_error is not None:
+                _add_errors(finalise_form, finalise_error)
+        else:
+            finalise_form = FinaliseForm(initial={"revision": screening.revision}, conditions=conditions)
+    can_amend = can_edit and screening.is_final and not amendments
     return render(request, "screening/summary.html", {
         "screening": screening,
         "step": "final" if screening.is_final else "summary",
@@ -357,9 +374,19 @@ def _summary_page(request, screening, *, reason=""):
         "current_version": current_version,
         "amendments": amendments,
         "replaced_by": amendments[0] if amendments else None,
-        "finalise_form": FinaliseForm(initial={"revision": screening.revision, "reason": reason})
-        if editable else None,
+        "finalise_form": finalise_form,
+        "amend_form": (amend_form or AmendForm()) if can_amend else None,
     })
+
+
+def _posted_conditions(screening, rulebook):
+    """The finalise form's conditions as the POST is read: the draft's own,
+    named by `rulebook`; their statuses are checked by the service against
+    the stored result, which is not loaded here."""
+    return [
+        (slug, rulebook.condition[slug].name if slug in rulebook.condition else slug, "")
+        for slug in screening.conditions
+    ]
 
 
 @login_required
@@ -367,17 +394,19 @@ def _summary_page(request, screening, *, reason=""):
 def screening_finalise(request, pk):
     """Finalise what the clinician read: the rules and answers as of the
     revision on the form. Were the result any different now, the new
-    summary is shown instead, with why, keeping the reason typed."""
+    summary is shown instead, with why, keeping what was typed (the reason,
+    the decisions against the advice and their reasons). Each decision
+    against the advice is audited with the condition, the decision and the
+    advisory status."""
     screening = _screening_for(request, pk, edit=True, load=selectors.screening_page)
     if screening.is_final:
         messages.info(request, "This screening is already final.")
         return redirect(screening)
-    form = FinaliseForm(request.POST)
-    reason = form.data.get("reason", "")
-    if not form.is_valid():
-        return _finalise_refused(request, screening, next(iter(form.errors.values()))[0], reason)
-    seen = form.cleaned_data["revision"]
     rulebook = current_rulebook()
+    form = FinaliseForm(request.POST, conditions=_posted_conditions(screening, rulebook))
+    if not form.is_valid():
+        return _finalise_refused(request, screening, next(iter(form.errors.values()))[0], request.POST)
+    seen = form.cleaned_data["revision"]
     with transaction.atomic():
         reevaluation = services.screening_reevaluate(screening=screening, rulebook=rulebook)
         if reevaluation is not None:
@@ -387,10 +416,16 @@ def screening_finalise(request, pk):
     try:
         with transaction.atomic():
             final = services.screening_finalise(
-                screening=screening, user=request.user, expected_revision=seen, reason=reason,
+                screening=screening, user=request.user, expected_revision=seen,
+                reason=form.cleaned_data["reason"], decisions=form.decisions(),
             )
             action = AuditAction.FINALISED_INCOMPLETE if final.finalise_reason else AuditAction.FINALISED
             audit(action, request=request, screening=screening)
+            for override in final.recorded_overrides:
+                audit(
+                    AuditAction.OVERRIDE_RECORDED, request=request, screening=screening, object_type="override",
+                    object_key=f"{override.condition}: {override.decision} against {override.advisory_status}",
+                )
     except FinalScreeningError as error:
         messages.info(request, error.message)
         return redirect(screening)
@@ -402,26 +437,34 @@ def screening_finalise(request, pk):
                 f"{reevaluation.new_version} since you read this summary, and the result changed. "
                 "It was not finalised: read the new summary below, then finalise it."
             )
-        return _finalise_refused(request, screening, message, reason)
+        return _finalise_refused(request, screening, message, request.POST)
     except ValidationError as error:
-        return _finalise_refused(request, screening, " ".join(error.messages), reason)
+        return _finalise_refused(request, screening, " ".join(error.messages), request.POST, error)
     messages.success(request, "Screening finalised. It is now part of the record; amend it to correct it.")
     return redirect(screening)
 
 
-def _finalise_refused(request, screening, message, reason):
-    """The summary as it is now, saying why it was not finalised, with the reason typed kept."""
+def _finalise_refused(request, screening, message, data, error=None):
+    """The summary as it is now, saying why it was not finalised, with what was typed kept."""
     messages.error(request, message)
-    return _summary_page(request, selectors.screening_page(screening.pk), reason=reason)
+    return _summary_page(
+        request, selectors.screening_page(screening.pk), finalise_data=data, finalise_error=error,
+    )
 
 
 @login_required
 @require_POST
 def screening_amend(request, pk):
     screening = _screening_for(request, pk, edit=True, load=selectors.screening_page)
+    form = AmendForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "It was not amended: " + next(iter(form.errors.values()))[0])
+        return _summary_page(request, screening, amend_form=form)
     try:
         with transaction.atomic():
-            amendment = services.screening_amend(screening=screening, user=request.user)
+            amendment = services.screening_amend(
+                screening=screening, user=request.user, reason=form.cleaned_data["reason"],
+            )
             audit(AuditAction.AMENDED, request=request, screening=screening)
             audit(AuditAction.SCREENING_CREATED, request=request, screening=amendment)
     except ValidationError as error:

@@ -168,10 +168,12 @@ def test_a_second_amend_of_one_record_is_refused(clinician_page, clinician):
     other_tab = page.context.new_page()
     for tab in (page, other_tab):
         tab.goto(f"/screenings/{final.pk}/")
+    page.get_by_label("Why amend it?").fill("Blood pressure re-measured.")
     page.get_by_role("button", name="Amend").click()
     expect(page.get_by_role("heading", name="Questionnaire")).to_be_visible()
     amendment = Screening.objects.get(amends=final)
 
+    other_tab.get_by_label("Why amend it?").fill("Blood pressure re-measured.")
     other_tab.get_by_role("button", name="Amend").click()
     expect(other_tab.get_by_role("alert").filter(has_text="already been amended")).to_contain_text(f"#{amendment.pk}")
     expect(other_tab.get_by_test_id("replaced-by")).to_contain_text(f"Replaced by #{amendment.pk}")

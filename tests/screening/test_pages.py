@@ -147,7 +147,7 @@ class TestPages:
         final = final_for(clinician)
         _, before = page(clinician_client, "screening:summary", final)
         assert "Replaced by" not in before
-        amendment = services.screening_amend(screening=final, user=clinician)
+        amendment = services.screening_amend(screening=final, user=clinician, reason="A correction.")
         _, after = page(clinician_client, "screening:summary", final)
         assert "Replaced by <a" in after
         assert reverse("screening:summary", args=[amendment.pk]) in after

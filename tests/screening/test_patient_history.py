@@ -225,7 +225,7 @@ def test_discarded_drafts_are_left_out_and_replaced_ones_say_so(clinician_client
     discarded = screen(clinician, answers={"phq9_total": 20}, days_ago=30)
     services.screening_discard(screening=discarded)
     final = services.screening_finalise(screening=screen(clinician, answers={"phq9_total": 14}, days_ago=5), user=clinician)
-    amendment = services.screening_amend(screening=final, user=clinician)
+    amendment = services.screening_amend(screening=final, user=clinician, reason="A correction.")
 
     response = history(clinician_client)
 

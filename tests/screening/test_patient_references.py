@@ -96,7 +96,7 @@ def test_a_final_with_an_older_reference_stays_reachable(clinician_client, clini
     assert history.status_code == 200 and older in text(history)
     assert clinician_client.get(reverse("screening:pdf", args=[final.pk])).status_code == 200
     # Amending it keeps its reference, and so does correcting the amendment's details.
-    amendment = clinician_client.post(reverse("screening:amend", args=[final.pk]))
+    amendment = clinician_client.post(reverse("screening:amend", args=[final.pk]), {"reason": "A correction."})
     assert amendment.status_code == 302
     new = Screening.objects.get(amends=final)
     assert new.patient_reference == older

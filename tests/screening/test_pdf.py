@@ -202,7 +202,7 @@ def test_a_draft_without_answers_says_so(client, clinician):
 
 def test_pdf_of_an_amendment_names_the_screening_it_amends(client, clinician):
     original = final_for(clinician)
-    amendment = services.screening_amend(screening=original, user=clinician)
+    amendment = services.screening_amend(screening=original, user=clinician, reason="A correction.")
     client.force_login(clinician)
     text = " ".join(pages(download(client, amendment)))
     assert f"Amends the final screening of {local_date(original.created_at, 'j F Y, H:i')}" in text

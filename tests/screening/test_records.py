@@ -222,9 +222,9 @@ def test_stay_signed_in_moves_the_session_on_and_needs_a_session(clinician_clien
 
 def test_a_replaced_final_cannot_be_amended_again(clinician_client, clinician):
     final = final_for(clinician)
-    clinician_client.post(reverse("screening:amend", args=[final.pk]))
+    clinician_client.post(reverse("screening:amend", args=[final.pk]), {"reason": "A correction."})
     amendment = Screening.objects.get(amends=final)
-    response = clinician_client.post(reverse("screening:amend", args=[final.pk]), follow=True)
+    response = clinician_client.post(reverse("screening:amend", args=[final.pk]), {"reason": "A correction."}, follow=True)
     words = text(response)
     assert f"already been amended by #{amendment.pk}: continue that draft instead" in words
     assert f"Replaced by #{amendment.pk}" in words
@@ -234,7 +234,7 @@ def test_a_replaced_final_cannot_be_amended_again(clinician_client, clinician):
 
 def test_two_amendments_of_one_final_cannot_both_be_stored(clinician):
     final = final_for(clinician)
-    services.screening_amend(screening=final, user=clinician)
+    services.screening_amend(screening=final, user=clinician, reason="A correction.")
     with pytest.raises(ValidationError):
         services.screening_create(
             owner=clinician, patient_reference=final.patient_reference, year_of_birth=None,
@@ -244,19 +244,19 @@ def test_two_amendments_of_one_final_cannot_both_be_stored(clinician):
 
 def test_the_list_marks_replaced_versions(clinician_client, clinician):
     final = final_for(clinician, reference="LINE-1")
-    amendment = services.screening_amend(screening=final, user=clinician)
+    amendment = services.screening_amend(screening=final, user=clinician, reason="A correction.")
     services.screening_finalise(screening=amendment, user=clinician)
     page = html(clinician_client.get(reverse("screening:list")))
     assert page.count(f"Replaced by #{amendment.pk}") == 1
-    newest = services.screening_amend(screening=amendment, user=clinician)
+    newest = services.screening_amend(screening=amendment, user=clinician, reason="A correction.")
     assert f"Replaced by #{newest.pk}" in html(clinician_client.get(reverse("screening:list")))
 
 
 def test_a_final_whose_amendment_was_discarded_can_be_amended_again(clinician_client, clinician):
     final = final_for(clinician)
-    amendment = services.screening_amend(screening=final, user=clinician)
+    amendment = services.screening_amend(screening=final, user=clinician, reason="A correction.")
     clinician_client.post(reverse("screening:discard", args=[amendment.pk]))
-    response = clinician_client.post(reverse("screening:amend", args=[final.pk]))
+    response = clinician_client.post(reverse("screening:amend", args=[final.pk]), {"reason": "A correction."})
     assert response.status_code == 302
     assert Screening.objects.filter(amends=final, discarded_at__isnull=True).count() == 1
 

@@ -621,7 +621,7 @@ def test_finalising_twice_says_it_is_already_final(clinician_client, clinician):
 
 def test_amend_starts_a_linked_draft_with_the_same_answers(clinician_client, clinician):
     original = final_for(clinician)
-    response = clinician_client.post(reverse("screening:amend", args=[original.pk]))
+    response = clinician_client.post(reverse("screening:amend", args=[original.pk]), {"reason": "A correction."})
     amendment = Screening.objects.latest("id")
     assert response["Location"] == reverse("screening:questionnaire", args=[amendment.pk])
     assert (amendment.amends, amendment.status, amendment.answers) == (original, Status.DRAFT, original.answers)
@@ -634,7 +634,7 @@ def test_amend_starts_a_linked_draft_with_the_same_answers(clinician_client, cli
 
 def test_a_draft_cannot_be_amended(clinician_client, clinician):
     screening = draft_for(clinician)
-    response = clinician_client.post(reverse("screening:amend", args=[screening.pk]), follow=True)
+    response = clinician_client.post(reverse("screening:amend", args=[screening.pk]), {"reason": "A correction."}, follow=True)
     assert "Only a final screening can be amended" in text(response)
     assert Screening.objects.count() == 1
 
@@ -669,7 +669,7 @@ def test_each_step_of_a_screening_is_audited_with_who_did_it(
 
 def test_an_amendment_is_audited_on_both_records(clinician_client, clinician):
     original = final_for(clinician)
-    clinician_client.post(reverse("screening:amend", args=[original.pk]))
+    clinician_client.post(reverse("screening:amend", args=[original.pk]), {"reason": "A correction."})
     amendment = Screening.objects.latest("id")
     assert audit_trail(original) == [(AuditAction.AMENDED, "clinician")]
     assert audit_trail(amendment) == [(AuditAction.SCREENING_CREATED, "clinician")]

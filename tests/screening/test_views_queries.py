@@ -162,7 +162,7 @@ def test_final_summary_page_adds_one_query_for_its_amendments(
         response = clinician_client.get(reverse("screening:summary", args=[screening.pk]))
     assert response.status_code == 200
     assert "Amend" in response.content.decode()
-    services.screening_amend(screening=screening, user=clinician)
+    services.screening_amend(screening=screening, user=clinician, reason="A correction.")
     with assert_queries(6):
         # 1.-5. as above
         # 6. the screenings that amend it
@@ -239,7 +239,7 @@ def test_amending_makes_a_fixed_number_of_queries(screenings, clinician, clinici
         # 11-13. the audit chain's head locked FOR UPDATE, INSERT the audit event "amended",
         #        UPDATE the head to it
         # 14-16. the same for the audit event "screening created"
-        response = clinician_client.post(reverse("screening:amend", args=[final.pk]))
+        response = clinician_client.post(reverse("screening:amend", args=[final.pk]), {"reason": "A correction."})
     amendment = Screening.objects.get(amends=final)
     assert response.status_code == 302 and response["Location"].endswith(f"/{amendment.pk}/questionnaire/")
     assert amendment.answers == final.answers and amendment.status == "draft"
