@@ -119,8 +119,12 @@ class NoteWidget(forms.Widget):
         super().__init__(attrs)
         self.note = note
 
-    def render(self, name, value, attrs=None, renderer=None):
-        return format_html('<div class="help ks-value-note" id="{}">{}</div>', (attrs or {}).get("id", ""), self.note)
+    template_name = "conditions/widgets/note.html"
+
+    def get_context(self, name, value, attrs):
+        context = super().get_context(name, value, attrs)
+        context["widget"]["note"] = self.note
+        return context
 
     def value_from_datadict(self, data, files, name):
         return None
@@ -217,27 +221,21 @@ class ChoiceRowsWidget(forms.Widget):
     def value_omitted_from_data(self, data, files, name):
         return f"{name}-rows" not in data
 
-    def render(self, name, value, attrs=None, renderer=None):
+    template_name = "conditions/widgets/choice_rows.html"
+
+    class Media:
+        css = {"all": ["css/admin.css"]}
+
+    def get_context(self, name, value, attrs):
+        context = super().get_context(name, value, attrs)
         rows = []
         for index, row in enumerate(value if isinstance(value, list) else []):
             if isinstance(row, dict):
                 rows.append({"value": row.get("value", ""), "label": row.get("label", ""),
                              "order": row.get("order", (index + 1) * 10)})
-        start = (len(rows) + 1) * 10
-        rows += [{"value": "", "label": "", "order": ""} for _ in range(BLANK_ROWS)]
-        body = format_html_join("", (
-            '<tr><td><input type="text" name="{0}-{1}-value" value="{2}" aria-label="value of choice {3}" size="20"></td>'
-            '<td><input type="text" name="{0}-{1}-label" value="{4}" aria-label="label of choice {3}" size="40"></td>'
-            '<td><input type="number" name="{0}-{1}-order" value="{5}" aria-label="order of choice {3}" step="1" style="width:5em"></td></tr>'
-        ), ((name, i, r["value"], i + 1, r["label"], r["order"]) for i, r in enumerate(rows)))
-        return format_html(
-            '<table class="ks-choice-rows" id="{}"><thead><tr><th>value (saved with answers)</th>'
-            '<th>label (what clinicians read)</th><th>order</th></tr></thead><tbody>{}</tbody></table>'
-            '<input type="hidden" name="{}-rows" value="{}">'
-            '<p class="help">Empty a row to remove that choice. Need more rows? Save, and three more appear. '
-            'Choices are shown in order, lowest first (next free: {}).</p>',
-            (attrs or {}).get("id", ""), body, name, len(rows), start,
-        )
+        context["widget"]["next_free"] = (len(rows) + 1) * 10
+        context["widget"]["rows"] = rows + [{"value": "", "label": "", "order": ""} for _ in range(BLANK_ROWS)]
+        return context
 
 
 class ChoiceRowsField(forms.Field):

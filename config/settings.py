@@ -99,6 +99,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    # Form widgets render through templates, ours in templates/ among them (FORM_RENDERER).
+    "django.forms",
     "crispy_forms",
     "crispy_bootstrap5",
     "simple_history",
@@ -125,6 +127,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.htmx: the questionnaire answers htmx's requests with sections only.
+    "django_htmx.middleware.HtmxMiddleware",
     "accounts.middleware.second_factor_enforced",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -392,6 +396,7 @@ PATIENT_REFERENCE_DESCRIPTION = os.environ.get(
 # ever, so it must not change with the host a request came in by.
 FHIR_BASE_URL = os.environ.get("FHIR_BASE_URL", "http://localhost:8000/fhir").rstrip("/")
 
+FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 

@@ -6,7 +6,9 @@ field per question of the rulebook (field name = question code) through
 form and the `screen` command refuse the same values with the same words.
 """
 
+import hashlib
 import json
+from typing import NamedTuple
 
 from crispy_forms.bootstrap import AppendedText, InlineRadios
 from crispy_forms.helper import FormHelper
@@ -19,7 +21,6 @@ from django.forms import formset_factory
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.html import escape
-from django.utils.safestring import mark_safe
 
 from rules import engine
 from rules.vocabulary import TrialOutcome
@@ -414,13 +415,68 @@ def age_help(age) -> str:
 
 
 class SectionFieldset(Fieldset):
-    """A fieldset whose legend is plain text: crispy renders a Fieldset's
-    legend as a template, and a knowledge-base section title is data."""
+    """A section of the questionnaire (templates/screening/_section.html):
+    hidden while none of its questions is enabled. Its `data-state` names
+    what the engine enabled in it, so a refresh (views.screening_questions)
+    replaces only the sections whose questions changed."""
+
+    template = "screening/_section.html"
+
+    def __init__(self, legend, *fields, key, state, hidden, oob=False, **kwargs):
+        super().__init__(legend, *fields, **kwargs)
+        self.key, self.state, self.hidden, self.oob = key, state, hidden, oob
 
     def render(self, form, context, template_pack=None, **kwargs):
-        fields = self.get_rendered_fields(form, context, template_pack, **kwargs)
-        context.update({"fieldset": self, "legend": escape(self.legend), "fields": fields})
-        return render_to_string(self.get_template_name(template_pack), context.flatten())
+        return render_to_string(self.template, {
+            "key": self.key, "legend": self.legend, "state": self.state, "hidden": self.hidden,
+            "oob": self.oob, "fields": self.get_rendered_fields(form, context, template_pack, **kwargs),
+        })
+
+
+class YesNoCells(forms.RadioSelect):
+    """A yes/no question as two cells of a table row (the matrix of a
+    section's yes/no questions): templates/screening/widgets/."""
+
+    template_name = "screening/widgets/yes_no_cells.html"
+    option_template_name = "screening/widgets/yes_no_cell.html"
+
+
+class YesNoMatrix(LayoutObject):
+    """A section's yes/no questions as one table (templates/screening/_yes_no_matrix.html):
+    a row per question, Yes and No as columns, and "No to all unanswered",
+    which answers only the rows left blank, only when pressed."""
+
+    template = "screening/_yes_no_matrix.html"
+
+    def __init__(self, section, codes, enabled):
+        self.section = section
+        self.codes = codes
+        self.enabled = enabled
+        self.fields = []
+
+    def render(self, form, context, template_pack=TEMPLATE_PACK, **kwargs):
+        rows = []
+        for code in self.codes:
+            bound = form[code]
+            rows.append({
+                "code": code, "field": bound, "text": form.rulebook.question[code].text,
+                "help": form.rulebook.question[code].help_text, "errors": bound.errors,
+                "hidden": self.enabled[code] is not True,
+            })
+        return render_to_string(self.template, {
+            "section": self.section, "rows": rows, "hidden": all(row["hidden"] for row in rows),
+        })
+
+
+class SectionProgress(NamedTuple):
+    """A section in the questionnaire's navigation: answered of the
+    questions "Show summary" needs there, and the first still unanswered."""
+
+    key: str
+    title: str
+    answered: int
+    total: int
+    first_unanswered: str | None
 
 
 class QuestionnaireForm(forms.Form):
@@ -465,6 +521,12 @@ class QuestionnaireForm(forms.Form):
             self.fields[question.code] = answer_field(question, rulebook, instrument if is_item else None)
         if self.age is not None and AGE_QUESTION in self.fields:
             self.fields[AGE_QUESTION].help_text = escape(age_help(self.age))
+        for questions in self._grouped().values():
+            for code in self.yes_no_codes(questions):
+                self.fields[code].widget = YesNoCells(choices=YES_NO)
+        # A refresh (views.screening_questions) sends its sections to replace those on the page.
+        self.refreshing = False
+        self._states = None
 
     def clean(self):
         cleaned = super().clean()
@@ -555,74 +617,110 @@ class QuestionnaireForm(forms.Form):
         """(code, question text) of each question with an error, in page order."""
         return [(q.code, q.text) for q in self.questions if q.code in self.errors]
 
+    def states(self) -> dict:
+        """`enabled()` for the form's answers, worked out once per form:
+        the layout, the navigation and the matrices all read it."""
+        if self._states is None or self._states[0] is not self.answers:
+            self._states = (self.answers, self.enabled())
+        return self._states[1]
+
+    def _grouped(self):
+        grouped = {}
+        for question in self.questions:
+            grouped.setdefault(question.section, []).append(question)
+        return grouped
+
+    def yes_no_codes(self, questions) -> list[str]:
+        """The yes/no questions of a section asked in its matrix: every
+        boolean question, when the section has two or more."""
+        codes = [q.code for q in questions if q.kind == engine.BOOLEAN and q.code not in self.instrument_of]
+        return codes if len(codes) >= 2 else []
+
+    def no_to_unanswered(self, section: str) -> list[str]:
+        """The yes/no questions of `section`'s matrix that are enabled and
+        have no answer: what "No to all unanswered" answers."""
+        states = self.states()
+        codes = self.yes_no_codes(self._grouped().get(section, []))
+        return [code for code in codes if states.get(code) is True and self.answers.get(code) is None]
+
+    def progress(self) -> list[SectionProgress]:
+        """Per section shown: how many of the questions "Show summary" needs
+        there are answered, of how many, and the first unanswered."""
+        states = self.states()
+        missing = set(engine.unanswered_questions(self.rulebook, self.conditions, with_age(self.answers, self.age)))
+        titles = {section.key: section.title for section in self.rulebook.sections}
+        sections = []
+        for key, questions in self._grouped().items():
+            shown = [q.code for q in questions if states[q.code] is True]
+            unanswered = [code for code in shown if code in missing]
+            answered = [code for code in shown if code not in missing and self.answers.get(code) is not None]
+            if shown:
+                sections.append(SectionProgress(
+                    key, titles.get(key, key), len(answered), len(answered) + len(unanswered),
+                    unanswered[0] if unanswered else None,
+                ))
+        return sections
+
     @property
     def helper(self):
         helper = FormHelper()
         helper.form_tag = False
         helper.disable_csrf = True
-        enabled = self.enabled()
+        enabled = self.states()
         sections = {section.key: section.title for section in self.rulebook.sections}
-        grouped = {}
-        for question in self.questions:
-            grouped.setdefault(question.section, []).append(question)
         helper.layout = Layout(
             "revision",
             *(
                 SectionFieldset(
                     sections.get(key, key),
-                    *self._section_layouts(questions, enabled),
-                    css_class="ks-section mb-4",
-                    data_section=key,
+                    *self._section_layouts(key, questions, enabled),
+                    key=key,
+                    state=hashlib.sha256(" ".join(
+                        f"{q.code}={enabled[q.code]}" for q in questions
+                    ).encode()).hexdigest()[:16],
                     hidden=not any(enabled[q.code] for q in questions),
+                    oob=self.refreshing,
                 )
-                for key, questions in grouped.items()
+                for key, questions in self._grouped().items()
             ),
         )
         return helper
 
-    def _section_layouts(self, questions, enabled):
+    def _section_layouts(self, key, questions, enabled):
         """A section's questions in order; an instrument's items, extra
-        items and total as one matrix where the first of them comes, and a
-        trials question as its table."""
+        items and total as one matrix where the first of them comes, the
+        section's yes/no questions as one matrix where the first of them
+        comes, and a trials question as its table."""
         layouts, placed = [], set()
         asked = {q.code for q in self.questions}
-        asked_when = self.rulebook.asked_when(self.conditions)
+        yes_no = self.yes_no_codes(questions)
         for question in questions:
             instrument = self.instrument_of.get(question.code)
             if instrument is not None and instrument.total in asked:
                 if instrument.code not in placed:
                     placed.add(instrument.code)
                     layouts.append(InstrumentMatrix(self, instrument, enabled))
+            elif question.code in yes_no:
+                if "yes-no" not in placed:
+                    placed.add("yes-no")
+                    layouts.append(YesNoMatrix(key, yes_no, enabled))
             elif question.kind == engine.TRIALS:
                 layouts.append(TrialsTable(question, enabled[question.code]))
             else:
-                layouts.append(self._question_layout(question, enabled[question.code], asked_when.get(question.code)))
+                layouts.append(self._question_layout(question, enabled[question.code]))
         return layouts
 
     @staticmethod
-    def _question_layout(question, enabled, asked_when=None):
+    def _question_layout(question, enabled):
         if question.unit and question.kind in (engine.INTEGER, engine.DECIMAL):
             field = AppendedText(question.code, question.unit, wrapper_class="ks-number")
         elif question.kind == engine.BOOLEAN:
             field = InlineRadios(question.code)
         else:
             field = Field(question.code)
-        attrs = {"data_question": question.code, "data_kind": question.kind}
-        if question.enable_when is not None:
-            rule = question.enable_when
-            value = list(rule.value) if isinstance(rule.value, tuple) else rule.value
-            attrs["data_enable_when"] = json.dumps({
-                "question": rule.question, "operator": rule.operator, "value": value,
-            })
-        if asked_when:  # the `when` rules of the criteria it serves (engine.Rulebook.asked_when)
-            attrs["data_asked_when"] = json.dumps([
-                {"question": r.question, "operator": r.operator,
-                 "value": list(r.value) if isinstance(r.value, tuple) else r.value}
-                for r in asked_when
-            ])
         return Div(
             field, css_id=f"question-{question.code}", css_class="ks-question",
-            hidden=enabled is not True, **attrs,
+            hidden=enabled is not True, data_question=question.code, data_kind=question.kind,
         )
 
 
@@ -663,7 +761,7 @@ class InstrumentMatrix(LayoutObject):
         return render_to_string(self.template, {
             "instrument": instrument, "rows": rows, "options": options, "shared_help": shared_help,
             "short_name": instrument_short_name(instrument),
-            "after": mark_safe(self.get_rendered_fields(form, context, template_pack, **kwargs)),
+            "after": self.get_rendered_fields(form, context, template_pack, **kwargs),
             "items_json": json.dumps(self.items),
             "bands_json": json.dumps([{"min": b.min, "max": b.max, "label": b.label} for b in instrument.bands]),
         })

@@ -16,6 +16,7 @@ urlpatterns = [
     path("screenings/<int:pk>/", patient_data(views.screening_summary), name="summary"),
     path("screenings/<int:pk>/questionnaire/", patient_data(views.screening_questionnaire), name="questionnaire"),
     path("screenings/<int:pk>/answers/", patient_data(views.screening_answers), name="answers"),
+    path("screenings/<int:pk>/questions/", patient_data(views.screening_questions), name="questions"),
     path("screenings/<int:pk>/details/", patient_data(views.screening_details), name="details"),
     path("screenings/<int:pk>/discard/", patient_data(views.screening_discard), name="discard"),
     path("screenings/<int:pk>/finalise/", patient_data(views.screening_finalise), name="finalise"),

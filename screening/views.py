@@ -222,10 +222,12 @@ def screening_questionnaire(request, pk):
     rulebook = current_rulebook()
     screening = _bring_up_to_date(request, screening, rulebook)
     action = request.POST.get("action")
-    form = _questionnaire_form(
-        request.POST if request.method == "POST" else None, screening, rulebook,
-        require_complete=action == "summary",
-    )
+    data = request.POST if request.method == "POST" else None
+    if data is not None and data.get("no_to_unanswered"):
+        # "No to all unanswered" without a script: those rows answered "no", then saved as a draft.
+        data = _no_to_unanswered(data, screening, rulebook, data["no_to_unanswered"])
+        action = "save"
+    form = _questionnaire_form(data, screening, rulebook, require_complete=action == "summary")
     saved_at = None
     if form.is_bound and form.is_valid():
         response = _save_answers(request, screening, form, rulebook, show_summary=action == "summary")
@@ -236,9 +238,47 @@ def screening_questionnaire(request, pk):
     not_saved = form.invalid_fields() if form.is_bound else []
     return render(request, "screening/questionnaire.html", {
         "screening": screening, "form": form, "step": "questionnaire", "saved_at": saved_at,
-        "not_saved": not_saved,
+        "not_saved": not_saved, **_progress(form),
         "to_check": [field for field in form.error_fields() if field not in not_saved] if form.is_bound else [],
     })
+
+
+def _no_to_unanswered(data, screening, rulebook, section):
+    """The posted answers with "no" given to each yes/no question of
+    `section`'s matrix that is enabled and was left blank."""
+    form = _questionnaire_form(data, screening, rulebook)
+    form.is_valid()
+    data = data.copy()
+    for code in form.no_to_unanswered(section):
+        data[code] = "no"
+    return data
+
+
+@login_required
+@require_POST
+def screening_questions(request, pk):
+    """The questionnaire's sections and navigation for the answers on the
+    page, not saved (htmx, on each change: static/js/questionnaire.js):
+    the engine decides which questions are enabled, and the page replaces
+    the sections whose questions changed. Saving is the autosave's."""
+    screening = _screening_for(request, pk, edit=True, load=selectors.screening_page)
+    if screening.is_final or screening.is_discarded:
+        return HttpResponse(status=204)
+    form = _questionnaire_form(request.POST, screening, current_rulebook())
+    form.is_valid()
+    form.refreshing = True
+    return render(request, "screening/_questionnaire_refresh.html", {
+        "screening": screening, "form": form, **_progress(form),
+    })
+
+
+def _progress(form):
+    """The section navigation's figures: each section's progress and the first question unanswered."""
+    progress = form.progress()
+    return {
+        "progress": progress,
+        "next_unanswered": next((s.first_unanswered for s in progress if s.first_unanswered), None),
+    }
 
 
 def _store_answers(request, screening, form, rulebook) -> Screening:

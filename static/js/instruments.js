@@ -46,5 +46,16 @@
     show();
   }
 
-  document.querySelectorAll("fieldset[data-instrument]").forEach(setUp);
+  // The page's, and those of a section the server sends again (htmx).
+  function setUpAll() {
+    document.querySelectorAll("fieldset[data-instrument]").forEach(function (box) {
+      if (!box.hasAttribute("data-ready")) {
+        box.setAttribute("data-ready", "");
+        setUp(box);
+      }
+    });
+  }
+
+  setUpAll();
+  document.addEventListener("htmx:load", setUpAll);
 })();

@@ -1,7 +1,6 @@
-// Shows and hides questionnaire questions as answers change, following the
-// enable-when rules the server renders into data attributes. The server
-// applies the same rules when saving, so this only spares the clinician
-// from questions that do not apply.
+// The questionnaire's behaviour in the browser: asking the server which
+// questions apply as answers change (htmx), "No to all unanswered", "None
+// of these", and saving in the background. No rule is evaluated here.
 (function () {
   "use strict";
 
@@ -10,106 +9,62 @@
     return;
   }
 
-  var questions = {};
-  form.querySelectorAll("[data-question]").forEach(function (wrapper) {
-    var rule = wrapper.getAttribute("data-enable-when");
-    var askedWhen = wrapper.getAttribute("data-asked-when");
-    questions[wrapper.getAttribute("data-question")] = {
-      wrapper: wrapper,
-      kind: wrapper.getAttribute("data-kind"),
-      rule: rule ? JSON.parse(rule) : null,
-      // The `when` rules of the criteria it serves: asked only while one holds.
-      askedWhen: askedWhen ? JSON.parse(askedWhen) : null,
-    };
+  // Which questions apply is decided on the server, by the engine: each
+  // change posts the page's answers (htmx, views.screening_questions) and
+  // the answer brings the navigation and every section. A section is
+  // replaced only when the questions enabled in it changed (data-state), so
+  // what is being typed elsewhere stays as it is.
+  document.body.addEventListener("htmx:oobBeforeSwap", function (event) {
+    var incoming = event.detail.fragment.firstElementChild;
+    var target = event.detail.target;
+    if (incoming && target.hasAttribute("data-state") &&
+        incoming.getAttribute("data-state") === target.getAttribute("data-state")) {
+      event.detail.shouldSwap = false;
+    }
   });
 
-  // The same operators as screening/engine.py.
-  var OPERATORS = {
-    is_true: function (answer) { return answer === true; },
-    is_false: function (answer) { return answer === false; },
-    eq: function (answer, value) { return answer === value; },
-    ne: function (answer, value) { return answer !== value; },
-    lt: function (answer, value) { return answer < value; },
-    lte: function (answer, value) { return answer <= value; },
-    gt: function (answer, value) { return answer > value; },
-    gte: function (answer, value) { return answer >= value; },
-    in: function (answer, value) { return value.indexOf(answer) !== -1; },
-    not_in: function (answer, value) { return value.indexOf(answer) === -1; },
-    any_of: function (answer, value) { return value.some(function (v) { return answer.indexOf(v) !== -1; }); },
-    all_of: function (answer, value) { return value.every(function (v) { return answer.indexOf(v) !== -1; }); },
-    none_of: function (answer, value) { return !value.some(function (v) { return answer.indexOf(v) !== -1; }); },
-  };
-
-  // The current answer to a question, typed like the engine's, or null.
-  function answer(code) {
-    var question = questions[code];
-    if (!question) {
-      return null;
+  // Asks the server again which questions apply (as any change does).
+  function refresh() {
+    var body = form.querySelector("[hx-post]");
+    if (body) {
+      body.dispatchEvent(new Event("change", { bubbles: true }));
     }
-    var inputs = question.wrapper.querySelectorAll("input");
-    var checked = Array.prototype.filter.call(inputs, function (input) { return input.checked; })
-      .map(function (input) { return input.value; });
-    switch (question.kind) {
-      case "boolean":
-        return checked.length ? checked[0] === "yes" : null;
-      case "choice":
-        return checked.length ? checked[0] : null;
-      case "multi_choice":
-        return checked.length ? checked : null;
-      default: {
-        if (inputs.length && inputs[0].type === "radio") {  // an instrument's item, valued by score
-          return checked.length ? Number(checked[0]) : null;
+  }
+
+  // "No to all unanswered": answers "no" to each row of the matrix that is
+  // shown and left blank; nothing else. The server then decides what applies.
+  form.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-no-to-unanswered]");
+    if (!button) {
+      return;
+    }
+    event.preventDefault();
+    var matrix = button.closest("[data-yes-no]");
+    matrix.querySelectorAll("tr[data-question]:not([hidden])").forEach(function (row) {
+      if (!row.querySelector("input:checked")) {
+        var no = row.querySelector('input[value="no"]');
+        if (no) {
+          no.checked = true;
         }
-        var text = inputs.length ? inputs[0].value.trim() : "";
-        var number = Number(text);
-        return text === "" || !isFinite(number) ? null : number;
       }
-    }
-  }
-
-  // Whether a rule holds: its question enabled and answered, and the answer passing.
-  function holds(rule) {
-    if (!enabledByRule(rule.question)) {
-      return false;
-    }
-    var given = answer(rule.question);
-    var operator = OPERATORS[rule.operator];
-    return given !== null && Boolean(operator) && operator(given, rule.value);
-  }
-
-  // Enabled when every enable-when rule up the chain holds; an unanswered parent hides it.
-  function enabledByRule(code) {
-    var question = questions[code];
-    if (!question || !question.rule) {
-      return Boolean(question);
-    }
-    return holds(question.rule);
-  }
-
-  // Shown when enabled and it can matter: some criterion it serves applies
-  // (docs/architecture.md, "Questions asked only when they can matter").
-  function enabled(code) {
-    if (!enabledByRule(code)) {
-      return false;
-    }
-    var askedWhen = questions[code].askedWhen;
-    return !askedWhen || askedWhen.some(holds);
-  }
-
-  function update() {
-    Object.keys(questions).forEach(function (code) {
-      var show = enabled(code);
-      var wrapper = questions[code].wrapper;
-      wrapper.hidden = !show;
-      // Hidden answers are not sent; the server would ignore them anyway.
-      wrapper.querySelectorAll("input, select, textarea").forEach(function (input) {
-        input.disabled = !show;
-      });
     });
-    form.querySelectorAll("fieldset[data-section]").forEach(function (section) {
-      section.hidden = !section.querySelector("[data-question]:not([hidden])");
-    });
-  }
+    refresh();
+  });
+
+  // "Next unanswered" moves the keyboard there too.
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest("[data-next-unanswered]");
+    if (!link) {
+      return;
+    }
+    var question = document.getElementById(link.getAttribute("href").slice(1));
+    var input = question && question.querySelector("input:not([type=hidden]), select");
+    if (input) {
+      event.preventDefault();
+      question.scrollIntoView({ block: "center" });
+      input.focus();
+    }
+  });
 
   // "None of these" excludes the other options of the same question.
   function exclusiveNone(event) {
@@ -286,13 +241,9 @@
 
   form.addEventListener("change", function (event) {
     exclusiveNone(event);
-    update();
     changed();
   });
-  form.addEventListener("input", function () {
-    update();
-    changed();
-  });
+  form.addEventListener("input", changed);
   form.addEventListener("submit", function (event) {
     window.clearTimeout(timer);
     keep();
@@ -311,7 +262,11 @@
   if (earlier && earlier.revision === revision.value && !document.querySelector("[data-testid=error-summary]")) {
     if (JSON.stringify(earlier.fields) !== JSON.stringify(fields())) {
       restore(earlier.fields);
-      update();
+      if (document.readyState === "loading") {
+        document.addEventListener("DOMContentLoaded", refresh);  // after htmx has read the page
+      } else {
+        refresh();
+      }
       say("The answers you typed before were put back; saving them now.");
       save();
     } else {
@@ -320,5 +275,4 @@
   } else if (earlier) {
     forget();
   }
-  update();
 })();

@@ -93,7 +93,7 @@
     // Answers put back after signing in again need as many rows as were typed.
     document.addEventListener("ketascreen:restore", function (event) {
       var wanted = (event.detail.values[prefix + "-TOTAL_FORMS"] || [])[0];
-      if (wanted === undefined) {
+      if (wanted === undefined || !box.isConnected) {
         return;
       }
       wanted = Math.min(Math.max(Number(wanted) || 0, 0), most);
@@ -107,5 +107,16 @@
     });
   }
 
-  document.querySelectorAll("[data-trials]").forEach(setUp);
+  // The page's, and those of a section the server sends again (htmx).
+  function setUpAll() {
+    document.querySelectorAll("[data-trials]").forEach(function (box) {
+      if (!box.hasAttribute("data-ready")) {
+        box.setAttribute("data-ready", "");
+        setUp(box);
+      }
+    });
+  }
+
+  setUpAll();
+  document.addEventListener("htmx:load", setUpAll);
 })();

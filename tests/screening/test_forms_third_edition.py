@@ -2,8 +2,6 @@
 hand-made rulebooks (no database): questions asked only when they can
 matter, and answers stored under a retired question."""
 
-import json
-
 from crispy_forms.utils import render_crispy_form
 
 from screening.forms import MISSING_ANSWER, QuestionnaireForm
@@ -33,18 +31,18 @@ def test_an_answer_to_a_question_that_cannot_matter_is_dropped():
     assert "cyp" not in form.answers
 
 
-def test_the_page_hides_what_cannot_matter_and_tells_the_script_when_it_would():
-    form = QuestionnaireForm(
-        rulebook=RULEBOOK, conditions=["dep"], answers={"route": "iv", "sex": "male"}, initial={"revision": 1},
-    )
-    page = parse(render_crispy_form(form))
-    cyp = page.select_one("[data-question=cyp]")
-    assert cyp.get("hidden") is not None
-    assert json.loads(cyp.get("data-asked-when")) == [{"question": "route", "operator": "eq", "value": "oral"}]
-    cannula = page.select_one("[data-question=cannula]")
-    assert cannula.get("hidden") is None
-    # a question every criterion reads without `when` carries no rule of its own
-    assert page.select_one("[data-question=route]").get("data-asked-when") is None
+def test_the_page_hides_what_cannot_matter_and_shows_it_when_it_would():
+    def page_for(answers):
+        form = QuestionnaireForm(rulebook=RULEBOOK, conditions=["dep"], answers=answers, initial={"revision": 1})
+        return parse(render_crispy_form(form))
+
+    page = page_for({"route": "iv", "sex": "male"})
+    assert page.select_one("[data-question=cyp]").get("hidden") is not None
+    assert page.select_one("[data-question=cannula]").get("hidden") is None
+    # the server decides: the page carries no rule for a script to evaluate
+    assert page.select("[data-asked-when], [data-enable-when]") == []
+    oral = page_for({"route": "oral", "sex": "male"})
+    assert oral.select_one("[data-question=cyp]").get("hidden") is None
 
 
 def test_a_retired_answer_shows_as_its_mapped_answers():
