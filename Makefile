@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 export PIP_CONSTRAINT := $(CURDIR)/.ci/constraints.txt
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test bench setup lint clean
+.PHONY: run test bench bench-journey setup lint clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt .ci/constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,12 +33,20 @@ test: $(VENV)/.installed node_modules/.installed lint
 	$(PY) manage.py makemigrations --check --dry-run
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
+# The benchmarks of `make bench`, each a module of bench/ run in turn; then
+# bench/report.py prints every figure of their results in one table.
+BENCHES := http audit engine pdf
+
 bench: $(VENV)/.installed
-	@failed=""; for script in bench/[!_]*.py; do \
-		module=bench.$$(basename $$script .py); \
-		echo "== $$module"; $(PY) -m $$module $(BENCH_ARGS) || failed="$$failed $$module"; \
+	@failed=""; for module in $(BENCHES); do \
+		echo "== bench.$$module"; $(PY) -m bench.$$module $(BENCH_ARGS) || failed="$$failed bench.$$module"; \
 	done; \
+	echo "== summary"; $(PY) -m bench.report; \
 	if [ -n "$$failed" ]; then echo "missed a target or failed:$$failed"; exit 1; fi
+
+# A whole screening journey under load (Locust): JOURNEY_ARGS="--users 10 --seconds 60" for a short run.
+bench-journey: $(VENV)/.installed
+	$(PY) -m bench.journey $(JOURNEY_ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules staticfiles .pytest_cache

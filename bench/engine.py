@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from bench._django import setup_with_knowledge_base
+from bench.report import write_result
 
 TARGET_RATIO = 10.0
 
@@ -119,6 +120,7 @@ def main():
     print(f"json.loads + json.dumps round trip: {args.screenings / json_seconds:,.0f} records/s "
           f"({json_seconds:.2f} s)")
     print(f"ratio screen / round trip: {ratio:.2f} (target <= {TARGET_RATIO:g})")
+    write_result("engine", {"ratio": ratio, "target": TARGET_RATIO})
     return 0 if ratio <= TARGET_RATIO else 1
 
 

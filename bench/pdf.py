@@ -16,6 +16,7 @@ import tempfile
 import time
 
 from bench._django import setup_with_knowledge_base
+from bench.report import write_result
 
 TARGET_RATIO = 1.2
 
@@ -125,6 +126,7 @@ def main():
     print(f"WeasyPrint alone, same HTML and stylesheet: {alone_seconds * 1000:,.0f} ms")
     print(f"ratio ours / WeasyPrint alone: {ratio:.2f} (target <= {TARGET_RATIO})")
     print(f"stored PDF downloads through the test client: {rate:,.0f} requests/s ({size / 1024:,.0f} KiB each)")
+    write_result("pdf", {"ratio": ratio, "target": TARGET_RATIO})
     return 0 if ratio <= TARGET_RATIO else 1
 
 

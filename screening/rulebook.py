@@ -270,6 +270,9 @@ def published_rulebook(snapshot: RulebookSnapshot) -> engine.Rulebook:
     if rulebook is None:
         content = RulebookSnapshot.objects.filter(pk=snapshot.pk).values_list("content", flat=True).get()
         rulebook = engine.Rulebook.from_json(content)
+        # Its version (a hash of its whole canonical JSON) worked out once
+        # and cached with it, not again on every request that reads it.
+        rulebook.version  # noqa: B018
         cache.add(key, rulebook)
     return rulebook
 
