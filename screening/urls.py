@@ -25,6 +25,8 @@ urlpatterns = [
     path("screenings/<int:pk>/fhir/", patient_data(views.screening_fhir), name="fhir"),
     path("screenings/<int:pk>/compare/", patient_data(views.screening_compare), name="compare"),
     path("patients/<path:reference>/", patient_data(views.patient_history), name="patient"),
+    # Every rule in words, for the version in force. No patient data.
+    path("criteria/", views.criteria_catalogue, name="catalogue"),
     # The questionnaire as FHIR: the version in force at its canonical URL
     # (settings.FHIR_BASE_URL + "/Questionnaire/ketascreen"), and each
     # published version by its number. No patient data.

@@ -23,7 +23,7 @@ from django.utils.cache import patch_cache_control
 from django.utils.http import urlencode
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from screening import fhir, pdf, publishing, selectors, services
+from screening import catalogue, fhir, pdf, publishing, selectors, services
 from screening.audit import audit
 from screening.forms import (
     AmendForm,
@@ -637,6 +637,19 @@ def fhir_questionnaire(request, number=None):
         published_rulebook(publication.snapshot), base=settings.FHIR_BASE_URL, number=publication.number,
         published_at=publication.published_at.isoformat(),
     ))
+
+
+@login_required
+@require_safe
+def criteria_catalogue(request):
+    """Every condition's criteria in words, for the version in force: the
+    rules behind any summary, readable outside a screening. No patient data."""
+    publication = selectors.publication()
+    rulebook = published_rulebook(publication.snapshot) if publication else current_rulebook()
+    return render(request, "screening/catalogue.html", {
+        "number": publication.number if publication else None, "version": rulebook.version,
+        "catalogue": catalogue.Catalogue(rulebook),
+    })
 
 
 @login_required

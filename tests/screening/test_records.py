@@ -460,9 +460,10 @@ def test_every_screening_page_is_enumerated():
 
 
 def patient_page_names():
-    """Every screening page but the FHIR Questionnaire, which is the published
-    rules, the same for every patient, and holds no patient data."""
-    return [name for name in screening_url_names() if not name.startswith("fhir_questionnaire")]
+    """Every screening page but the FHIR Questionnaire and the criteria
+    catalogue, which are the published rules, the same for every patient,
+    and hold no patient data."""
+    return [name for name in screening_url_names() if not name.startswith(("fhir_questionnaire", "catalogue"))]
 
 
 @pytest.mark.parametrize("name", patient_page_names())
