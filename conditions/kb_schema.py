@@ -134,8 +134,13 @@ class Question(Part):
     calculation: _one_of(CALCULATIONS) | None = None
     inputs: Keys | None = Field(None, description="The question codes a calculated question is worked out from.")
     enable_when: Rule | None = Field(None, description="Asked only when this holds.")
-    # A field the loader learns (complete_when on the trials question) is added here too,
-    # then the JSON Schema regenerated: the loader refuses a field this model does not know.
+    complete_when: Key | None = Field(
+        None,
+        description="On a trials question: the yes/no question that says the list is complete. "
+                    "Until it is answered yes, a count that falls short of a rule is unknown.",
+    )
+    # A field the loader learns is added here too, then the JSON Schema
+    # regenerated: the loader refuses a field this model does not know.
 
 
 class Criterion(Part):
