@@ -9,8 +9,8 @@ live knowledge base: what a clinician reads here is what screenings use.
 from dataclasses import dataclass
 from functools import cached_property
 
-from conditions.models import Operator
 from rules import engine
+from rules.vocabulary import Operator, basis_description, basis_label
 from screening.summary import EvidenceRow, ReferenceRow, _Numbering
 
 # A condition's criteria under these headings, in this order.
@@ -108,10 +108,8 @@ class Catalogue:
                     rule=comparison_words(rulebook, c.question, c.operator, c.value),
                     when=comparison_words(rulebook, c.when.question, c.when.operator, c.when.value) if c.when else "",
                     basis=c.basis or engine.UNSPECIFIED,
-                    basis_label=engine.BASIS_LABELS.get(c.basis, engine.BASIS_LABELS[engine.UNSPECIFIED]),
-                    basis_description=engine.BASIS_DESCRIPTIONS.get(
-                        c.basis, engine.BASIS_DESCRIPTIONS[engine.UNSPECIFIED]
-                    ),
+                    basis_label=basis_label(c.basis),
+                    basis_description=basis_description(c.basis),
                     references=numbering(c.references),
                 )
                 for c in rulebook.criteria
