@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 from conditions.models import RuleCase
 from rules import engine
 from screening.rulebook import current_rulebook
-from screening.summary import STATUS_LABELS
+from screening.summary import status_label
 from tests.browser.test_screening_flow import serious_accessibility_problems, sign_in
 from tests.conftest import TEST_PASSWORD
 
@@ -185,7 +185,7 @@ def test_a_well_patients_trd_screening_takes_at_most_30_interactions(clinician_p
     act.click(page.get_by_role("button", name="Show summary"))
 
     card = page.locator("[data-condition=trd]")
-    expect(card.locator(".ks-status-badge")).to_have_text(STATUS_LABELS[expected["trd"]])
+    expect(card.locator(".ks-status-badge")).to_have_text(status_label(expected["trd"]))
     print(f"\nA well patient's TRD screening: {act.count} interactions, signing in included")
     (artifacts_dir / "well-trd-interactions.txt").write_text(f"{act.count}\n")
     assert act.count <= MOST_INTERACTIONS
