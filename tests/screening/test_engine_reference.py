@@ -36,11 +36,22 @@ from tests.screening.test_engine_semantics import RULEBOOK
 
 def reference_calculations(rulebook, answers):
     """The answers with calculated values in place, the codes not collected
-    (inputs and extra items of a total entered instead) and, for each
-    calculated question with only some inputs answered, those still to answer."""
+    (inputs, extra items and completeness questions of a total entered
+    instead), for each calculated question with only some inputs answered,
+    those still to answer, and for each count worked out from a list not yet
+    declared complete, the completeness questions still open."""
 
     def answered(code):
         return answers.get(code) not in (None, [], ())
+
+    def declared_complete(code):
+        """A list with a completeness question counts as given, even empty, once it is answered yes."""
+        complete_when = rulebook.question[code].complete_when
+        return bool(complete_when) and answers.get(complete_when) is True
+
+    def still_open(code):
+        complete_when = rulebook.question[code].complete_when
+        return [complete_when] if complete_when and answers.get(complete_when) is not True else []
 
     failures = ("no_response", "partial_response") if rulebook.partial_response_counts else ("no_response",)
 
@@ -58,28 +69,32 @@ def reference_calculations(rulebook, answers):
         counted = [t["drug"] for t in trials if counts(t)]
         return len(set(counted)) if rulebook.trial_count == "distinct_drugs" else len(counted)
 
-    values, not_collected, waiting = dict(answers), set(), {}
+    values, not_collected, waiting, open_lists = dict(answers), set(), {}, {}
     for question in rulebook.questions:
         if not question.calculation:
             continue
-        given = [code for code in question.inputs if answered(code)]
+        entered = answers.get(question.code) is not None
+        given = [code for code in question.inputs if answered(code) or (not entered and declared_complete(code))]
         if not given:
-            if answers.get(question.code) is not None:
+            if entered:
                 extra = [i.extra_items for i in rulebook.instruments if i.total == question.code]
-                not_collected.update(question.inputs, *extra)
+                completeness = [rulebook.question[code].complete_when for code in question.inputs]
+                not_collected.update(question.inputs, *extra, filter(None, completeness))
         elif len(given) < len(question.inputs):
             values.pop(question.code, None)
             waiting[question.code] = [code for code in question.inputs if code not in given]
         elif question.calculation == "sum":
             values[question.code] = sum(answers[code] for code in question.inputs)
         else:
-            values[question.code] = count([t for code in question.inputs for t in answers[code]])
-    return values, not_collected, waiting
+            values[question.code] = count([t for code in question.inputs for t in answers.get(code) or []])
+            if open_questions := [c for code in question.inputs for c in still_open(code)]:
+                open_lists[question.code] = open_questions
+    return values, not_collected, waiting, open_lists
 
 
 def reference_evaluate(rulebook, conditions, answers):
     """[(condition, status, [(criterion, outcome)], [caution], [missing])], [alert]"""
-    answers, not_collected, waiting = reference_calculations(rulebook, answers)
+    answers, not_collected, waiting, open_lists = reference_calculations(rulebook, answers)
     owner = {code: q.code for q in rulebook.questions if q.calculation for code in q.inputs}
     for instrument in rulebook.instruments:
         owner.update({code: instrument.total for code in instrument.extra_items})
@@ -89,6 +104,19 @@ def reference_evaluate(rulebook, conditions, answers):
             return bool(OPERATORS[operator](answer, value))
         except TypeError:
             return False
+
+    def read(code, operator, value):
+        """True, False or None: a rule on an answer. A count from a list still
+        open is a floor: a rule is decided only where more rows could not
+        change it ("at least" held, "at most" broken)."""
+        holds = test(operator, answers[code], value)
+        if code not in open_lists:
+            return holds
+        if operator in ("gt", "gte"):
+            return True if holds else None
+        if operator in ("lt", "lte"):
+            return None if holds else False
+        return None
 
     def enabled(code):
         enable_when = rulebook.question[code].enable_when
@@ -118,7 +146,7 @@ def reference_evaluate(rulebook, conditions, answers):
         readable = state_of(when.question)
         if readable is not True:
             return readable
-        return test(when.operator, answers[when.question], when.value)
+        return read(when.question, when.operator, when.value)
 
     def outcome(criterion):
         applies = when_state(criterion)
@@ -131,7 +159,7 @@ def reference_evaluate(rulebook, conditions, answers):
             return SKIPPED
         if state is None or answers.get(criterion.question) is None:
             return UNKNOWN
-        return HOLDS if test(criterion.operator, answers[criterion.question], criterion.value) else FAILS
+        return {True: HOLDS, False: FAILS, None: UNKNOWN}[read(criterion.question, criterion.operator, criterion.value)]
 
     def blocking(code):
         while True:
@@ -163,6 +191,7 @@ def reference_evaluate(rulebook, conditions, answers):
             asked = {q.code for q in rulebook.questions_for([slug])}
             questions = set()
             waits_on = {c.when.question if when_state(c) is None else c.question for c, o in applying if o == UNKNOWN}
+            waits_on = {open_lists[code][0] if code in open_lists else code for code in waits_on}
             for code in {blocking(code) for code in waits_on}:
                 if code in waiting:
                     questions.update(waiting[code])  # a calculated question's unanswered inputs

@@ -24,8 +24,9 @@ def test_default_rulebook_holds_the_whole_knowledge_base():
     # Second edition (issue 18): new questions, rules and references; the route is asked first.
     # Third edition (issue 24): the pregnancy question split in three, and the questions and
     # references of racemic ketamine's labels, breathing, seizures, the thyroid and interactions.
+    # Issue 26: the trials table's completeness question.
     assert (len(rulebook.conditions), len(rulebook.questions), len(rulebook.criteria),
-            len(rulebook.references)) == (8, 101, SHIPPED_CRITERIA, 53)
+            len(rulebook.references)) == (8, 102, SHIPPED_CRITERIA, 53)
     assert [s.key for s in rulebook.sections][:3] == ["treatment", "patient", "safety"]
     assert rulebook.questions[0].code == "route"
     mood = rulebook.question["mood_episode"]

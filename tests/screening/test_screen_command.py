@@ -281,7 +281,8 @@ def without(answers, *codes):
 
 def test_items_and_trials_are_worked_out_and_judged():
     answers = {**without(CALM, "phq9_total", "failed_antidepressant_trials"), **PHQ9_ITEMS,
-               "phq9_difficulty": "very_difficult", "antidepressant_trials": TRIALS}
+               "phq9_difficulty": "very_difficult", "antidepressant_trials": TRIALS,
+               "antidepressant_trials_complete": True}
     code, out, _ = screen(stdin=json.dumps({**TRD, "answers": answers}))
     assert code == 0
     (result,) = json.loads(out)
@@ -312,8 +313,9 @@ def test_todays_records_give_the_same_results_with_their_totals_entered():
     assert result["results"][0]["status"] == "eligible"
 
 
-def test_one_adequate_trial_does_not_meet_the_requirement():
-    answers = {**without(CALM, "failed_antidepressant_trials"), "antidepressant_trials": TRIALS[:2]}
+def test_one_adequate_trial_does_not_meet_the_requirement_once_the_list_is_complete():
+    answers = {**without(CALM, "failed_antidepressant_trials"), "antidepressant_trials": TRIALS[:2],
+               "antidepressant_trials_complete": True}
     code, out, _ = screen(stdin=json.dumps({**TRD, "answers": answers}))
     assert code == 0
     (result,) = json.loads(out)
@@ -321,6 +323,16 @@ def test_one_adequate_trial_does_not_meet_the_requirement():
     (trd,) = result["results"]
     assert trd["status"] == "not_met"
     assert [r["criterion"] for r in trd["reasons"]] == ["trd-two-failed-trials-require"]
+
+
+def test_one_adequate_trial_in_a_list_not_declared_complete_is_incomplete():
+    # More rows could still meet "at least two": the result asks whether the list is complete.
+    answers = {**without(CALM, "failed_antidepressant_trials"), "antidepressant_trials": TRIALS[:2]}
+    code, out, _ = screen(stdin=json.dumps({**TRD, "answers": answers}))
+    assert code == 0
+    ((trd,),) = [json.loads(out)[0]["results"]]
+    assert trd["status"] == "incomplete"
+    assert trd["missing"] == ["antidepressant_trials_complete"]
 
 
 @pytest.mark.parametrize("answers, error", [

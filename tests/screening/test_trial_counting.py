@@ -25,7 +25,9 @@ def trial(drug, dose, weeks=8, outcome="no_response"):
 
 
 def screen_trd(rulebook, trials):
-    validation = validate_answers(rulebook, ["trd"], {**WELL, "route": "iv_ketamine", "antidepressant_trials": trials})
+    """The patient's whole trial history: the list is declared complete (issue 26), so a short count is read as given."""
+    answers = {**WELL, "route": "iv_ketamine", "antidepressant_trials": trials, "antidepressant_trials_complete": True}
+    validation = validate_answers(rulebook, ["trd"], answers)
     assert validation.is_valid, validation.errors
     return evaluate(rulebook, ["trd"], validation.answers)
 
