@@ -33,13 +33,16 @@ test: $(VENV)/.installed node_modules/.installed lint
 	$(PY) manage.py makemigrations --check --dry-run
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-# The benchmarks of `make bench`, each a module of bench/ run in turn; then
+# The benchmarks of `make bench`, each a module of bench/ (with its
+# arguments) run in turn: the pages on PostgreSQL and Redis at 4 and 16
+# connections with the growth check, the same pages on SQLite (make run's
+# database), the audit's scaling, the engine and the PDF. Then
 # bench/report.py prints every figure of their results in one table.
-BENCHES := http audit engine pdf
+BENCHES := "http" "http --database sqlite --growth 0" "audit" "engine" "pdf"
 
 bench: $(VENV)/.installed
-	@failed=""; for module in $(BENCHES); do \
-		echo "== bench.$$module"; $(PY) -m bench.$$module $(BENCH_ARGS) || failed="$$failed bench.$$module"; \
+	@failed=""; for bench in $(BENCHES); do \
+		echo "== bench.$$bench"; $(PY) -m bench.$$bench $(BENCH_ARGS) || failed="$$failed bench.$$bench"; \
 	done; \
 	echo "== summary"; $(PY) -m bench.report; \
 	if [ -n "$$failed" ]; then echo "missed a target or failed:$$failed"; exit 1; fi

@@ -25,7 +25,7 @@ def write_result(name, figures):
 
 def newest(name):
     """The newest result of benchmark `name`, or None."""
-    paths = sorted(RESULTS.glob(f"{name}-*.json"))
+    paths = sorted(RESULTS.glob(f"{name}-[0-9]*.json"))
     return json.loads(paths[-1].read_text()) if paths else None
 
 
@@ -47,8 +47,15 @@ def rows():
             if page and "tail" in page:
                 yield (f"tail {name}: p99/p50 ÷ floor's", f"{page['tail']:.2f}", f"<= {TAIL_TARGET}",
                        page["tail"] <= TAIL_TARGET)
+        for connections, results in (http.get("by_connections") or {}).items():
+            if int(connections) != http.get("connections", 4):
+                yield from reported_ratios(results, f"at {connections} connections")
         for name, growth in (http.get("growth") or {}).items():
             yield (f"p50 100k ÷ 1k: {name}", f"{growth['ratio']:.2f}", "<= 1.3", growth["ratio"] <= 1.3)
+    sqlite = newest("http-sqlite")
+    if sqlite:
+        for connections, results in sqlite["by_connections"].items():
+            yield from reported_ratios(results, f"SQLite, {connections} connections")
     audit = newest("audit")
     if audit:
         value = audit["ratios"]["floor"]
@@ -62,6 +69,18 @@ def rows():
         yield ("journey: errors", str(journey["errors"]), "0", journey["errors"] == 0)
         yield ("journey: every step's p95 <= 4 × p50", "yes" if journey["tail_ok"] else "no", "yes", journey["tail_ok"])
         yield ("journey: screenings a minute", f"{journey['per_minute']:.1f}", "", None)
+
+
+def reported_ratios(results, where):
+    """Each page's ratio to the floor measured beside it, reported without a
+    target: the targets are judged on PostgreSQL at the bench's concurrency."""
+    from bench.http import FLOOR, TARGETS
+
+    floor = results.get(f"floor: {FLOOR}", {})
+    yield (f"floor, {where}: req/s, p50 ms", f"{floor.get('rps', 0):.1f}, {floor.get('p50_ms', 0):.1f}", "", None)
+    for name in TARGETS:
+        if page := results.get(name):
+            yield (f"{name} ÷ floor, {where}", f"{page['ratio']:.2f}", "", None)
 
 
 def main():
