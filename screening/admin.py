@@ -11,7 +11,7 @@ from django.utils.html import format_html
 
 from screening import publishing
 from screening.models import AuditEvent, PublishedRulebook, Screening
-from screening.rulebook import published_rulebook, working_rulebook
+from screening.rulebook import describe_version, published_rulebook, version_label, working_rulebook
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -44,12 +44,16 @@ class ScreeningAdmin(ReadOnlyAdmin):
     """For looking records up; screenings change only through the app's own
     pages, where a final one can never change."""
 
-    list_display = ["patient_reference", "owner", "status", "worst_status", "rulebook_version",
+    list_display = ["patient_reference", "owner", "status", "worst_status", "rules",
                     "created_at", "finalised_at"]
     list_filter = ["status", "worst_status"]
     search_fields = ["patient_reference"]
     list_select_related = ["owner"]
     ordering = ["-created_at", "-id"]
+
+    @admin.display(description="rules", ordering="rulebook_version")
+    def rules(self, screening):
+        return version_label(screening.rulebook_version)
 
 
 class PublishForm(forms.Form):
@@ -120,9 +124,9 @@ class PublishedRulebookAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).defer("snapshot__content")
 
-    @admin.display(description="rulebook version", ordering="snapshot__version")
+    @admin.display(description="rules", ordering="number")
     def version(self, publication):
-        return publication.snapshot.version
+        return describe_version(publication.number, publication.snapshot.version)
 
     @admin.display(description="differences")
     def differences(self, publication):

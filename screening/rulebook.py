@@ -286,3 +286,31 @@ def snapshot_for(rulebook: engine.Rulebook) -> RulebookSnapshot:
             version=rulebook.version, defaults={"content": rulebook.to_json()}
         )
     return snapshot
+
+
+SHORT_VERSION = 7  # characters of a version's hash shown beside its number
+
+
+def version_label(version: str) -> str:
+    """The one wording of a rulebook version, wherever a person reads it
+    (summary, questionnaire, PDF, catalogue, admin): "Rules version 3
+    (a1b2c3d)" once published, "Rules working copy (a1b2c3d)" before. A
+    version keeps the number it was first published as for good, so a
+    published label is cached by the version for ever: no query then, 1
+    otherwise. `screen` keeps the bare version, for machines."""
+    key = f"rulebook:version-number:{version}"
+    number = cache.get(key)
+    if number is None:
+        number = (
+            PublishedRulebook.objects.filter(snapshot__version=version)
+            .order_by("number").values_list("number", flat=True).first()
+        )
+        if number is not None:
+            cache.add(key, number, timeout=None)
+    return describe_version(number, version)
+
+
+def describe_version(number: int | None, version: str) -> str:
+    """ "Rules version 3 (a1b2c3d)", or "Rules working copy (a1b2c3d)" for a version never published."""
+    short = version[:SHORT_VERSION]
+    return f"Rules working copy ({short})" if number is None else f"Rules version {number} ({short})"

@@ -40,7 +40,7 @@ from screening.models import (
     Screening,
     patient_reference_validator,
 )
-from screening.rulebook import current_rulebook, published_rulebook
+from screening.rulebook import current_rulebook, published_rulebook, version_label
 from screening.summary import summary_body
 from teams.models import team_mates
 
@@ -473,8 +473,8 @@ def screening_finalise(request, pk):
         message = error.message
         if reevaluation is not None:
             message = (
-                f"The screening rules changed from version {reevaluation.old_version} to "
-                f"{reevaluation.new_version} since you read this summary, and the result changed. "
+                f"The screening rules changed from {version_label(reevaluation.old_version)} to "
+                f"{version_label(reevaluation.new_version)} since you read this summary, and the result changed. "
                 "It was not finalised: read the new summary below, then finalise it."
             )
         return _finalise_refused(request, screening, message, request.POST)
@@ -647,8 +647,7 @@ def criteria_catalogue(request):
     publication = selectors.publication()
     rulebook = published_rulebook(publication.snapshot) if publication else current_rulebook()
     return render(request, "screening/catalogue.html", {
-        "number": publication.number if publication else None, "version": rulebook.version,
-        "catalogue": catalogue.Catalogue(rulebook),
+        "version": rulebook.version, "catalogue": catalogue.Catalogue(rulebook),
     })
 
 

@@ -5,8 +5,15 @@ from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 
 from screening import summary
+from screening.rulebook import version_label
 
 register = template.Library()
+
+
+@register.filter
+def rules_version(version):
+    """A rulebook version as people read it: "Rules version 3 (a1b2c3d)"."""
+    return version_label(version) if version else ""
 
 
 @register.filter

@@ -47,6 +47,8 @@ def start_screening(page, *conditions, reference="A-1027"):
         page.get_by_label(condition).check()
     page.get_by_role("button", name="Start questionnaire").click()
     expect(page.get_by_role("heading", name="Questionnaire")).to_be_visible()
+    # Its scripts (deferred) have run: what is typed from here on is saved in the background.
+    page.wait_for_load_state("load")
 
 
 def item(page, number):

@@ -141,7 +141,7 @@ def test_draft_pdf_of_every_condition_holds_the_whole_summary_over_several_pages
     assert "Clinician Ada Lovelace" in text
     assert f"Screening date {local_date(screening.created_at, 'j F Y')}" in text
     assert "Status Draft, not finalised" in text
-    assert f"Knowledge base version {screening.rulebook_version}" in text
+    assert f"Rules version 1 ({screening.rulebook_version[:7]}): the criteria" in text
 
     context = summary_context(screening)
     statuses = {card.status for card in context["results"]}
@@ -394,8 +394,8 @@ def test_downloading_a_stored_pdf_makes_a_fixed_number_of_queries(
         # 2. the screening without its stored result and snapshot, which a stored PDF does not need
         # 3. its stored PDF
         # 4. the audit chain's head, locked FOR UPDATE
-        # 5. INSERT the audit event "PDF downloaded", chained to the head's hash
-        # 6. UPDATE the head to this event
+        # 6. INSERT the audit event "PDF downloaded", chained to the head's hash
+        # 7. UPDATE the head to this event
         response = clinician_client.get(reverse("screening:pdf", args=[screening.pk]))
     assert response.status_code == 200
 
@@ -404,14 +404,15 @@ def test_downloading_a_draft_pdf_makes_a_fixed_number_of_queries(
     clinician_client, clinician, django_assert_num_queries
 ):
     screening = draft_for(clinician, conditions=ALL_CONDITIONS, answers=MIXED_ANSWERS)
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(7):
         # 1. the session, and the signed-in user with it
         # 2. the screening without its stored result and snapshot (all a stored PDF needs)
         # 3. a draft's is rendered: the screening with its result, snapshot, owner, finaliser
         #    and amended screening
-        # 4. the audit chain's head, locked FOR UPDATE
-        # 5. INSERT the audit event "PDF downloaded", chained to the head's hash
-        # 6. UPDATE the head to this event
+        # 4. the number its rules version was published as ("Rules version 1 (…)"), cached for good once read
+        # 5. the audit chain's head, locked FOR UPDATE
+        # 6. INSERT the audit event "PDF downloaded", chained to the head's hash
+        # 7. UPDATE the head to this event
         response = clinician_client.get(reverse("screening:pdf", args=[screening.pk]))
     assert response.status_code == 200
 

@@ -319,10 +319,12 @@ def test_versions_list_links_each_to_its_differences(lead_client):
     # Each page starts with the user and their permissions, own and their
     # groups' (the session comes from the cache). Then:
     # the working copy's state token, the newest published version, the
-    # final screenings, the cases, their expectations with their conditions
-    (PREVIEW_URL, 3 + 5),
+    # final screenings, the cases, their expectations with their conditions,
+    # and whether the working copy's version was ever published (its label,
+    # "Rules working copy (…)": a published one's number is cached for good)
+    (PREVIEW_URL, 3 + 6),
     # as the preview (the publish permission is among those read)
-    (PUBLISH_URL, 3 + 5),
+    (PUBLISH_URL, 3 + 6),
     # every version with its snapshot's version; the working copy's state token
     (COMPARE_URL, 3 + 2),
 ])

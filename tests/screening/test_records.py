@@ -58,8 +58,9 @@ def test_a_draft_under_older_rules_is_evaluated_again_when_its_summary_opens(cli
     words = text(clinician_client.get(reverse("screening:summary", args=[draft.pk])))
     draft.refresh_from_db()
     assert draft.rulebook_version != old_version
-    assert f"saved under knowledge base version {old_version}" in words
-    assert f"worked out again under version {draft.rulebook_version}" in words
+    # One wording for versions (issue 25): the published number and the start of the hash.
+    assert f"saved under Rules version 1 ({old_version[:7]})" in words
+    assert f"worked out again under Rules version 2 ({draft.rulebook_version[:7]})" in words
     # second edition (issue 18): the condition's evidence grades and licensing follow its status
     assert re.search(r"Treatment-resistant depression Incomplete Evidence for treating it .+ Still to answer", words)
     assert "Has ECT been considered?" in words  # the new question, still to answer
@@ -79,7 +80,7 @@ def test_a_stale_draft_shows_its_new_question_unanswered_on_the_questionnaire(cl
     old_version = draft.rulebook_version
     add_trd_question()
     response = clinician_client.get(reverse("screening:questionnaire", args=[draft.pk]))
-    assert f"saved under knowledge base version {old_version}" in text(response)
+    assert f"saved under Rules version 1 ({old_version[:7]})" in text(response)
     assert form_values(response)["ect_considered"] == []
     assert form_values(response)["age"] == "45"
 
@@ -137,7 +138,7 @@ def test_another_reader_is_told_a_draft_is_behind_the_rules_without_changing_it(
     raise_trd_threshold()
     client.force_login(auditor)
     words = text(client.get(reverse("screening:summary", args=[draft.pk])))
-    assert f"evaluated under knowledge base version {draft.rulebook_version}" in words
+    assert f"evaluated under Rules version 1 ({draft.rulebook_version[:7]}); the current rules are Rules version 2" in words
     assert Screening.objects.get(pk=draft.pk).revision == draft.revision
 
 

@@ -257,7 +257,8 @@ def test_clinician_screens_a_patient_for_trd_from_new_screening_to_final(
     # prescribing information first, and each reason shows its basis.
     assert "Requirement met: Requires a current unipolar major depressive episode. [7] Basis: Consensus" in words
     assert "References" in words and "Sforzini L" in words
-    assert Screening.objects.get(pk=screening.pk).rulebook_version in words
+    # The rules it was screened under, as clinicians read a version everywhere (issue 25).
+    assert f"Evaluated under Rules version 1 ({Screening.objects.get(pk=screening.pk).rulebook_version[:7]})" in words
     assert "Edit answers" in words
 
     finalised = clinician_client.post(

@@ -131,7 +131,7 @@ def test_questionnaire_page_queries_are_fixed(screenings, clinician_client, asse
 
 def test_summary_page_queries_are_fixed(screenings, clinician_client, assert_queries):
     screening = screenings.first()
-    with assert_queries(7):
+    with assert_queries(8):
         # 1. the signed-in user
         # 2. the screening with its owner's and finaliser's names, without its stored result
         # 3. the knowledge base's state token (a draft evaluated under older rules is evaluated again)
@@ -139,6 +139,7 @@ def test_summary_page_queries_are_fixed(screenings, clinician_client, assert_que
         # 5. INSERT the audit event "summary viewed", chained to the head's hash
         # 6. UPDATE the head to this event
         # 7. its stored result and rulebook snapshot, to render the summary of this revision
+        # 8. the number its rules version was published as ("Rules version 1 (…)"), cached for good once read
         first = clinician_client.get(reverse("screening:summary", args=[screening.pk]))
     with assert_queries(6):
         # 1.-6. as above; this revision's summary is rendered already
@@ -280,7 +281,7 @@ def test_a_stale_drafts_summary_adds_the_queries_of_evaluating_it_again(
     screening = screenings.first()
     raise_trd_threshold()
     snapshot_for(current_rulebook())  # warm and stored, as any earlier request would have left them
-    with assert_queries(14):
+    with assert_queries(16):
         # 1. the signed-in user
         # 2. the screening with its owner's and finaliser's names, without its stored result
         # 3. the knowledge base's state token: newer than the draft's rules
@@ -292,6 +293,7 @@ def test_a_stale_drafts_summary_adds_the_queries_of_evaluating_it_again(
         # 10. the screening as it now is, without its stored result
         # 11-13. the same for the audit event "summary viewed"
         # 14. its stored result and rulebook snapshot, to render the summary of this revision
+        # 15-16. the numbers the old and the new rules versions were published as, cached for good once read
         response = clinician_client.get(reverse("screening:summary", args=[screening.pk]))
     assert "The screening rules changed since these answers were saved" in response.content.decode()
 
