@@ -107,14 +107,22 @@ def mark_session_active(session):
     session[SESSION_STAMP] = int(time.time())
 
 
+# Sent by a page's own scripts with a request no one asked for just then (a
+# background save after the focus moved, say; static/js/questionnaire.js):
+# such a request is no sign that anyone is at the screen.
+BACKGROUND_HEADER = "X-KetaScreen-Background"
+
+
 def idle_session_expiry(get_response):
     """Sessions expire SESSION_COOKIE_AGE after the last request, not after
     sign-in. Moving the expiry means writing the session; doing that at most
-    once a minute keeps ordinary page views free of writes."""
+    once a minute keeps ordinary page views free of writes. A request marked
+    as the page's own (BACKGROUND_HEADER) leaves the expiry where it is, so
+    an unattended screen still signs out."""
     refresh_after = getattr(settings, "SESSION_REFRESH_SECONDS", 60)
 
     def middleware(request):
-        if settings.SESSION_COOKIE_NAME in request.COOKIES:
+        if settings.SESSION_COOKIE_NAME in request.COOKIES and request.headers.get(BACKGROUND_HEADER) != "1":
             stamp = request.session.get(SESSION_STAMP)
             if stamp is not None and time.time() - stamp >= refresh_after:
                 mark_session_active(request.session)

@@ -82,9 +82,13 @@
   // --- Nothing typed is lost -------------------------------------------
   // Every change is kept in this tab's sessionStorage until the server has
   // it, and saved in the background (debounced) through the autosave
-  // endpoint, which validates exactly as "Save draft" does. Were the
-  // session to end, what was typed is put back after signing in again.
-  // Without JavaScript the form still works as a plain form.
+  // endpoint, which validates exactly as "Save draft" does. A change not yet
+  // saved is sent at once when the page is hidden or closed, and leaving
+  // the page asks first while a save is pending. An answer the server
+  // refused is named at its question. Were the session to end (or the page
+  // sign out when left unattended, static/js/session.js), what was typed is
+  // put back after signing in again. Without JavaScript the form still
+  // works as a plain form.
 
   var autosaveUrl = form.getAttribute("data-autosave-url");
   var storageKey = "ketascreen-answers-" + form.getAttribute("data-screening");
@@ -96,7 +100,48 @@
   var saving = false;
   var again = false;
   var stopped = false;
+  var unsaved = false;  // changed since the server last confirmed the answers on the page
   var pendingSubmit = null;
+
+  // Only the clinician's own input is activity: a request sent without any
+  // since the last one (a save after the focus moved when the "Still
+  // there?" dialog opened, the answers put back after signing in) is marked
+  // as the page's own, and keeps no session alive
+  // (config.middleware.idle_session_expiry).
+  var BACKGROUND = "X-KetaScreen-Background";
+  var touched = false;
+  ["keydown", "pointerdown", "input"].forEach(function (type) {
+    document.addEventListener(type, function (event) {
+      if (event.isTrusted) {
+        touched = true;
+      }
+    }, true);
+  });
+
+  // Whether the request about to be sent is the clinician's; the next one
+  // is not, unless they do something in between.
+  function byClinician() {
+    var was = touched;
+    touched = false;
+    return was;
+  }
+
+  // The server saw the clinician active (static/js/session.js counts from here).
+  function active() {
+    document.dispatchEvent(new CustomEvent("ketascreen:activity"));
+  }
+
+  document.body.addEventListener("htmx:configRequest", function (event) {
+    if (form.contains(event.detail.elt) && !byClinician()) {
+      event.detail.headers[BACKGROUND] = "1";
+    }
+  });
+  document.body.addEventListener("htmx:afterRequest", function (event) {
+    var headers = event.detail.requestConfig && event.detail.requestConfig.headers;
+    if (form.contains(event.detail.elt) && event.detail.successful && headers && !headers[BACKGROUND]) {
+      active();
+    }
+  });
 
   // The answers as the form would send them, without its token and revision.
   function fields() {
@@ -169,9 +214,81 @@
     problem.hidden = false;
   }
 
-  function saved(body, sent) {
+  // An answer the server would not save is named at its question, as the
+  // server names it after "Save draft"; the message goes once it is saved.
+  function describedBy(input, id, add) {
+    var ids = (input.getAttribute("aria-describedby") || "").split(/\s+/).filter(function (each) {
+      return each && each !== id;
+    });
+    if (add) {
+      ids.push(id);
+    }
+    if (ids.length) {
+      input.setAttribute("aria-describedby", ids.join(" "));
+    } else {
+      input.removeAttribute("aria-describedby");
+    }
+  }
+
+  function markRefused(code, errors) {
+    var question = document.getElementById("question-" + code);
+    var id = code + "_autosave_error";
+    var message = document.getElementById(id);
+    var inputs = form.querySelectorAll('[name="' + code + '"]:not([type=hidden])');
+    if (!errors) {
+      if (message) {
+        message.remove();
+      }
+      inputs.forEach(function (input) {
+        if ((input.getAttribute("aria-describedby") || "").split(/\s+/).indexOf(id) !== -1) {
+          input.removeAttribute("aria-invalid");
+          input.classList.remove("is-invalid");
+          describedBy(input, id, false);
+        }
+      });
+      return;
+    }
+    if (!question) {
+      return;
+    }
+    if (!message) {
+      message = document.createElement("div");
+      message.id = id;
+      message.className = "invalid-feedback d-block";
+      message.setAttribute("data-autosave-error", code);
+      var place = question.querySelector(".input-group") || (question.tagName === "TR" ? question.querySelector("th") : question);
+      place.appendChild(message);
+    }
+    message.textContent = errors.join(" ");
+    inputs.forEach(function (input) {
+      input.setAttribute("aria-invalid", "true");
+      if (input.classList.contains("form-control") || input.classList.contains("form-select")) {
+        input.classList.add("is-invalid");
+      }
+      describedBy(input, id, true);
+    });
+  }
+
+  function showRefused(notSaved) {
+    var refused = {};
+    (notSaved || []).forEach(function (item) {
+      refused[item.question] = item.errors && item.errors.length ? item.errors : [item.text];
+    });
+    form.querySelectorAll("[data-autosave-error]").forEach(function (message) {
+      var code = message.getAttribute("data-autosave-error");
+      if (!refused[code]) {
+        markRefused(code, null);
+      }
+    });
+    Object.keys(refused).forEach(function (code) {
+      markRefused(code, refused[code]);
+    });
+  }
+
+  function saved(body, sent, counted) {
     revision.value = body.revision;
     if (JSON.stringify(fields()) === sent) {
+      unsaved = false;
       forget();
     } else {
       keep();
@@ -181,10 +298,14 @@
       text += " Not saved, please check: " + body.not_saved.map(function (item) { return item.text; }).join("; ") + ".";
     }
     say(text);
-    document.dispatchEvent(new CustomEvent("ketascreen:activity"));
+    showRefused(body.not_saved);
+    if (counted) {
+      active();
+    }
   }
 
-  function save() {
+  // `leaving`: the page is being hidden or closed; the request outlives it.
+  function save(leaving) {
     if (stopped) {
       return;
     }
@@ -192,19 +313,26 @@
       again = true;
       return;
     }
+    window.clearTimeout(timer);
     saving = true;
     var sent = JSON.stringify(fields());
+    var counted = byClinician();
+    var headers = { "X-Requested-With": "XMLHttpRequest", "Accept": "application/json" };
+    if (!counted) {
+      headers[BACKGROUND] = "1";
+    }
     say("Saving…");
     fetch(autosaveUrl, {
       method: "POST",
       body: new FormData(form),
       credentials: "same-origin",
       redirect: "error",
-      headers: { "X-Requested-With": "XMLHttpRequest", "Accept": "application/json" },
+      keepalive: leaving === true,
+      headers: headers,
     }).then(function (response) {
       return response.json().catch(function () { return {}; }).then(function (body) {
         if (response.ok) {
-          saved(body, sent);
+          saved(body, sent, counted);
         } else if (response.status === 401 || response.status === 403) {
           stopped = true;
           keep();
@@ -234,10 +362,58 @@
   }
 
   function changed() {
+    unsaved = true;
     keep();
     window.clearTimeout(timer);
     timer = window.setTimeout(save, DELAY);
   }
+
+  // A save waiting for its delay, or on its way, or one that failed.
+  function pending() {
+    return !stopped && (unsaved || saving);
+  }
+
+  // Hidden (another tab, the window minimised, or the page closing): what is
+  // not saved yet is sent now rather than after the delay, in a request the
+  // browser completes even if the page is closed. Its answer brings the new
+  // revision when the page stays.
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "hidden" && pending() && !saving) {
+      save(true);
+    }
+  });
+
+  // Closed or left with a change still unsent: a beacon carries it (the
+  // form's token and revision with it). A page kept for the back button
+  // sends an ordinary save instead, whose answer it can still read.
+  window.addEventListener("pagehide", function (event) {
+    if (!pending() || saving) {
+      return;
+    }
+    window.clearTimeout(timer);
+    keep();
+    if (event.persisted || !navigator.sendBeacon) {
+      save(true);
+    } else {
+      navigator.sendBeacon(autosaveUrl, new FormData(form));
+    }
+  });
+
+  // Leaving asks first while a save is pending or on its way.
+  window.addEventListener("beforeunload", function (event) {
+    if (pending()) {
+      event.preventDefault();
+      event.returnValue = "";
+    }
+  });
+
+  // Signed out for want of activity (static/js/session.js): what is typed
+  // stays in this tab, to be put back after signing in again.
+  document.addEventListener("ketascreen:signing-out", function () {
+    window.clearTimeout(timer);
+    keep();
+    stopped = true;
+  });
 
   form.addEventListener("change", function (event) {
     exclusiveNone(event);

@@ -4,8 +4,10 @@ an ended session); one line of amendments; the summary shows the
 patient's values; phone width and print. Screenshots under test-artifacts/."""
 
 import re
+import time
 
 import pytest
+from django.contrib.sessions.models import Session
 from playwright.sync_api import expect
 
 from screening import services
@@ -156,6 +158,130 @@ def test_stay_signed_in_is_offered_a_minute_before_the_session_would_end(clinici
     dialog.get_by_role("button", name="Stay signed in").click()
     expect(dialog).to_be_hidden()
     assert page.problems == []
+
+
+def stored_answers(until, seconds=10):
+    """The screening's stored answers once `until` holds for them (a request
+    sent as a page closes arrives when it arrives), or after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while True:
+        answers = latest_screening().answers
+        if until(answers) or time.monotonic() > deadline:
+            return answers
+        time.sleep(0.1)
+
+
+def test_an_answer_typed_just_before_the_tab_is_closed_is_saved(clinician_page):
+    page = clinician_page
+    sign_in(page)
+    start_trd_screening(page)
+    answer(page, {"age": "58", "mdd_current": "yes"})
+    page.wait_for_timeout(300)  # well within the background save's delay
+    page.close(run_before_unload=False)
+    assert stored_answers(lambda answers: answers) == {"age": 58, "mdd_current": True}
+
+
+def test_leaving_asks_first_while_a_save_is_pending_and_not_otherwise(clinician_page):
+    page = clinician_page
+    sign_in(page)
+    start_trd_screening(page)
+    asked = []
+
+    def answer_dialog(dialog):
+        asked.append(dialog.type)
+        dialog.dismiss()  # stay on the page
+
+    page.on("dialog", answer_dialog)
+    answer(page, {"age": "58"})
+    page.close(run_before_unload=True)
+    expect(page.get_by_test_id("autosave-status")).to_have_text(re.compile(r"^Saved at \d{2}:\d{2}\.$"))
+    assert asked == ["beforeunload"] and not page.is_closed()
+
+    # After "Save draft", however quick, nothing is asked.
+    answer(page, {"systolic_bp": "133"})
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.get_by_role("alert").filter(has_text="Draft saved")).to_be_visible()
+    assert asked == ["beforeunload"]
+    assert latest_screening().answers == {"age": 58, "systolic_bp": 133}
+
+    # Everything saved: the page closes without asking.
+    with page.expect_event("close"):
+        page.close(run_before_unload=True)
+    assert asked == ["beforeunload"]
+    assert page.problems == []
+
+
+def test_an_answer_the_background_save_refused_is_named_at_its_question(clinician_page):
+    page = clinician_page
+    sign_in(page)
+    start_trd_screening(page)
+    age = page.locator('input[name="age"]')
+    answer(page, {"age": "300", "phq9_total": "15"})
+    status = page.get_by_test_id("autosave-status")
+    expect(status).to_have_text(re.compile(r"^Saved at \d{2}:\d{2}\. Not saved, please check: Age\.$"))
+    message = page.locator("#question-age .invalid-feedback")
+    expect(message).to_have_text("300 is above the maximum of 120 years.")
+    expect(age).to_have_attribute("aria-invalid", "true")
+    expect(age).to_have_accessible_description("300 is above the maximum of 120 years.")
+    expect(page.locator('input[name="phq9_total"]')).not_to_have_attribute("aria-invalid", "true")
+    assert serious_accessibility_problems(page) == []
+
+    age.fill("45")
+    expect(status).to_have_text(re.compile(r"^Saved at \d{2}:\d{2}\.$"))
+    expect(message).to_have_count(0)
+    expect(age).not_to_have_attribute("aria-invalid", "true")
+    expect(age).to_have_accessible_description("")
+    assert latest_screening().answers == {"age": 45, "phq9_total": 15}
+    assert page.problems == []
+
+
+def test_an_unattended_questionnaire_signs_out_and_what_was_typed_comes_back(clinician_page, settings):
+    settings.SESSION_COOKIE_AGE = 180  # "Still there?" after a minute without activity, signed out a minute later
+    page = clinician_page
+    page.clock.install()
+    sign_in(page)
+    start_trd_screening(page)
+    answer(page, {"age": "61"})
+    saved_in_background(page)
+    session_key = next(cookie["value"] for cookie in page.context.cookies() if cookie["name"] == "sessionid")
+
+    # The server cannot be reached for a while: the next answer stays in this tab.
+    page.route("**/answers/", lambda route: route.abort())
+    answer(page, {"systolic_bp": "133"})  # and the focus stays in the field
+    status = page.get_by_test_id("autosave-status")
+    expect(status).to_contain_text("the server could not be reached")
+
+    # From here nobody touches anything. The dialog takes the focus from the
+    # field, which sends a change in the background: that keeps nothing alive.
+    dialog = page.get_by_role("dialog")
+    requests = []
+    page.on("request", lambda request: requests.append(request))
+    with page.expect_request("**/answers/"):
+        page.clock.fast_forward("01:01")
+        expect(dialog).to_be_visible()
+    background = [
+        request.headers.get("x-ketascreen-background") for request in requests
+        if "/answers/" in request.url or "/questions/" in request.url
+    ]
+    assert background and set(background) == {"1"}
+
+    page.clock.fast_forward("01:00")
+    expect(page.get_by_test_id("signed-out-idle")).to_be_visible()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    assert not Session.objects.filter(session_key=session_key).exists()
+    assert "systolic_bp" not in latest_screening().answers
+
+    page.unroute("**/answers/")
+    page.get_by_label("Username").fill("clinician")
+    page.get_by_label("Password").fill(TEST_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Questionnaire")).to_be_visible()
+    expect(page.locator('input[name="age"]')).to_have_value("61")
+    expect(page.locator('input[name="systolic_bp"]')).to_have_value("133")
+    saved_in_background(page)
+    assert latest_screening().answers == {"age": 61, "systolic_bp": 133}
+    # The saves refused while the server could not be reached are logged by the browser; nothing else.
+    assert [message for message in page.problems if "ERR_FAILED" not in message] == []
 
 
 def test_a_second_amend_of_one_record_is_refused(clinician_page, clinician):

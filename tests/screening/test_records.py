@@ -204,6 +204,24 @@ def test_autosave_needs_the_csrf_token(clinician, trd_eligible_form):
     assert Screening.objects.get(pk=draft.pk).answers == {}
 
 
+@pytest.mark.parametrize("origin, status", [("http://testserver", 200), ("https://elsewhere.example", 403)])
+def test_autosave_takes_a_beacon_from_its_own_page_only(clinician, trd_eligible_form, origin, status):
+    # A page being closed sends what is not yet saved with navigator.sendBeacon
+    # (static/js/questionnaire.js): the form's fields with its token, the
+    # cookies and an Origin header, and no header of the page's own choosing.
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(clinician)
+    draft = draft_for(clinician)
+    page = client.get(reverse("screening:questionnaire", args=[draft.pk])).content.decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    response = client.post(
+        reverse("screening:answers", args=[draft.pk]),
+        {**answers_form(draft, trd_eligible_form), "csrfmiddlewaretoken": token}, headers={"Origin": origin},
+    )
+    assert response.status_code == status
+    assert (Screening.objects.get(pk=draft.pk).answers == TRD_ELIGIBLE) is (status == 200)
+
+
 def test_autosave_refuses_a_final_screening(clinician_client, clinician, trd_eligible_form):
     final = final_for(clinician)
     response = clinician_client.post(reverse("screening:answers", args=[final.pk]), answers_form(final, trd_eligible_form))

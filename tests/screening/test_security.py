@@ -99,6 +99,25 @@ def test_activity_moves_the_session_expiry_on(client, clinician, settings):
     assert Session.objects.get(pk=key).expire_date > timezone.now() + timedelta(minutes=29)
 
 
+@pytest.mark.parametrize("background", [False, True], ids=["by the clinician", "in the background"])
+def test_only_the_clinicians_own_saves_move_the_session_expiry_on(client, clinician, knowledge_base, settings, background):
+    # The questionnaire marks a save no one asked for just then (after the
+    # focus moved, say); an unattended screen must still sign out.
+    settings.SESSION_REFRESH_SECONDS = 0
+    client.force_login(clinician)
+    draft = screening_create(owner=clinician, patient_reference="IDLE-1", year_of_birth=None, conditions=["trd"], answers={})
+    key = client.session.session_key
+    Session.objects.filter(pk=key).update(expire_date=timezone.now() + timedelta(minutes=2))
+    response = client.post(
+        f"/screenings/{draft.pk}/answers/", {"revision": draft.revision, "age": "52"},
+        headers={"X-KetaScreen-Background": "1"} if background else {},
+    )
+    assert response.status_code == 200
+    assert Screening.objects.get(pk=draft.pk).answers == {"age": 52}
+    moved = Session.objects.get(pk=key).expire_date > timezone.now() + timedelta(minutes=29)
+    assert moved is not background
+
+
 def test_pages_carry_security_headers(client):
     response = client.get("/accounts/login/")
     policy = response["Content-Security-Policy"]
