@@ -46,11 +46,25 @@
     // Nothing kept.
   }
 
+  // The differences as they stand (each change while they are shown asks
+  // again), keeping the choices already made.
   document.addEventListener("ketascreen:conflict", function (event) {
+    var chosen = Array.prototype.map.call(box.querySelectorAll("[data-difference] input:checked"), function (input) {
+      return input.id;
+    });
     box.innerHTML = event.detail.html;
+    chosen.forEach(function (id) {
+      var input = document.getElementById(id);
+      if (input && box.contains(input)) {
+        input.checked = true;
+      }
+    });
     remember(true);
-    statusLine.textContent = "Not saved: these answers were changed in another window. " +
+    var words = "Not saved: these answers were changed in another window. " +
       "Choose below which answers to keep; what you typed is still on the page.";
+    if (statusLine.textContent !== words) {
+      statusLine.textContent = words;
+    }
   });
 
   // One question's inputs given the saved answer: [name, value] pairs as

@@ -207,10 +207,9 @@
           saved(body, sent);
         } else if (response.status === 409 && body.conflict) {
           // Saved in another window since: static/js/conflicts.js shows the
-          // differences, and says when the clinician has chosen.
-          stopped = true;
+          // differences (again with each change, as they stand), and says
+          // when the clinician has chosen.
           keep();
-          say("");
           document.dispatchEvent(new CustomEvent("ketascreen:conflict", { detail: body }));
         } else if (response.status === 401 || response.status === 403) {
           stopped = true;
