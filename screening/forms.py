@@ -527,6 +527,9 @@ class QuestionnaireForm(forms.Form):
         # A refresh (views.screening_questions) sends its sections to replace those on the page.
         self.refreshing = False
         self._states = None
+        self.not_applying = {}
+        # Answers saved in another window since the page's revision (screening.differences.Conflict).
+        self.conflict = None
 
     def clean(self):
         cleaned = super().clean()
@@ -538,9 +541,13 @@ class QuestionnaireForm(forms.Form):
             q.code: cleaned[q.code] for q in self.questions if cleaned.get(q.code) is not None
         }
         enabled = self.enabled(answers)
+        # Answers given on the page to questions that no longer apply: dropped
+        # here, as the engine drops them, and named by the page (not_applying).
+        self.not_applying = {}
         for code, state in enabled.items():
             if state is False:
-                answers.pop(code, None)
+                if code in answers:
+                    self.not_applying[code] = answers.pop(code)
                 self.errors.pop(code, None)
                 cleaned.pop(code, None)
         # A total typed with its items (or a count with its trials) must agree with them.

@@ -18,12 +18,13 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
 from django.utils.http import urlencode
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from screening import catalogue, fhir, pdf, publishing, selectors, services
+from screening import catalogue, differences, fhir, pdf, publishing, selectors, services
 from screening.audit import audit
 from screening.forms import (
     AmendForm,
@@ -55,7 +56,7 @@ SESSION_ENDED = (
 )
 CHANGED_ELSEWHERE = (
     "These answers were changed in another window since this page was opened, so this was not saved. "
-    "Reload the page to see the latest answers, then make your change again."
+    "What you typed is kept on this page: choose, question by question, which answer to keep, then save."
 )
 
 
@@ -238,7 +239,8 @@ def screening_questionnaire(request, pk):
     not_saved = form.invalid_fields() if form.is_bound else []
     return render(request, "screening/questionnaire.html", {
         "screening": screening, "form": form, "step": "questionnaire", "saved_at": saved_at,
-        "not_saved": not_saved, **_progress(form),
+        "not_saved": not_saved, **_progress(form), "conflict": form.conflict,
+        "cleared": differences.cleared_answers(form) if form.is_bound else [],
         "to_check": [field for field in form.error_fields() if field not in not_saved] if form.is_bound else [],
     })
 
@@ -269,6 +271,7 @@ def screening_questions(request, pk):
     form.refreshing = True
     return render(request, "screening/_questionnaire_refresh.html", {
         "screening": screening, "form": form, **_progress(form),
+        "cleared": differences.cleared_answers(form),
     })
 
 
@@ -283,7 +286,23 @@ def _progress(form):
 
 def _store_answers(request, screening, form, rulebook) -> Screening:
     """Store the form's valid answers (a wrong one keeps the answer stored
-    before), audited; raises what the service raises."""
+    before), audited; raises what the service raises. When another window
+    saved since the page's revision, and saved exactly these answers, they
+    are stored again over its revision; when it saved others, `form.conflict`
+    says which (screening.differences) and StaleScreeningError is raised."""
+    try:
+        return _store_answers_once(request, screening, form, rulebook)
+    except services.StaleScreeningError:
+        current = selectors.screening_page(screening.pk)
+        form.conflict = differences.conflict(form, current.answers, current.revision)
+        if form.conflict.differences:
+            raise
+    form.cleaned_data["revision"] = form.conflict.revision
+    form.conflict = None
+    return _store_answers_once(request, current, form, rulebook)
+
+
+def _store_answers_once(request, screening, form, rulebook) -> Screening:
     with transaction.atomic():
         saved = services.screening_save_answers(
             screening=screening, answers=form.answers_to_store(screening.answers),
@@ -300,6 +319,9 @@ def _save_answers(request, screening, form, rulebook, *, show_summary):
     except FinalScreeningError:
         messages.error(request, FINAL_REFUSAL)
         return redirect(screening)
+    except services.StaleScreeningError:
+        form.add_error(None, CHANGED_ELSEWHERE)
+        return None
     except ValidationError as error:
         _add_errors(form, error)
         return None
@@ -318,6 +340,9 @@ def _save_valid_answers(request, screening, form, rulebook):
         saved = _store_answers(request, screening, form, rulebook)
     except FinalScreeningError:
         form.add_error(None, FINAL_REFUSAL)
+        return form, None
+    except services.StaleScreeningError:
+        form.add_error(None, CHANGED_ELSEWHERE)
         return form, None
     except ValidationError as error:
         _add_errors(form, error)
@@ -347,7 +372,10 @@ def screening_answers(request, pk):
     try:
         saved = _store_answers(request, screening, form, rulebook)
     except services.StaleScreeningError:
-        return JsonResponse({"error": CHANGED_ELSEWHERE}, status=409)
+        return JsonResponse({
+            "error": CHANGED_ELSEWHERE, "conflict": True, "revision": form.conflict.revision,
+            "html": render_to_string("screening/_conflicts.html", {"conflict": form.conflict}, request),
+        }, status=409)
     except ValidationError as error:
         return JsonResponse({"error": " ".join(error.messages)}, status=400)
     return JsonResponse({

@@ -333,6 +333,12 @@
       return response.json().catch(function () { return {}; }).then(function (body) {
         if (response.ok) {
           saved(body, sent, counted);
+        } else if (response.status === 409 && body.conflict) {
+          // Saved in another window since: static/js/conflicts.js shows the
+          // differences (again with each change, as they stand), and says
+          // when the clinician has chosen.
+          keep();
+          document.dispatchEvent(new CustomEvent("ketascreen:conflict", { detail: body }));
         } else if (response.status === 401 || response.status === 403) {
           stopped = true;
           keep();
@@ -420,6 +426,13 @@
     changed();
   });
   form.addEventListener("input", changed);
+  // The answers chosen after a conflict are on the page, with the saved revision.
+  document.addEventListener("ketascreen:conflict-resolved", function () {
+    stopped = false;
+    problem.hidden = true;
+    save();
+    refresh();
+  });
   form.addEventListener("submit", function (event) {
     window.clearTimeout(timer);
     keep();

@@ -59,6 +59,23 @@ def test_a_refresh_shows_what_the_answers_on_the_page_enable_and_saves_nothing(c
     assert screening.revision == revision and "bipolar_history" not in screening.answers
 
 
+def test_a_refresh_names_the_answers_on_the_page_that_no_longer_apply(clinician_client, clinician):
+    screening = draft_for(clinician)
+    page = markup.parse(refresh(clinician_client, screening, {
+        "bipolar_history": "no", "mood_episode": "manic", "on_mood_stabiliser": "yes",
+    }).content)
+    region = page.select_one("#cleared-answers")
+    assert region.get("hx-swap-oob") == "innerHTML"
+    assert [item.text() for item in region.select("[data-cleared]")] == [
+        "Current mood episode: Manic",
+        "Taking a mood stabiliser or antimanic medicine (e.g. lithium, valproate, an antipsychotic): Yes",
+    ]
+    assert region.select_one("button[data-undo-change]") is not None
+    # while they apply, nothing is named
+    page = markup.parse(refresh(clinician_client, screening, {"bipolar_history": "yes", "mood_episode": "manic"}).content)
+    assert page.select_one("#cleared-answers").select("[data-cleared]") == []
+
+
 def test_a_final_screening_sends_no_sections(clinician_client, clinician):
     screening = services.screening_finalise(screening=draft_for(clinician, answers=TRD_ELIGIBLE), user=clinician)
     assert refresh(clinician_client, screening, {"bipolar_history": "yes"}).status_code == 204

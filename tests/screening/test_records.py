@@ -17,6 +17,7 @@ from conditions.models import Condition
 from screening import services
 from screening.models import AuditAction, AuditEvent, Screening, Status
 from screening.publishing import rulebook_publish
+from tests import markup
 from tests.answers import TRD_ELIGIBLE
 from tests.knowledge import add_trd_question, raise_trd_threshold
 from tests.screening.test_screen_command import TRD, screen
@@ -185,6 +186,43 @@ def test_autosave_against_an_older_revision_is_refused_with_409(clinician_client
     assert response.status_code == 409
     assert "changed in another window" in response.json()["error"]
     assert Screening.objects.get(pk=draft.pk).answers == {"age": 50}
+
+
+def test_autosave_409_lists_only_the_answers_that_differ_in_words_with_the_saved_ones_as_field_values(
+    clinician_client, clinician
+):
+    draft = draft_for(clinician, answers={"age": 45, "bipolar_history": False})
+    form = answers_form(draft, {"age": "45", "bipolar_history": "yes", "systolic_bp": "130"})
+    services.screening_save_answers(screening=draft, answers={"age": 45, "bipolar_history": False, "systolic_bp": 120})
+    response = clinician_client.post(reverse("screening:answers", args=[draft.pk]), form)
+    assert response.status_code == 409
+    body = response.json()
+    draft.refresh_from_db()
+    assert body["conflict"] is True and body["revision"] == draft.revision
+    panel = markup.parse(body["html"]).select_one("[data-conflicts]")
+    rows = {
+        row.get("data-difference"): [label.text() for label in row.select("label")]
+        for row in panel.select("[data-difference]")
+    }
+    assert rows == {
+        "bipolar_history": ["Keep yours: Yes", "Take the answer saved in the other window: No"],
+        "systolic_bp": ["Keep yours: 130 mmHg", "Take the answer saved in the other window: 120 mmHg"],
+    }
+    assert json.loads(panel.get("data-saved")) == {
+        "bipolar_history": [["bipolar_history", "no"]], "systolic_bp": [["systolic_bp", "120"]],
+    }
+    assert panel.get("data-revision") == str(draft.revision)
+    assert draft.answers == {"age": 45, "bipolar_history": False, "systolic_bp": 120}
+
+
+def test_autosave_over_the_very_answers_saved_in_another_window_is_stored(clinician_client, clinician):
+    draft = draft_for(clinician)
+    form = answers_form(draft, {"age": "52"})
+    services.screening_save_answers(screening=draft, answers={"age": 52})
+    response = clinician_client.post(reverse("screening:answers", args=[draft.pk]), form)
+    assert response.status_code == 200
+    draft.refresh_from_db()
+    assert response.json()["revision"] == draft.revision and draft.answers == {"age": 52}
 
 
 def test_autosave_after_the_session_ended_answers_401_in_json_not_a_sign_in_page(client, clinician, trd_eligible_form):

@@ -372,7 +372,9 @@ def test_questionnaire_uses_only_plain_static_javascript(clinician_client, clini
         ("/static/vendor/htmx/htmx.min.js", ""),
         ("/static/js/instruments.js", ""),
         ("/static/js/trials.js", ""),
+        ("/static/js/conflicts.js", ""),
         ("/static/js/questionnaire.js", ""),
+        ("/static/js/cleared.js", ""),
     ]
     assert not re.search(r"<[^>]+\son[a-z]+=", page), "no inline event handlers"
 
@@ -460,8 +462,13 @@ def test_answers_saved_elsewhere_since_the_form_opened_are_not_overwritten(
     post_answers(clinician_client, screening, {"age": "50"}, action="save")
     response = post_answers(clinician_client, screening, trd_eligible_form, revision=1)
     assert response.status_code == 200
-    assert "This screening was changed since you opened it." in text(response)
+    words = text(response)
+    assert "These answers were changed in another window since this page was opened" in words
+    # what was typed is kept, and the page says question by question what differs
     assert form_values(response)["age"] == "45"
+    assert "Keep yours: 45 years Take the answer saved in the other window: 50 years" in words
+    # not the old words: the draft has saved answers, and a reload would lose what was typed
+    assert "Nothing has been saved yet" not in words and "reload" not in words.lower()
     assert Screening.objects.get(pk=screening.pk).answers == {"age": 50}
 
 
