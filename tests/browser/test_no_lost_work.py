@@ -52,10 +52,10 @@ def test_a_stale_draft_is_evaluated_again_and_a_changed_result_is_not_finalised(
     page.get_by_label("I have reviewed this summary").check()
     page.get_by_role("button", name="Finalise").click()
     expect(page.get_by_role("alert").filter(has_text="the result changed")).to_contain_text(
-        f"from version {old_version} to"
+        f"from Rules version 1 ({old_version[:7]}) to Rules version 2"
     )
     expect(card.locator(".ks-status-badge")).to_have_text("Criteria not met")
-    expect(page.get_by_test_id("rules-changed")).to_contain_text(old_version)
+    expect(page.get_by_test_id("rules-changed")).to_contain_text(f"saved under Rules version 1 ({old_version[:7]})")
     assert latest_screening().status == "draft"
     assert serious_accessibility_problems(page) == []
     page.screenshot(path=str(artifacts_dir / "stale-draft-refused.png"), full_page=True)
@@ -77,7 +77,7 @@ def test_a_stale_draft_shows_the_new_question_on_its_questionnaire(clinician_pag
     old_version = latest_screening().rulebook_version
     add_trd_question()
     page.reload()
-    expect(page.get_by_test_id("rules-changed")).to_contain_text(old_version)
+    expect(page.get_by_test_id("rules-changed")).to_contain_text(f"saved under Rules version 1 ({old_version[:7]})")
     new = page.locator("#question-ect_considered")
     expect(new).to_be_visible()
     expect(new.get_by_label("Yes")).not_to_be_checked()
