@@ -13,8 +13,9 @@ over those rows (`attrition`), whatever the number of screenings:
   against the advice, and which way.
 
 Only the newest final of a record counts: a final that a final amendment
-replaces is left out. The figures name no patient, and a count of 1 to 4 is
-never shown (`Figure`): see docs/records.md.
+replaces is left out. The figures name no patient; a count of 1 to 4 is
+never shown, nor a count from which one could be worked out (`Figure`):
+see docs/records.md.
 """
 
 import datetime
@@ -36,6 +37,7 @@ FUNNEL = (
 SMALLEST_SHOWN = 5
 FEWER_THAN = "fewer than 5"
 FEWER_THAN_CSV = "<5"
+NOT_SHOWN = "not shown"
 PERIOD_DAYS = 90
 
 
@@ -103,23 +105,32 @@ class Period(NamedTuple):
 
 @dataclass(frozen=True)
 class Figure:
-    """A count as shown: 1 to 4 (or a count that would give one away) is
-    never shown, only "fewer than 5"."""
+    """A count as shown: a count of 1 to 4 only as "fewer than 5"; a count
+    that would give such a count away (by subtraction) as "not shown"."""
 
     count: int
-    suppressed: bool = False
+    small: bool = False
+    hidden: bool = False
 
     @classmethod
     def of(cls, count: int) -> "Figure":
-        return cls(count, suppressed=0 < count < SMALLEST_SHOWN)
+        return cls(count, small=0 < count < SMALLEST_SHOWN)
+
+    def hide(self) -> "Figure":
+        """This figure, not shown when it would have been."""
+        return self if self.suppressed else Figure(self.count, hidden=True)
+
+    @property
+    def suppressed(self) -> bool:
+        return self.small or self.hidden
 
     @property
     def text(self) -> str:
-        return FEWER_THAN if self.suppressed else str(self.count)
+        return FEWER_THAN if self.small else NOT_SHOWN if self.hidden else str(self.count)
 
     @property
     def csv(self) -> str:
-        return FEWER_THAN_CSV if self.suppressed else str(self.count)
+        return FEWER_THAN_CSV if self.small else NOT_SHOWN if self.hidden else str(self.count)
 
     @property
     def drawn(self) -> int:
@@ -144,6 +155,10 @@ class Decided(NamedTuple):
     criterion: str
     figure: Figure
 
+    @property
+    def status_label(self) -> str:
+        return status_label(self.status)
+
 
 class Overridden(NamedTuple):
     condition: str
@@ -151,6 +166,14 @@ class Overridden(NamedTuple):
     status: str
     decision: str
     figure: Figure
+
+    @property
+    def status_label(self) -> str:
+        return status_label(self.status)
+
+    @property
+    def decision_label(self) -> str:
+        return decision_label(self.decision)
 
 
 @dataclass(frozen=True)
@@ -163,15 +186,15 @@ class Attrition:
 def funnel_figures(screened: int, counts: dict[str, int]) -> tuple[Figure, tuple[tuple[str, Figure], ...]]:
     """The screened total and each status's figure. A count of 1 to 4 is
     suppressed; and since the statuses add up to the total, when exactly
-    one status is suppressed the smallest other count above 0 is too
-    (else it could be worked out by subtraction)."""
+    one status is suppressed the smallest other count above 0 is not shown
+    either (else it could be worked out by subtraction)."""
     figures = {status: Figure.of(counts.get(status, 0)) for status in FUNNEL}
-    hidden = [status for status, figure in figures.items() if figure.suppressed]
-    if len(hidden) == 1:
-        others = [s for s in FUNNEL if s not in hidden and figures[s].count > 0]
+    small = [status for status, figure in figures.items() if figure.small]
+    if len(small) == 1:
+        others = [s for s in FUNNEL if s not in small and figures[s].count > 0]
         if others:
             smallest = min(others, key=lambda s: (figures[s].count, FUNNEL.index(s)))
-            figures[smallest] = Figure(figures[smallest].count, suppressed=True)
+            figures[smallest] = figures[smallest].hide()
     return Figure.of(screened), tuple(figures.items())
 
 
@@ -202,11 +225,18 @@ def attrition(*, team_id, period: Period, names: dict[str, str]) -> Attrition:
     def order(condition):
         return (names.get(condition, condition).lower(), condition)
 
-    funnels = []
+    funnels, hidden = [], set()
     for condition in sorted(by_status, key=order):
         counts = by_status[condition]
         screened, statuses = funnel_figures(sum(counts.values()), counts)
         funnels.append(Funnel(condition, names.get(condition, condition), screened, statuses))
+        hidden |= {(condition, status) for status, figure in statuses if figure.suppressed}
+
+    def figure(condition, status, count):
+        """A row's figure; not shown for a status whose count the funnel
+        hides, which a criterion deciding every one of them would give away."""
+        shown = Figure.of(count)
+        return shown.hide() if (condition, status) in hidden else shown
 
     criteria_rows = (
         DecidingCriterion.objects.filter(*_current(team_id=team_id, period=period, via="outcome__"))
@@ -215,14 +245,15 @@ def attrition(*, team_id, period: Period, names: dict[str, str]) -> Attrition:
     criteria = sorted(
         (
             Decided(row["outcome__condition"], names.get(row["outcome__condition"], row["outcome__condition"]),
-                    row["outcome__status"], row["criterion"], Figure.of(row["n"]))
+                    row["outcome__status"], row["criterion"],
+                    figure(row["outcome__condition"], row["outcome__status"], row["n"]))
             for row in criteria_rows
         ),
         key=lambda d: (order(d.condition), _status_order(d.status), -d.figure.count, d.criterion),
     )
     overrides = sorted(
         (
-            Overridden(condition, names.get(condition, condition), status, decision, Figure.of(n))
+            Overridden(condition, names.get(condition, condition), status, decision, figure(condition, status, n))
             for (condition, status, decision), n in by_decision.items()
         ),
         key=lambda o: (order(o.condition), _status_order(o.status), o.decision),
@@ -261,10 +292,10 @@ def table_rows(figures: Attrition) -> list[tuple[str, ...]]:
         rows.append(("funnel", funnel.name, "Screened", "", "", funnel.screened.csv))
         rows += [("funnel", funnel.name, status_label(s), "", "", f.csv) for s, f in funnel.statuses]
     rows += [
-        ("deciding criterion", d.name, status_label(d.status), d.criterion, "", d.figure.csv) for d in figures.criteria
+        ("deciding criterion", d.name, d.status_label, d.criterion, "", d.figure.csv) for d in figures.criteria
     ]
     rows += [
-        ("decision against the advice", o.name, status_label(o.status), "", decision_label(o.decision), o.figure.csv)
+        ("decision against the advice", o.name, o.status_label, "", o.decision_label, o.figure.csv)
         for o in figures.overrides
     ]
     return rows
