@@ -438,3 +438,21 @@ def test_the_data_migration_fills_the_rows_of_earlier_finals_once(small_team, le
     assert Counter(
         DecidingCriterion.objects.filter(outcome__team=team).values_list("criterion", flat=True)
     ) == {"trd-trials": 5, "trd-age": 5}
+
+
+def test_the_app_role_may_only_add_outcome_rows(small_team):
+    from django.conf import settings
+    from django.db import DatabaseError, connection, transaction
+
+    if connection.vendor != "postgresql" or not settings.DATABASE_ROLES:
+        pytest.skip("the app role is PostgreSQL's, with MIGRATE_DATABASE_URL set")
+    team, clinician, snapshot = small_team
+    bulk_finals(clinician, team, [[("trd", "eligible", ["trd-age"], "follow")]], snapshot=snapshot)
+    for sql in ("UPDATE screening_conditionoutcome SET status = 'excluded'",
+                "DELETE FROM screening_conditionoutcome",
+                "UPDATE screening_decidingcriterion SET criterion = 'other'",
+                "DELETE FROM screening_decidingcriterion",
+                "TRUNCATE screening_decidingcriterion"):
+        with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql)
+    assert ConditionOutcome.objects.filter(team=team, status="eligible").count() == 1
