@@ -357,6 +357,56 @@ class AdvisoryOverride(AppendOnlyModel):
         return f"{self.get_decision_display()} for {self.condition} (screening {self.screening_id})"
 
 
+class ConditionOutcome(AppendOnlyModel):
+    """One condition's advisory outcome on one final screening, written when
+    it is finalised (screening.services.screening_finalise), for counting
+    (screening.attrition): the status as computed, the clinician's decision
+    (`follow` unless an AdvisoryOverride went against the advice), the
+    owner's team when it was finalised, and when. Holds no patient
+    reference. Append-only, like the final it belongs to; an amendment's
+    final has rows of its own, and the pages count only the newest final of
+    a record."""
+
+    screening = models.ForeignKey(Screening, on_delete=models.PROTECT, related_name="condition_outcomes")
+    condition = models.CharField(max_length=100, help_text="The condition's slug.")
+    status = models.CharField(max_length=20, help_text="The advisory status, as computed.")
+    decision = models.CharField(max_length=20, choices=Decision.choices, default=Decision.FOLLOW)
+    team = models.ForeignKey(
+        "teams.Team", on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        help_text="The owner's team when the screening was finalised (none when they were in none).",
+    )
+    finalised_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "condition outcome"
+        default_permissions = ()
+        permissions = [("view_attrition", "Can view criterion attrition of a team's final screenings")]
+        constraints = [
+            models.UniqueConstraint(fields=["screening", "condition"], name="outcome_one_per_condition"),
+        ]
+        indexes = [models.Index(fields=["team", "finalised_at"], name="outcome_team_finalised")]
+
+    def __str__(self):
+        return f"{self.condition}: {self.status} (screening {self.screening_id})"
+
+
+class DecidingCriterion(AppendOnlyModel):
+    """A criterion that decided a condition outcome: one row per reason of
+    the stored result (for an incomplete condition, each criterion still
+    unknown). Append-only."""
+
+    outcome = models.ForeignKey(ConditionOutcome, on_delete=models.PROTECT, related_name="deciding_criteria")
+    criterion = models.CharField(max_length=100, help_text="The criterion's key.")
+
+    class Meta:
+        verbose_name = "deciding criterion"
+        verbose_name_plural = "deciding criteria"
+        default_permissions = ()
+
+    def __str__(self):
+        return f"{self.criterion} decided outcome {self.outcome_id}"
+
+
 class AuditAction(models.TextChoices):
     SIGN_IN = "sign_in", "Signed in"
     SIGN_IN_FAILED = "sign_in_failed", "Sign-in failed"
@@ -387,6 +437,8 @@ class AuditAction(models.TextChoices):
     TWO_FACTOR_RESET = "two_factor_reset", "Two-factor sign-in reset by an administrator"
     TEAM_VIEWED = "team_viewed", "A team-mate's final screening viewed"
     TEAM_PATIENT_VIEWED = "team_patient_viewed", "Patient history viewed, with team-mates' screenings"
+    ATTRITION_VIEWED = "attrition_viewed", "Criterion attrition viewed"
+    ATTRITION_DOWNLOADED = "attrition_downloaded", "Criterion attrition downloaded as CSV"
 
 
 class AuditEvent(AppendOnlyModel):

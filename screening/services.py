@@ -6,10 +6,12 @@ from typing import NamedTuple
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from rules import engine, vocabulary
 from screening.age import age_from_year_of_birth, with_age
+from screening.attrition import record_outcomes
 from screening.models import (
     AGAINST_THE_ADVICE,
     AdvisoryOverride,
@@ -19,6 +21,7 @@ from screening.models import (
     Status,
 )
 from screening.rulebook import current_rulebook, snapshot_for
+from teams.models import Membership
 
 
 class StaleScreeningError(ValidationError):
@@ -242,13 +245,18 @@ def screening_finalise(
     that go against the advisory as stored are kept as AdvisoryOverride
     rows of the final, each with its advisory status and its reason, which
     is required; the final's `recorded_overrides` lists them (for the
-    caller's audit events).
+    caller's audit events). Each condition's outcome, with the criteria
+    that decided it, the decision and the owner's team, is written for
+    counting (screening.attrition).
     """
-    # Only what finalising reads or writes: the stored answers and snapshot stay unread.
+    # Only what finalising reads or writes: the stored answers and snapshot
+    # stay unread. The owner's team comes with it, for the outcome rows.
+    owner_team = Membership.objects.filter(user_id=OuterRef("owner_id")).values("team_id")[:1]
     locked = (
         Screening.objects.select_for_update()
         .only("id", "status", "revision", "result", "discarded_at", "finalise_reason",
               "finalised_at", "finalised_by", "updated_at")
+        .annotate(owner_team_id=Subquery(owner_team))
         .get(pk=screening.pk)
     )
     if locked.status == Status.FINAL:
@@ -276,6 +284,7 @@ def screening_finalise(
         )
         for condition, status, override in overrides
     ]) if overrides else []
+    record_outcomes(screening=locked, team_id=locked.owner_team_id, overrides=locked.recorded_overrides)
     return locked
 
 

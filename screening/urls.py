@@ -1,7 +1,7 @@
 from django.urls import path
 from django.views.decorators.cache import cache_control
 
-from screening import views
+from screening import attrition_views, views
 
 app_name = "screening"
 
@@ -25,6 +25,9 @@ urlpatterns = [
     path("screenings/<int:pk>/fhir/", patient_data(views.screening_fhir), name="fhir"),
     path("screenings/<int:pk>/compare/", patient_data(views.screening_compare), name="compare"),
     path("patients/<path:reference>/", patient_data(views.patient_history), name="patient"),
+    # A team's figures, no patient named (screening.attrition); kept out of caches all the same.
+    path("attrition/", patient_data(attrition_views.attrition_page), name="attrition"),
+    path("attrition/csv/", patient_data(attrition_views.attrition_csv), name="attrition_csv"),
     # Every rule in words, for the version in force. No patient data.
     path("criteria/", views.criteria_catalogue, name="catalogue"),
     # The questionnaire as FHIR: the version in force at its canonical URL

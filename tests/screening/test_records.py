@@ -527,7 +527,7 @@ def patient_page_names():
 @pytest.mark.parametrize("method", ["get", "post"])
 def test_every_screening_page_tells_browsers_not_to_keep_it(clinician_client, clinician, name, method, media_root):
     draft = draft_for(clinician, answers=TRD_ELIGIBLE)
-    if name in ("list", "new"):
+    if name in ("list", "new", "attrition", "attrition_csv"):
         url = reverse(f"screening:{name}")
     elif name == "patient":
         url = reverse("screening:patient", args=[draft.patient_reference])

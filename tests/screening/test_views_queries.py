@@ -209,15 +209,18 @@ def test_new_screening_page_queries_are_fixed(screenings, clinician_client, asse
 def test_finalising_makes_a_fixed_number_of_queries(screenings, clinician_client, assert_queries):
     screening = screenings.first()
     form = {"confirm": "on", "revision": screening.revision, "reason": "Seen in clinic; the rest follows."}
-    with assert_queries(8):
+    with assert_queries(10):
         # 1. the signed-in user
         # 2. the screening with its owner's and finaliser's names, without its stored result
         # 3. the knowledge base's state token (is the draft's result that of the current rules?)
-        # 4. the screening's status, revision and result, locked FOR UPDATE (its answers unread)
+        # 4. the screening's status, revision and result, locked FOR UPDATE (its answers unread),
+        #    with its owner's team
         # 5. UPDATE status, reason, finalised at and by, revision
-        # 6. the audit chain's head, locked FOR UPDATE
-        # 7. INSERT the audit event "finalised while incomplete", chained to the head's hash
-        # 8. UPDATE the head to this event
+        # 6. INSERT each condition's outcome (screening.attrition)
+        # 7. INSERT the criteria that decided them
+        # 8. the audit chain's head, locked FOR UPDATE
+        # 9. INSERT the audit event "finalised while incomplete", chained to the head's hash
+        # 10. UPDATE the head to this event
         response = clinician_client.post(reverse("screening:finalise", args=[screening.pk]), form)
     assert response.status_code == 302
     final = Screening.objects.get(pk=screening.pk)
