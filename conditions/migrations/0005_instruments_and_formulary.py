@@ -14,9 +14,10 @@ LEAD_PERMISSIONS = [
 ] + ["view_historicalinstrument", "view_historicaldrug", "view_historicalformularysettings"]
 
 
-def grant_permissions_to_clinical_leads(apps, codenames):
-    """Give the clinical leads these permissions of `conditions` (created now
-    on a fresh database). Later migrations that add lead permissions call it."""
+def grant_permissions_to_clinical_leads(apps, codenames, app_label="conditions"):
+    """Give the clinical leads these permissions of `app_label` (created now
+    on a fresh database). Later migrations that add lead permissions, of
+    this app or another, call it."""
     for app_config in apps.get_app_configs():
         app_config.models_module = True
         create_permissions(app_config, apps=apps, verbosity=0)
@@ -25,7 +26,7 @@ def grant_permissions_to_clinical_leads(apps, codenames):
     Permission = apps.get_model("auth", "Permission")
     group, _ = Group.objects.get_or_create(name="Clinical leads")
     group.permissions.add(
-        *Permission.objects.filter(content_type__app_label="conditions", codename__in=codenames)
+        *Permission.objects.filter(content_type__app_label=app_label, codename__in=codenames)
     )
 
 

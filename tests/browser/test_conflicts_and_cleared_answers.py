@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from screening.models import Screening
-from tests.browser.conftest import AXE, AXE_URL
+from tests.browser.conftest import watched
 from tests.browser.test_screening_flow import (
     answer,
     serious_accessibility_problems,
@@ -30,6 +30,18 @@ def stored_answers():
     return Screening.objects.latest("id").answers
 
 
+def two_windows_on_one_draft(first):
+    """A draft with the age saved from the first window, open in a second window of the same browser."""
+    sign_in(first)
+    start_trd_screening(first)
+    answer(first, {"age": "45"})
+    wait_for_stored(first, lambda answers: answers == {"age": 45}, "the age")
+    second = watched(first.context.new_page())
+    second.goto(first.url)
+    expect(second.locator('input[name="age"]')).to_have_value("45")
+    return first, second
+
+
 def wait_for_stored(page, check, what):
     """Waits (autosave is a second or so away) until the stored answers pass `check`."""
     for _ in range(100):
@@ -39,24 +51,9 @@ def wait_for_stored(page, check, what):
     raise AssertionError(f"never stored: {what}; stored {stored_answers()}")
 
 
-def watched(page):
-    """A tab that records what the browser refused or failed at, as clinician_page does."""
-    page.problems = []
-    page.on("console", lambda message: message.type == "error" and page.problems.append(message.text))
-    page.on("pageerror", lambda error: page.problems.append(str(error)))
-    page.route(f"**{AXE_URL}", lambda route: route.fulfill(path=str(AXE), content_type="application/javascript"))
-    return page
-
 
 def test_two_windows_on_one_draft_merge_question_by_question_and_lose_nothing(clinician_page):
-    first = clinician_page
-    sign_in(first)
-    start_trd_screening(first)
-    answer(first, {"age": "45"})
-    wait_for_stored(first, lambda answers: answers == {"age": 45}, "the age")
-    second = watched(first.context.new_page())
-    second.goto(first.url)
-    expect(second.locator('input[name="age"]')).to_have_value("45")
+    first, second = two_windows_on_one_draft(clinician_page)
 
     answer(first, {"bipolar_history": "no", "systolic_bp": "120"})
     wait_for_stored(first, lambda answers: answers.get("systolic_bp") == 120, "the first window's answers")
@@ -107,14 +104,7 @@ def test_two_windows_on_one_draft_merge_question_by_question_and_lose_nothing(cl
 
 
 def test_answers_typed_during_a_conflict_survive_a_reload(clinician_page):
-    first = clinician_page
-    sign_in(first)
-    start_trd_screening(first)
-    answer(first, {"age": "45"})
-    wait_for_stored(first, lambda answers: answers == {"age": 45}, "the age")
-    second = watched(first.context.new_page())
-    second.goto(first.url)
-    expect(second.locator('input[name="age"]')).to_have_value("45")
+    first, second = two_windows_on_one_draft(clinician_page)
     answer(first, {"age": "50"})
     wait_for_stored(first, lambda answers: answers == {"age": 50}, "the first window's age")
 
