@@ -170,7 +170,7 @@ def test_finalise_waits_for_the_confirmation_box(clinician_page):
     answer(page, TRD_ELIGIBLE)
     page.get_by_role("button", name="Save draft").click()
     expect(page.get_by_role("alert").filter(has_text="Draft saved")).to_be_visible()
-    page.get_by_role("link", name="Back to the summary without saving").click()
+    page.get_by_role("link", name="Back to the summary").click()
     page.get_by_role("button", name="Finalise").click()
     expect(page.get_by_role("link", name="Edit answers")).to_be_visible()
     assert page.get_by_label("I have reviewed this summary").evaluate("box => box.validity.valueMissing")
