@@ -23,8 +23,6 @@ from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
 from conditions.models import (
-    BANDS_EXAMPLE,
-    OPTIONS_EXAMPLE,
     Condition,
     Criterion,
     Drug,
@@ -721,22 +719,141 @@ class CriterionAdmin(TolerantAutocompleteMixin, HistoryAdmin):
 
 # Scored instruments and the formulary ------------------------------------------
 
-JSON_ROWS_ERROR = "This is not valid JSON. Write a list in square brackets, e.g. {}."
+WHOLE_NUMBER = re.compile(r"^-?\d{1,15}$")
+
+
+class RowsWidget(forms.Widget):
+    """A list of small records (an instrument's options or bands) as rows of
+    inputs, one column per part, with BLANK_ROWS blank rows to add more;
+    static/js/admin_rows.js adds rows on request."""
+
+    template_name = "conditions/widgets/rows.html"
+
+    def __init__(self, columns, help_text="", attrs=None):
+        super().__init__(attrs)
+        self.columns = columns  # [(part, heading, "number" or "text")]
+        self.help_text = help_text
+
+    class Media:
+        css = {"all": ["css/admin.css"]}
+        js = ["js/admin_rows.js"]
+
+    def value_from_datadict(self, data, files, name):
+        try:
+            count = min(int(data.get(f"{name}-rows", 0)), MOST_ROWS)
+        except (TypeError, ValueError):
+            count = 0
+        return [
+            {part: str(data.get(f"{name}-{index}-{part}", "")).strip() for part, _, _ in self.columns}
+            for index in range(count)
+        ]
+
+    def value_omitted_from_data(self, data, files, name):
+        return f"{name}-rows" not in data
+
+    def get_context(self, name, value, attrs):
+        context = super().get_context(name, value, attrs)
+        columns = [
+            {"part": part, "heading": heading, "type": kind, "css": "ks-number" if kind == "number" else ""}
+            for part, heading, kind in self.columns
+        ]
+        rows = [row for row in (value if isinstance(value, list) else []) if isinstance(row, dict)]
+        rows += [{} for _ in range(BLANK_ROWS)]
+        context["widget"].update({
+            "columns": columns, "help": self.help_text, "blank_rows": BLANK_ROWS,
+            "rows": [
+                [{**column, "value": "" if row.get(column["part"]) is None else row.get(column["part"])}
+                 for column in columns]
+                for row in rows
+            ],
+        })
+        return context
+
+
+class RowsField(forms.Field):
+    """Rows of a RowsWidget as the list of dicts the model stores: number
+    parts as whole numbers, text parts as written; blank rows left out.
+    Each problem names its row."""
+
+    def __init__(self, columns, noun, help_text="", **kwargs):
+        self.columns, self.noun = columns, noun
+        kwargs.setdefault("widget", RowsWidget(columns, help_text))
+        super().__init__(**kwargs)
+
+    def to_python(self, rows):
+        if not rows:
+            return []
+        kept, problems = [], []
+        for number, row in enumerate(rows, 1):
+            if all(row.get(part, "") == "" for part, _, _ in self.columns):
+                continue
+            record = {}
+            for part, heading, kind in self.columns:
+                text = row.get(part, "")
+                if kind == "number":
+                    if not WHOLE_NUMBER.match(text):
+                        problems.append(
+                            f"Row {number}: give the {heading} as a whole number, e.g. 1." if not text else
+                            f"Row {number}: the {heading} “{_shown(text)}” is not a whole number; write one, e.g. 1."
+                        )
+                        continue
+                    record[part] = int(text)
+                else:
+                    if not text:
+                        problems.append(f"Row {number}: give the {self.noun} its {heading}.")
+                        continue
+                    try:
+                        check_plain_json(text)
+                    except ValidationError as error:
+                        problems.append(f"Row {number}: {error.messages[0]}")
+                        continue
+                    record[part] = text
+            kept.append(record)
+        if problems:
+            raise ValidationError(problems)
+        return kept
+
+    def has_changed(self, initial, data):
+        try:
+            return self.to_python(data) != (initial or [])
+        except ValidationError:
+            return True
+
+
+def _shown(text, limit=20):
+    """What a lead typed, cut short for an error message."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+OPTION_COLUMNS = [("score", "score", "number"), ("label", "label", "text")]
+BAND_COLUMNS = [("min", "lowest total", "number"), ("max", "highest total", "number"), ("label", "label", "text")]
 
 
 class InstrumentForm(forms.ModelForm):
+    options = RowsField(
+        OPTION_COLUMNS, "option", required=False, label="options",
+        widget=RowsWidget(OPTION_COLUMNS, (
+            "The answers every item offers, lowest score first: scores 0, 1, 2 …, each with the words "
+            "the patient reads (e.g. 0, Not at all)."
+        )),
+    )
+    bands = RowsField(
+        BAND_COLUMNS, "band", required=False, label="bands",
+        widget=RowsWidget(BAND_COLUMNS, (
+            "The severity bands of the total, lowest first, from 0 to the highest total without gaps "
+            "or overlaps (e.g. 0 to 4, Minimal; 5 to 9, Mild)."
+        )),
+    )
+
     class Meta:
         model = Instrument
         fields = ["code", "name", "total", "options", "bands", "extra_items", "references", "licence", "order"]
-        field_classes = {"options": PlainJSONField, "bands": PlainJSONField}
-        error_messages = {
-            "options": {"invalid": JSON_ROWS_ERROR.format(OPTIONS_EXAMPLE)},
-            "bands": {"invalid": JSON_ROWS_ERROR.format(BANDS_EXAMPLE)},
-        }
-        widgets = {
-            "options": forms.Textarea(attrs={"rows": 6, "cols": 80}),
-            "bands": forms.Textarea(attrs={"rows": 6, "cols": 80}),
-        }
+
+    def clean_options(self):
+        return self.cleaned_data["options"] or []
+
+    def clean_bands(self):
+        return self.cleaned_data["bands"] or []
 
 
 @admin.register(Instrument)
