@@ -36,5 +36,14 @@
     });
   }
 
-  document.querySelectorAll("[data-ks-rows]").forEach(setUp);
+  // The admin loads its media in the page's head, before the rows exist.
+  function setUpAll() {
+    document.querySelectorAll("[data-ks-rows]").forEach(setUp);
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", setUpAll);
+  } else {
+    setUpAll();
+  }
 })();
