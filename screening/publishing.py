@@ -196,15 +196,22 @@ def rulebook_preview(*, limit: int | None = None, published: engine.Rulebook | N
         conditions = list(expected)
         if published != working:
             changes += _changes(published, working, conditions, case.answers, differing, case=case.name)
-        got = {r.condition: r.status for r in _evaluate(working, conditions, case.answers).results}
-        for slug, status in expected.items():
-            result = got.get(slug, "not in the rules")
-            if result != status:
-                failing.append(FailingCase(case=case.name, condition=slug, expected=status, got=result))
+        failing += case_failures(working, case)
     return Preview(
         published=publication and published.version, working=working.version,
         screenings=len(screenings), cases=len(cases), changes=changes, failing_cases=failing,
     )
+
+
+def case_failures(rulebook: engine.Rulebook, case: RuleCase) -> list[FailingCase]:
+    """The expectations of a library case (its expectations prefetched) that
+    `rulebook` does not meet; evaluated in memory, no query."""
+    expected = {e.condition.slug: e.status for e in case.expectations.all()}
+    got = {r.condition: r.status for r in _evaluate(rulebook, list(expected), case.answers).results}
+    return [
+        FailingCase(case=case.name, condition=slug, expected=status, got=got.get(slug, "not in the rules"))
+        for slug, status in expected.items() if got.get(slug, "not in the rules") != status
+    ]
 
 
 def _evaluate(rulebook: engine.Rulebook, conditions, answers) -> engine.Advisory:

@@ -744,8 +744,8 @@ def test_nonsense_in_a_test_cases_rows_gives_form_errors(lead_client, knowledge_
 @pytest.mark.parametrize("url, queries", [
     # session, user, the user's permissions, their groups' permissions; then
     # the filtered count, the total count, the cases, their expectations
-    # with their conditions
-    ("/admin/conditions/rulecase/", 4 + 4),
+    # with their conditions; the working copy's state (its rulebook cached)
+    ("/admin/conditions/rulecase/", 4 + 4 + 1),
     # the overdue criteria count, the overdue references count
     ("/admin/", 4 + 2),
 ])

@@ -119,3 +119,21 @@ def test_hostile_text_in_an_answer_is_a_form_error_and_is_kept(lead_client, text
     shown = text.replace("\x00", "\ufffd") if "\x00" in text else text
     assert form["answer__age"].value() in (text, shown)
     assert not RuleCase.objects.filter(name="Hostile").exists()
+
+
+def test_the_case_list_says_which_cases_pass_with_the_working_copy(lead_client):
+    from conditions.models import Criterion
+
+    html = lead_client.get("/admin/conditions/rulecase/").content.decode()
+    rows = {row.select_one("th").text(): row.text() for row in parse(html).select("#result_list tbody tr")}
+    assert rows and all("Passes" in text for text in rows.values())
+    # A draft change to a threshold: the cases it breaks say so, in words.
+    Criterion.objects.filter(key="trd-two-failed-trials-require").update(value=3)
+    from screening.rulebook import bump_knowledge_base_revision
+
+    bump_knowledge_base_revision()
+    html = lead_client.get("/admin/conditions/rulecase/").content.decode()
+    rows = {row.select_one("th").text(): row.text() for row in parse(html).select("#result_list tbody tr")}
+    failing = rows["TRD: two failed trials, moderate depression"]
+    assert "Fails" in failing and "trd: expected meets screening criteria, gives criteria not met" in failing
+    assert "Passes" in rows["TRD: only one failed trial"]
