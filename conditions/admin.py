@@ -914,6 +914,8 @@ class RowsWidget(forms.Widget):
         context = super().get_context(name, value, attrs)
         columns = self.columns
         rows = [row for row in (value if isinstance(value, list) else []) if isinstance(row, dict)]
+        while rows and all(v in ("", None) for v in rows[-1].values()):
+            rows.pop()  # the blank rows posted: as many are offered again, not more
         rows += [{} for _ in range(BLANK_ROWS)]
         context["widget"].update({
             "columns": columns, "help": self.help_text, "blank_rows": BLANK_ROWS,

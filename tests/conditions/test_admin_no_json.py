@@ -137,3 +137,14 @@ def test_the_case_list_says_which_cases_pass_with_the_working_copy(lead_client):
     failing = rows["TRD: two failed trials, moderate depression"]
     assert "Fails" in failing and "trd: expected meets screening criteria, gives criteria not met" in failing
     assert "Passes" in rows["TRD: only one failed trial"]
+
+
+def test_a_cases_history_pages_open(lead_client):
+    case = RuleCase.objects.first()
+    case.answers = {**case.answers, "age": 50}
+    case.save()
+    base = f"/admin/conditions/rulecase/{case.pk}/history/"
+    assert lead_client.get(base).status_code == 200
+    response = lead_client.get(f"{base}{case.history.first().history_id}/")
+    assert response.status_code == 200
+    assert parse(response.content).select_one("input[name=answer__age]").get("value") == "50"
