@@ -1050,10 +1050,20 @@ class InstrumentForm(forms.ModelForm):
         fields = ["code", "name", "total", "options", "bands", "extra_items", "references", "licence", "order"]
 
     def clean_options(self):
-        return self.cleaned_data["options"] or []
+        if not self.cleaned_data["options"]:
+            raise ValidationError(
+                "Fill in the options as rows, lowest score first: a score and a label each "
+                "(0, Not at all; 1, Several days …)."
+            )
+        return self.cleaned_data["options"]
 
     def clean_bands(self):
-        return self.cleaned_data["bands"] or []
+        if not self.cleaned_data["bands"]:
+            raise ValidationError(
+                "Fill in the severity bands as rows, lowest first: the lowest and highest total and a "
+                "label each (0 to 4, Minimal; 5 to 9, Mild …)."
+            )
+        return self.cleaned_data["bands"]
 
 
 @admin.register(Instrument)

@@ -74,6 +74,8 @@ def test_a_lead_changes_an_instruments_bands_and_the_change_is_kept(lead_client,
      "options", "Item phq9_1 is scored from 0 to 3, but the options go from 0 to 1: make them agree."),
     ({"options": [{"score": 0, "label": "No"}, {"score": "", "label": "Yes"}]},
      "options", "Row 2: give the score as a whole number, e.g. 1."),
+    ({"options": [{"score": "", "label": ""}]}, "options", "Fill in the options as rows, lowest score first"),
+    ({"bands": []}, "bands", "Fill in the severity bands as rows, lowest first"),
 ])
 def test_a_malformed_instrument_is_a_form_error(lead_client, changes, field, message):
     phq9 = Instrument.objects.get(code="phq9")
