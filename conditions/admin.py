@@ -7,6 +7,7 @@ queries however many rows they show.
 """
 
 import json
+import math
 import re
 from decimal import Decimal
 
@@ -23,8 +24,6 @@ from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
 from conditions.models import (
-    BANDS_EXAMPLE,
-    OPTIONS_EXAMPLE,
     Condition,
     Criterion,
     Drug,
@@ -37,8 +36,9 @@ from conditions.models import (
     RuleCase,
     RuleCaseExpectation,
     Section,
+    clean_case_answers,
 )
-from conditions.plain_json import PlainJSONField, check_plain_json
+from conditions.plain_json import LARGEST_NUMBER, check_plain_json
 from rules.vocabulary import (
     LIST_OPERATORS,
     NO_VALUE_OPERATORS,
@@ -47,6 +47,7 @@ from rules.vocabulary import (
     OPERATORS_FOR_KIND,
     Kind,
     Operator,
+    TrialOutcome,
 )
 
 admin.site.site_header = "KetaScreen knowledge base"
@@ -370,20 +371,143 @@ class CriterionForm(forms.ModelForm):
         return cleaned
 
 
-ANSWERS_JSON_ERROR = (
-    "This is not valid JSON. Write the answers in curly brackets, each question code in double "
-    'quotes with its answer, e.g. {"age": 45, "mdd_current": true, "suicidal_ideation": "none", '
-    '"interacting_medicines": ["none"]}.'
-)
+# A library case's answers, question by question ------------------------------
+#
+# Each question of the knowledge base gets a field of its own kind; one left
+# unanswered is left out of the case's answers (never saved as no or 0), so
+# the answers are stored as the knowledge-base file writes them.
+
+ANSWER_PREFIX = "answer__"
+NOT_ANSWERED = "Not answered"
+
+
+def answer_field_name(code):
+    return f"{ANSWER_PREFIX}{code}"
+
+
+def _limit(number):
+    if number is None:
+        return None
+    return int(number) if number == number.to_integral_value() else float(number)
+
+
+def _whole(number):
+    """150.0 -> 150: a number as the knowledge-base file would hold it."""
+    return int(number) if isinstance(number, float) and number.is_integer() else number
+
+
+def _answer_help(question):
+    notes = [question.code]
+    if question.unit:
+        notes.append(question.unit)
+    if question.calculation:
+        notes.append("worked out from its inputs when they are answered; give it only to stand in for them")
+    return format_html('<small class="quiet">{}</small>', " · ".join(notes))
+
+
+def answer_field(question, drugs):
+    """The form field for a library case's answer to `question`; its
+    cleaned value is the answer as stored, None for unanswered."""
+    common = {"required": False, "label": question.text, "help_text": _answer_help(question)}
+    kind = question.kind
+    if kind == Kind.BOOLEAN:
+        return forms.TypedChoiceField(
+            choices=[("", NOT_ANSWERED), *YES_NO], coerce=lambda v: v == "yes", empty_value=None,
+            widget=forms.RadioSelect(attrs={"class": "radiolist inline"}), **common,
+        )
+    if kind in NUMBER_KINDS:
+        limits = {"min_value": _limit(question.min_value), "max_value": _limit(question.max_value)}
+        unit = f" {question.unit}" if question.unit else ""
+        messages = {
+            "min_value": f"The least this question takes is %(limit_value)s{unit}.",
+            "max_value": f"The most this question takes is %(limit_value)s{unit}.",
+        }
+        if kind == Kind.INTEGER:
+            return forms.IntegerField(
+                **limits, error_messages={**messages, "invalid": "Write a whole number, e.g. 3."}, **common,
+            )
+        return forms.FloatField(
+            **limits, widget=forms.NumberInput(attrs={"step": "any"}),
+            error_messages={**messages, "invalid": "Write a number, e.g. 7.5."}, **common,
+        )
+    choices = [(c["value"], c["label"]) for c in question.choices if isinstance(c, dict)]
+    if kind == Kind.CHOICE:
+        return forms.ChoiceField(choices=[("", NOT_ANSWERED), *choices], **common)
+    if kind == Kind.MULTI_CHOICE:
+        return forms.MultipleChoiceField(
+            choices=choices, widget=forms.CheckboxSelectMultiple,
+            **{**common, "help_text": format_html("{} {}", "Tick none to leave it unanswered.", common["help_text"])},
+        )
+    if kind == Kind.TRIALS:
+        columns = [
+            ("drug", "drug", "select", [("", "Choose a drug"), *drugs]),
+            ("daily_dose_mg", "daily dose (mg)", "decimal", None),
+            ("weeks", "weeks at that dose", "decimal", None),
+            ("outcome", "outcome", "select", [("", "Choose the outcome"), *TrialOutcome.choices]),
+        ]
+        return RowsField(columns, "trial", widget=RowsWidget(columns, (
+            "One row per trial. No rows leaves the question unanswered."
+        )), **common)
+    return forms.Field(widget=NoteWidget(f"A {kind} question cannot be answered here."), **common)
+
+
+def answer_for_form(question, answer):
+    """A stored answer as its field shows it."""
+    if question.kind == Kind.BOOLEAN and isinstance(answer, bool):
+        return "yes" if answer else "no"
+    return answer
 
 
 class RuleCaseForm(forms.ModelForm):
+    """The case's answers as one field per question (`questions`, set by
+    RuleCaseAdmin.get_form); `answers` itself shows only a note and the
+    problems with the answers as a whole."""
+
+    questions = ()
+    answers = forms.Field(required=False, label="answers")
+
     class Meta:
         model = RuleCase
         fields = ["name", "description", "answers"]
-        field_classes = {"answers": PlainJSONField}
-        error_messages = {"answers": {"invalid": ANSWERS_JSON_ERROR}}
-        widgets = {"answers": forms.Textarea(attrs={"rows": 12, "cols": 80})}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        stored = self.instance.answers if isinstance(self.instance.answers, dict) else {}
+        known = {question.code for question in self.questions}
+        dropped = sorted(code for code in stored if code not in known)
+        note = "Answer question by question below. A question left unanswered stays out of the case."
+        if dropped:
+            note += f" Saving leaves out the answers to questions that no longer exist: {', '.join(dropped)}."
+        self.fields["answers"].widget = NoteWidget(note)
+        if not self.is_bound:
+            for question in self.questions:
+                if question.code in stored:
+                    self.initial[answer_field_name(question.code)] = answer_for_form(question, stored[question.code])
+
+    def clean(self):
+        cleaned = super().clean()
+        answers = {}
+        for question in self.questions:
+            name = answer_field_name(question.code)
+            if name not in cleaned:
+                continue  # refused by its field
+            answer = cleaned[name]
+            if answer in (None, "", []):
+                continue
+            if isinstance(answer, list) and question.kind == Kind.TRIALS:
+                answer = [{part: _whole(value) for part, value in trial.items()} for trial in answer]
+            answer = _whole(answer)
+            problems = clean_case_answers({question.code: answer}, {question.code: question})
+            try:
+                check_plain_json(answer)
+            except ValidationError as error:
+                problems += error.messages
+            if problems:
+                self.add_error(name, problems)
+                continue
+            answers[question.code] = answer
+        cleaned["answers"] = answers
+        return cleaned
 
 
 class RuleCaseExpectationInline(admin.TabularInline):
@@ -396,13 +520,19 @@ class RuleCaseExpectationInline(admin.TabularInline):
 
 @admin.register(RuleCase)
 class RuleCaseAdmin(HistoryAdmin):
-    """The case library a preview checks before publishing."""
+    """The case library a preview checks before publishing. The answers are
+    asked question by question, section by section (2 queries: the
+    questions with their sections, the formulary's drugs)."""
 
     form = RuleCaseForm
     list_display = ["name", "expected"]
     search_fields = ["name", "description"]
     ordering = ["name"]
     inlines = [RuleCaseExpectationInline]
+
+    class Media:
+        css = {"all": ["css/admin.css"]}
+        js = ["js/admin_rows.js"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("expectations__condition")
@@ -412,6 +542,31 @@ class RuleCaseAdmin(HistoryAdmin):
         return "; ".join(
             f"{e.condition.slug}: {e.get_status_display().lower()}" for e in case.expectations.all()
         )
+
+    def _questions(self, request):
+        """The questions and the drugs a trial may name, read once per request."""
+        if not hasattr(request, "_case_questions"):
+            request._case_questions = (
+                list(Question.objects.select_related("section").order_by("section__order", "section__key", "order", "code")),
+                list(Drug.objects.order_by("order", "name").values_list("key", "name")),
+            )
+        return request._case_questions
+
+    def get_fieldsets(self, request, obj=None):
+        questions, _ = self._questions(request)
+        fieldsets = [(None, {"fields": ["name", "description", "answers"]})]
+        for question in questions:
+            if not fieldsets[-1][0] or fieldsets[-1][1]["section"] != question.section_id:
+                fieldsets.append((question.section.title, {"fields": [], "section": question.section_id}))
+            fieldsets[-1][1]["fields"].append(answer_field_name(question.code))
+        return [(title, {"fields": options["fields"]}) for title, options in fieldsets]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        questions, drugs = self._questions(request)
+        attrs = {answer_field_name(q.code): answer_field(q, drugs) for q in questions}
+        attrs["questions"] = questions
+        kwargs["form"] = type("RuleCaseAnswersForm", (self.form,), attrs)
+        return super().get_form(request, obj, change, **kwargs)
 
 
 @admin.register(Section)
@@ -721,22 +876,194 @@ class CriterionAdmin(TolerantAutocompleteMixin, HistoryAdmin):
 
 # Scored instruments and the formulary ------------------------------------------
 
-JSON_ROWS_ERROR = "This is not valid JSON. Write a list in square brackets, e.g. {}."
+WHOLE_NUMBER = re.compile(r"^-?\d{1,15}$")
+LONGEST_CELL = 300  # characters of a label in a row
+DECIMAL_NUMBER = re.compile(r"^\d{1,15}(\.\d{1,6})?$")
+
+
+class RowsWidget(forms.Widget):
+    """A list of small records (an instrument's options or bands) as rows of
+    inputs, one column per part, with BLANK_ROWS blank rows to add more;
+    static/js/admin_rows.js adds rows on request."""
+
+    template_name = "conditions/widgets/rows.html"
+
+    def __init__(self, columns, help_text="", attrs=None):
+        super().__init__(attrs)
+        self.columns = [_column(column) for column in columns]
+        self.help_text = help_text
+
+    class Media:
+        css = {"all": ["css/admin.css"]}
+        js = ["js/admin_rows.js"]
+
+    def value_from_datadict(self, data, files, name):
+        try:
+            count = min(int(data.get(f"{name}-rows", 0)), MOST_ROWS)
+        except (TypeError, ValueError):
+            count = 0
+        return [
+            {column["part"]: str(data.get(f"{name}-{index}-{column['part']}", "")).strip() for column in self.columns}
+            for index in range(count)
+        ]
+
+    def value_omitted_from_data(self, data, files, name):
+        return f"{name}-rows" not in data
+
+    def get_context(self, name, value, attrs):
+        context = super().get_context(name, value, attrs)
+        columns = self.columns
+        rows = [row for row in (value if isinstance(value, list) else []) if isinstance(row, dict)]
+        while rows and all(v in ("", None) for v in rows[-1].values()):
+            rows.pop()  # the blank rows posted: as many are offered again, not more
+        rows += [{} for _ in range(BLANK_ROWS)]
+        context["widget"].update({
+            "columns": columns, "help": self.help_text, "blank_rows": BLANK_ROWS,
+            "rows": [
+                [_shown_cell(column, row.get(column["part"])) for column in columns]
+                for row in rows
+            ],
+        })
+        return context
+
+
+def _shown_cell(column, value):
+    value = "" if value is None else str(value)
+    return {**column, "value": value, "known": any(value == offered for offered, _ in column["choices"])}
+
+
+def _column(column):
+    """(part, heading, kind[, choices]) as the rows template reads it; kind is
+    "number" (a whole number), "decimal", "text" or "select"."""
+    part, heading, kind, *choices = column
+    return {
+        "part": part, "heading": heading, "kind": kind, "choices": (choices[0] if choices else None) or [],
+        "type": "number" if kind in ("number", "decimal") else kind,
+        "step": "any" if kind == "decimal" else "1",
+        "css": "ks-number" if kind in ("number", "decimal") else "",
+    }
+
+
+class RowsField(forms.Field):
+    """Rows of a RowsWidget as the list of dicts the model stores: number
+    parts as whole numbers, text parts as written; blank rows left out.
+    Each problem names its row."""
+
+    def __init__(self, columns, noun, help_text="", **kwargs):
+        self.columns, self.noun = [_column(column) for column in columns], noun
+        kwargs.setdefault("widget", RowsWidget(columns, help_text))
+        super().__init__(**kwargs)
+
+    def to_python(self, rows):
+        if not rows:
+            return []
+        kept, problems = [], []
+        for number, row in enumerate(rows, 1):
+            if all(row.get(column["part"], "") == "" for column in self.columns):
+                continue
+            record = {}
+            for column in self.columns:
+                part, text = column["part"], row.get(column["part"], "")
+                value, problem = _cell(column, text, self.noun)
+                if problem:
+                    problems.append(f"Row {number}: {problem}")
+                else:
+                    record[part] = value
+            kept.append(record)
+        if problems:
+            raise ValidationError(problems)
+        return kept
+
+    def has_changed(self, initial, data):
+        try:
+            return self.to_python(data) != (initial or [])
+        except ValidationError:
+            return True
+
+
+def _cell(column, text, noun):
+    """A cell as stored, and "" or what is wrong with it."""
+    kind, heading = column["kind"], column["heading"]
+    if kind == "number":
+        if not text:
+            return None, f"give the {heading} as a whole number, e.g. 1."
+        if not WHOLE_NUMBER.match(text):
+            return None, f"the {heading} “{_shown(text)}” is not a whole number; write one, e.g. 1."
+        return int(text), ""
+    if kind == "decimal":
+        if not text:
+            return None, f"give the {heading}."
+        try:
+            number = float(text) if DECIMAL_NUMBER.match(text) else math.nan
+        except ValueError:
+            number = math.nan
+        if not math.isfinite(number) or abs(number) >= LARGEST_NUMBER:
+            return None, f"the {heading} “{_shown(text)}” is not a number; write one, e.g. 7.5."
+        if number < 0:
+            return None, f"the {heading} cannot be below 0."
+        return _whole(number), ""
+    if kind == "select":
+        offered = [value for value, _ in column["choices"] if value]
+        if not text:
+            return None, f"choose the {heading}."
+        if text not in offered:
+            return None, f"“{_shown(text)}” is not a {heading} to choose."
+        return text, ""
+    if not text:
+        return None, f"give the {noun} its {heading}."
+    if len(text) > LONGEST_CELL:
+        return None, f"the {heading} is longer than {LONGEST_CELL} characters; shorten it."
+    try:
+        check_plain_json(text)
+    except ValidationError as error:
+        return None, error.messages[0]
+    return text, ""
+
+
+def _shown(text, limit=20):
+    """What a lead typed, cut short for an error message."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+OPTION_COLUMNS = [("score", "score", "number"), ("label", "label", "text")]
+BAND_COLUMNS = [("min", "lowest total", "number"), ("max", "highest total", "number"), ("label", "label", "text")]
 
 
 class InstrumentForm(forms.ModelForm):
+    options = RowsField(
+        OPTION_COLUMNS, "option", required=False, label="options",
+        widget=RowsWidget(OPTION_COLUMNS, (
+            "The answers every item offers, lowest score first: scores 0, 1, 2 …, each with the words "
+            "the patient reads (e.g. 0, Not at all)."
+        )),
+    )
+    bands = RowsField(
+        BAND_COLUMNS, "band", required=False, label="bands",
+        widget=RowsWidget(BAND_COLUMNS, (
+            "The severity bands of the total, lowest first, from 0 to the highest total without gaps "
+            "or overlaps (e.g. 0 to 4, Minimal; 5 to 9, Mild)."
+        )),
+    )
+
     class Meta:
         model = Instrument
         fields = ["code", "name", "total", "options", "bands", "extra_items", "references", "licence", "order"]
-        field_classes = {"options": PlainJSONField, "bands": PlainJSONField}
-        error_messages = {
-            "options": {"invalid": JSON_ROWS_ERROR.format(OPTIONS_EXAMPLE)},
-            "bands": {"invalid": JSON_ROWS_ERROR.format(BANDS_EXAMPLE)},
-        }
-        widgets = {
-            "options": forms.Textarea(attrs={"rows": 6, "cols": 80}),
-            "bands": forms.Textarea(attrs={"rows": 6, "cols": 80}),
-        }
+
+    def clean_options(self):
+        if not self.cleaned_data["options"]:
+            raise ValidationError(
+                "Fill in the options as rows, lowest score first: a score and a label each "
+                "(0, Not at all; 1, Several days …)."
+            )
+        return self.cleaned_data["options"]
+
+    def clean_bands(self):
+        if not self.cleaned_data["bands"]:
+            raise ValidationError(
+                "Fill in the severity bands as rows, lowest first: the lowest and highest total and a "
+                "label each (0 to 4, Minimal; 5 to 9, Mild …)."
+            )
+        return self.cleaned_data["bands"]
 
 
 @admin.register(Instrument)

@@ -3,12 +3,16 @@ published versions: preview the working copy, publish it, compare versions."""
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from conditions.admin import RuleCaseAdmin
+from conditions.models import RuleCase
+from rules.vocabulary import Status
 from screening import publishing
 from screening.models import AuditEvent, PublishedRulebook, Screening
 from screening.rulebook import describe_version, published_rulebook, version_label, working_rulebook
@@ -221,3 +225,50 @@ class PublishedRulebookAdmin(admin.ModelAdmin):
 
 def _can_publish(request):
     return request.user.has_perm("screening.add_publishedrulebook")
+
+
+# The case library, with each case checked against the working copy ----------
+#
+# conditions never imports screening (pyproject.toml, import-linter), so the
+# column that needs the rules engine is added here, to conditions' own admin.
+
+
+class CheckedCaseList(ChangeList):
+    """The page of cases, each evaluated against the working copy in memory:
+    one rulebook read (1 query when cached) however many cases are shown."""
+
+    def get_results(self, request):
+        super().get_results(request)
+        cases = list(self.result_list)
+        if cases:
+            rulebook = working_rulebook()
+            for case in cases:
+                case.draft_failures = publishing.case_failures(rulebook, case)
+        self.result_list = cases
+
+
+admin.site.unregister(RuleCase)
+
+
+@admin.register(RuleCase)
+class CheckedRuleCaseAdmin(RuleCaseAdmin):
+    list_display = [*RuleCaseAdmin.list_display, "working_copy"]
+
+    def get_changelist(self, request, **kwargs):
+        return CheckedCaseList
+
+    @admin.display(description="with the working copy")
+    def working_copy(self, case):
+        failures = getattr(case, "draft_failures", None)
+        if failures is None:
+            return "—"
+        if not failures:
+            return format_html('<span class="ks-case-passes">{}</span>', "Passes")
+        return format_html(
+            '<strong class="ks-case-fails">Fails</strong>: {}',
+            "; ".join(
+                f"{failure.condition}: expected {Status.label_of(failure.expected).lower()}, "
+                f"gives {Status.label_of(failure.got).lower()}"
+                for failure in failures
+            ),
+        )

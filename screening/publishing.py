@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from conditions.models import RuleCase, RuleCaseExpectation
 from rules import engine
-from rules.vocabulary import Operator
+from rules.vocabulary import Effect, Operator
 from screening.models import KnowledgeBaseRevision, PublishedRulebook, Screening, Status
 from screening.rulebook import (
     latest_publication,
@@ -106,6 +106,10 @@ class Change:
     before: str
     after: str
     criteria: list[str]
+    # In words, for the preview page: the condition's name and, for each
+    # criterion, ("Require: <question text> at least 3 (“its message”)", key).
+    condition_name: str = ""
+    criteria_words: list[str] = field(default_factory=list)
 
     def to_dict(self):
         return {
@@ -120,6 +124,7 @@ class FailingCase:
     condition: str
     expected: str
     got: str
+    condition_name: str = ""
 
     def to_dict(self):
         return {"case": self.case, "condition": self.condition, "expected": self.expected, "got": self.got}
@@ -196,15 +201,59 @@ def rulebook_preview(*, limit: int | None = None, published: engine.Rulebook | N
         conditions = list(expected)
         if published != working:
             changes += _changes(published, working, conditions, case.answers, differing, case=case.name)
-        got = {r.condition: r.status for r in _evaluate(working, conditions, case.answers).results}
-        for slug, status in expected.items():
-            result = got.get(slug, "not in the rules")
-            if result != status:
-                failing.append(FailingCase(case=case.name, condition=slug, expected=status, got=result))
+        failing += case_failures(working, case)
+    for change in changes:
+        change.condition_name = _condition_name(change.condition, working, published)
+        change.criteria_words = [(_criterion_words(key, working, published), key) for key in change.criteria]
+    for failure in failing:
+        failure.condition_name = _condition_name(failure.condition, working, published)
     return Preview(
         published=publication and published.version, working=working.version,
         screenings=len(screenings), cases=len(cases), changes=changes, failing_cases=failing,
     )
+
+
+def _condition_name(slug, *rulebooks):
+    return next((r.condition[slug].name for r in rulebooks if slug in r.condition), slug)
+
+
+def _criterion_words(key, working, published):
+    """A criterion as a lead reads it: its effect, its question's text, the
+    test in words and its message; as the working copy has it, else as
+    published (a criterion removed)."""
+    for rulebook in (working, published):
+        criterion = next((c for c in rulebook.criteria if c.key == key), None)
+        if criterion is not None:
+            break
+    else:
+        return key
+    question = rulebook.question.get(criterion.question)
+    labels = {c.value: c.label for c in question.choices} if question else {}
+    value = criterion.value
+    if value is None or criterion.operator in (Operator.IS_TRUE, Operator.IS_FALSE):
+        value = ""
+    elif isinstance(value, bool):
+        value = " yes" if value else " no"
+    elif isinstance(value, tuple | list):
+        value = " " + ", ".join(labels.get(v, str(v)) for v in value)
+    else:
+        value = " " + labels.get(value, str(value)) + (f" {question.unit}" if question and question.unit else "")
+    text = question.text if question else criterion.question
+    return (
+        f"{Effect.label_of(criterion.effect)}: {text} {Operator.label_of(criterion.operator)}{value} "
+        f"(“{criterion.message}”)"
+    )
+
+
+def case_failures(rulebook: engine.Rulebook, case: RuleCase) -> list[FailingCase]:
+    """The expectations of a library case (its expectations prefetched) that
+    `rulebook` does not meet; evaluated in memory, no query."""
+    expected = {e.condition.slug: e.status for e in case.expectations.all()}
+    got = {r.condition: r.status for r in _evaluate(rulebook, list(expected), case.answers).results}
+    return [
+        FailingCase(case=case.name, condition=slug, expected=status, got=got.get(slug, "not in the rules"))
+        for slug, status in expected.items() if got.get(slug, "not in the rules") != status
+    ]
 
 
 def _evaluate(rulebook: engine.Rulebook, conditions, answers) -> engine.Advisory:

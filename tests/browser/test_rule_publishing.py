@@ -56,12 +56,15 @@ def test_lead_changes_the_trd_threshold_previews_and_publishes(
     expect(changes).to_contain_text("case “TRD: two failed trials, moderate depression”")
     expect(changes).to_contain_text(f"screening {earlier.pk}")
     expect(changes).to_contain_text("trd-two-failed-trials-require")
-    expect(page.locator("#failing-cases")).to_contain_text("expected eligible, got not_met")
+    expect(changes).to_contain_text("Require: Antidepressants tried in this episode")
+    expect(page.locator("#failing-cases")).to_contain_text(
+        "expected “Meets screening criteria”, gives “Criteria not met”"
+    )
     page.screenshot(path=str(artifacts_dir / "rulebook-preview.png"), full_page=True)
 
     # Publish: the summary again, a note (a case now fails) and a confirmation.
     page.get_by_role("link", name="Publish the working copy…").click()
-    expect(page.locator("#preview-changes")).to_contain_text("not_met")
+    expect(page.locator("#preview-changes")).to_contain_text("Criteria not met")
     page.get_by_role("button", name="Publish").click()  # the browser wants the box ticked first
     expect(page).to_have_url(f"{live_server.url}/admin/screening/publishedrulebook/publish/")
     page.get_by_label("I have read what this changes").check()

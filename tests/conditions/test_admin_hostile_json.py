@@ -1,21 +1,22 @@
-"""Every value the admin stores as JSON, given what JSON's grammar allows but
-no column or rule can hold: a form error that says so, never a 500, and
-nothing saved. Through HTTP, as a clinical lead."""
+"""Every value the admin stores as JSON, given what JSON's grammar (or a
+pasted text) allows but no column or rule can hold: a form error that says
+so, never a 500, and nothing saved. Through HTTP, as a clinical lead."""
 
 import json
 
 import pytest
 
-from conditions.models import Criterion, Instrument, Question, RuleCase
-from tests.conditions.test_admin import case_form, choice_rows, criterion_form, question_form
+from conditions.models import Criterion, Instrument, Question
+from tests.conditions.test_admin import choice_rows, criterion_form, question_form
 from tests.conditions.test_admin_instruments import instrument_form
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("module_knowledge_base")]
 
-# JSON text a lead might paste, each refused for a reason of its own. Each
-# stands where a value belongs in the field's shape (`shaped`), and alone.
+# Text a lead might type or paste where a number or a word belongs, each
+# refused for a reason of its own: in a cell of an instrument's option and
+# band rows, and (tests/conditions/test_admin_no_json.py) in a case's answers.
 HOSTILE = {
-    "NUL in a string": '"a\\u0000b"',
+    "NUL in a text": "a\x00b",
     "NaN": "NaN",
     "Infinity": "Infinity",
     "minus Infinity": "-Infinity",
@@ -24,40 +25,27 @@ HOSTILE = {
     "a 400-digit integer": "9" * 400,
     "nesting 100,000 deep": "[" * 100_000 + "]" * 100_000,
     "nesting 50 deep": "[" * 50 + "]" * 50,
-    "a lone surrogate": '"\\ud800"',
-}
-KEYS = {
-    "NUL in a key": '{"a\\u0000b": 1}',
-    "a lone surrogate in a key": '{"\\ud800": 1}',
 }
 
 
-def shaped(field, atom):
-    """`atom` where the field expects a value: an answer, a score, a band's end."""
-    return {
-        "answers": f'{{"age": {atom}}}',
-        "options": f'[{{"score": 0, "label": "No"}}, {{"score": {atom}, "label": "Yes"}}]',
-        "bands": f'[{{"min": 0, "max": {atom}, "label": "All"}}]',
-    }[field]
-
-
-def post_case(client, text):
-    return client.post("/admin/conditions/rulecase/add/", case_form(name="Hostile", answers=text))
-
-
-def post_instrument(field):
+def post_instrument(field, part):
     def post(client, text):
         phq9 = Instrument.objects.get(code="phq9")
-        return client.post(f"/admin/conditions/instrument/{phq9.pk}/change/", instrument_form(phq9, **{field: text}))
+        rows = [dict(row) for row in getattr(phq9, field)]
+        rows[-1][part] = text
+        return client.post(f"/admin/conditions/instrument/{phq9.pk}/change/", instrument_form(phq9, **{field: rows}))
     return post
 
 
-JSON_FIELDS = {"answers": post_case, "options": post_instrument("options"), "bands": post_instrument("bands")}
+CELLS = {
+    "an option's score": ("options", post_instrument("options", "score")),
+    "a band's end": ("bands", post_instrument("bands", "max")),
+}
 
 
 def unchanged():
     phq9 = Instrument.objects.get(code="phq9")
-    return (not RuleCase.objects.filter(name="Hostile").exists(), phq9.options, phq9.bands)
+    return (phq9.options, phq9.bands)
 
 
 def assert_form_error(response, field):
@@ -67,43 +55,34 @@ def assert_form_error(response, field):
     return " ".join(form.errors[field])
 
 
-@pytest.mark.parametrize("field", JSON_FIELDS)
-@pytest.mark.parametrize("name", [*HOSTILE, *KEYS])
-def test_hostile_json_in_an_admin_field_is_a_form_error(lead_client, field, name):
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("name", HOSTILE)
+def test_hostile_text_in_an_instruments_rows_is_a_form_error(lead_client, cell, name):
     before = unchanged()
-    texts = [KEYS[name]] if name in KEYS else [HOSTILE[name], shaped(field, HOSTILE[name])]
-    if name in KEYS and field != "answers":
-        texts = [f"[{KEYS[name]}]"]
-    for text in texts:
-        message = assert_form_error(JSON_FIELDS[field](lead_client, text), field)
-        assert "Server Error" not in message
+    field, post = CELLS[cell]
+    message = assert_form_error(post(lead_client, HOSTILE[name]), field)
+    assert "is not a whole number" in message and "Row " in message
     assert unchanged() == before
 
 
-@pytest.mark.parametrize("name, atom, message", [
-    ("NUL", '"a\\u0000b"', "NUL character"),
-    ("NaN", "NaN", "NaN and Infinity are not numbers"),
-    ("overflow", "1e400", "NaN and Infinity are not numbers"),
-    ("huge", "9" * 5000, "too large"),
-    ("deep", "[" * 5000 + "]" * 5000, "nested more than"),
-    ("long", "[" * 100_000 + "]" * 100_000, "the most a field here takes is 100,000"),
-    ("surrogate", '"\\ud800"', "lone surrogate"),
+@pytest.mark.parametrize("name, text, message", [
+    ("NUL", "Not\x00at all", "Row 1: A text holds a NUL character"),
+    ("long", "[" * 100_000, "Row 1: the label is longer than 300 characters; shorten it."),
 ])
-def test_the_form_error_says_what_is_wrong(lead_client, name, atom, message):
-    assert message in assert_form_error(post_case(lead_client, shaped("answers", atom)), "answers")
+def test_a_hostile_label_says_what_is_wrong(lead_client, name, text, message):
+    phq9 = Instrument.objects.get(code="phq9")
+    options = [dict(row) for row in phq9.options]
+    options[0]["label"] = text
+    response = lead_client.post(f"/admin/conditions/instrument/{phq9.pk}/change/", instrument_form(phq9, options=options))
+    assert message in assert_form_error(response, "options")
+    assert unchanged() == (phq9.options, phq9.bands)
 
 
 def test_what_was_typed_is_shown_again(lead_client):
-    text = shaped("answers", "NaN")
-    response = post_case(lead_client, text)
-    assert_form_error(response, "answers")
-    assert response.context["adminform"].form["answers"].value() == text
-
-
-def test_ordinary_json_still_saves(lead_client):
-    response = post_case(lead_client, '{"age": 45, "mdd_current": true, "interacting_medicines": ["none"]}')
-    assert response.status_code == 302
-    assert RuleCase.objects.get(name="Hostile").answers["age"] == 45
+    phq9 = Instrument.objects.get(code="phq9")
+    response = post_instrument("bands", "max")(lead_client, "NaN")
+    assert_form_error(response, "bands")
+    assert f'name="bands-{len(phq9.bands) - 1}-max" value="NaN"' in response.content.decode()
 
 
 # The values the admin stores as JSON from fields of their own: a choice's

@@ -1,8 +1,6 @@
 """Instruments, formulary drugs and calculated questions in the admin, as a
 clinical lead edits them: form errors, never a 500, and every change kept."""
 
-import json
-
 import pytest
 from django.utils.html import escape
 
@@ -15,10 +13,19 @@ def change_url(instance):
     return f"/admin/conditions/{instance._meta.model_name}/{instance.pk}/change/"
 
 
-def instrument_form(instrument, **changes):
+def rows(name, records):
+    """An instrument's options or bands as the admin's rows post them."""
+    data = {f"{name}-rows": len(records)}
+    for index, record in enumerate(records):
+        data.update({f"{name}-{index}-{part}": value for part, value in record.items()})
+    return data
+
+
+def instrument_form(instrument, options=None, bands=None, **changes):
     data = {
         "code": instrument.code, "name": instrument.name, "total": instrument.total_id,
-        "options": json.dumps(instrument.options), "bands": json.dumps(instrument.bands),
+        **rows("options", instrument.options if options is None else options),
+        **rows("bands", instrument.bands if bands is None else bands),
         "extra_items": [q.pk for q in instrument.extra_items.all()] if instrument.pk else [],
         "references": [r.pk for r in instrument.references.all()] if instrument.pk else [],
         "licence": instrument.licence, "order": instrument.order,
@@ -45,7 +52,7 @@ def errors_of(response):
 def test_a_lead_changes_an_instruments_bands_and_the_change_is_kept(lead_client, lead):
     phq9 = Instrument.objects.get(code="phq9")
     bands = [*phq9.bands[:-1], {**phq9.bands[-1], "label": "Severe depression"}]
-    response = lead_client.post(change_url(phq9), instrument_form(phq9, bands=json.dumps(bands)))
+    response = lead_client.post(change_url(phq9), instrument_form(phq9, bands=bands))
     assert response.status_code == 302
     latest = phq9.history.first()
     assert (latest.bands[-1]["label"], latest.history_user, latest.history_type) == ("Severe depression", lead, "~")
@@ -55,19 +62,61 @@ def test_a_lead_changes_an_instruments_bands_and_the_change_is_kept(lead_client,
 
 
 @pytest.mark.parametrize("changes, field, message", [
-    ({"bands": json.dumps([{"min": 0, "max": 9, "label": "Mild"}, {"min": 9, "max": 27, "label": "Severe"}])},
+    ({"bands": [{"min": 0, "max": 9, "label": "Mild"}, {"min": 9, "max": 27, "label": "Severe"}]},
      "bands", "The band “Severe” overlaps the band before it; start it at 10."),
-    ({"bands": json.dumps([{"min": 0, "max": 20, "label": "All"}])},
+    ({"bands": [{"min": 0, "max": 20, "label": "All"}]},
      "bands", "The bands end at 20, but the highest total is 27; the last band should end at 27."),
-    ({"bands": "[{min: 0}"}, "bands", "This is not valid JSON. Write a list in square brackets"),
-    ({"options": json.dumps([{"score": 0, "label": "No"}, {"score": 1, "label": "Yes"}])},
+    ({"bands": [{"min": 0, "max": "ten", "label": "Mild"}, {"min": 11, "max": 27, "label": "Severe"}]},
+     "bands", "Row 1: the highest total “ten” is not a whole number; write one, e.g. 1."),
+    ({"bands": [{"min": 0, "max": 9, "label": "Mild"}, {"min": 10, "max": 27, "label": ""}]},
+     "bands", "Row 2: give the band its label."),
+    ({"options": [{"score": 0, "label": "No"}, {"score": 1, "label": "Yes"}]},
      "options", "Item phq9_1 is scored from 0 to 3, but the options go from 0 to 1: make them agree."),
+    ({"options": [{"score": 0, "label": "No"}, {"score": "", "label": "Yes"}]},
+     "options", "Row 2: give the score as a whole number, e.g. 1."),
+    ({"options": [{"score": "", "label": ""}]}, "options", "Fill in the options as rows, lowest score first"),
+    ({"bands": []}, "bands", "Fill in the severity bands as rows, lowest first"),
 ])
 def test_a_malformed_instrument_is_a_form_error(lead_client, changes, field, message):
     phq9 = Instrument.objects.get(code="phq9")
     response = lead_client.post(change_url(phq9), instrument_form(phq9, **changes))
     assert message in " ".join(errors_of(response)[field])
     assert Instrument.objects.get(code="phq9").bands == phq9.bands
+
+
+def test_an_instruments_options_and_bands_are_rows_not_json(lead_client):
+    phq9 = Instrument.objects.get(code="phq9")
+    html = lead_client.get(change_url(phq9)).content.decode()
+    assert 'name="options-0-score" value="0"' in html and 'name="options-0-label" value="Not at all"' in html
+    assert f'name="bands-{len(phq9.bands) - 1}-max" value="27"' in html
+    assert 'name="options-rows"' in html and "js/admin_rows.js" in html
+    assert "[{" not in html.split('id="id_options"')[1].split("</table>")[0]  # no JSON to read
+
+
+def test_a_lead_adds_and_removes_rows_and_the_json_keeps_its_shape(lead_client):
+    phq9 = Instrument.objects.get(code="phq9")
+    # Split the last band in two in a blank row at the end, and empty a row of options
+    # in the middle that the lead has moved down: blank rows are left out.
+    bands = [*phq9.bands[:-1], {"min": 20, "max": 24, "label": "Severe"}, {"min": 25, "max": 27, "label": "Very severe"}]
+    options = [*phq9.options[:2], {"score": "", "label": ""}, *phq9.options[2:], {"score": "", "label": ""}]
+    response = lead_client.post(change_url(phq9), instrument_form(phq9, options=options, bands=bands))
+    assert response.status_code == 302, errors_of(response)
+    saved = Instrument.objects.get(pk=phq9.pk)
+    assert saved.options == phq9.options
+    assert saved.bands[-2:] == [{"min": 20, "max": 24, "label": "Severe"}, {"min": 25, "max": 27, "label": "Very severe"}]
+    assert all(type(band["min"]) is int and type(band["max"]) is int for band in saved.bands)
+
+
+def test_a_refused_row_is_shown_again_as_typed(lead_client):
+    phq9 = Instrument.objects.get(code="phq9")
+    bands = [*phq9.bands[:-1], {"min": "twenty", "max": 27, "label": "Severe, as typed"}]
+    response = lead_client.post(change_url(phq9), instrument_form(phq9, bands=bands))
+    last = len(phq9.bands)
+    assert f"Row {last}: the lowest total “twenty” is not a whole number" in " ".join(errors_of(response)["bands"])
+    html = response.content.decode()
+    assert f'name="bands-{last - 1}-min" value="twenty"' in html
+    assert "Severe, as typed" in html
+    assert Instrument.objects.get(pk=phq9.pk).bands == phq9.bands
 
 
 def test_a_lead_adds_an_instrument_on_a_calculated_total(lead_client):

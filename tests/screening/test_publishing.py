@@ -9,12 +9,13 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
 
-from conditions.models import Criterion, RuleCase
+from conditions.models import Criterion, Question, RuleCase
 from screening import services
 from screening.models import PublishedRulebook, Screening
 from screening.publishing import rulebook_publish
 from tests.answers import TRD_ELIGIBLE
 from tests.conftest import user_in_role
+from tests.markup import parse
 
 pytestmark = [
     pytest.mark.django_db,
@@ -249,7 +250,16 @@ def test_admin_preview_shows_the_changed_cases(lead_client):
     raise_trd_threshold()
     html = lead_client.get(PREVIEW_URL).content.decode()
     assert "case “TRD: two failed trials, moderate depression”" in html
-    assert "expected eligible, got not_met" in html
+    # In words, not codes: condition names, status labels, the criterion's question and message.
+    page = parse(html)
+    changes = page.select_one("#preview-changes").text()
+    assert "Treatment-resistant depression" in changes and "Criteria not met" in changes
+    assert "Meets screening criteria" in changes
+    trials = Question.objects.get(code="failed_antidepressant_trials").text
+    assert f"Require: {trials} at least 3" in changes
+    assert "not_met" not in changes
+    failing = page.select_one("#failing-cases").text()
+    assert "expected “Meets screening criteria”, gives “Criteria not met”" in failing
 
 
 def test_admin_publish_asks_for_confirmation_and_a_note_for_failing_cases(lead_client):
