@@ -239,7 +239,19 @@ class ChoiceRowsWidget(forms.Widget):
         return context
 
 
-class ChoiceRowsField(forms.Field):
+class ParsedRowsField(forms.Field):
+    """A field of rows that stores a JSON list: changed when the rows, as
+    they would be stored, differ from what is stored (a refused one counts
+    as changed, so its error shows)."""
+
+    def has_changed(self, initial, data):
+        try:
+            return self.to_python(data) != (initial or [])
+        except ValidationError:
+            return True
+
+
+class ChoiceRowsField(ParsedRowsField):
     widget = ChoiceRowsWidget
 
     def to_python(self, rows):
@@ -274,11 +286,6 @@ class ChoiceRowsField(forms.Field):
         check_plain_json(choices)
         return choices
 
-    def has_changed(self, initial, data):
-        try:
-            return self.to_python(data) != (initial or [])
-        except ValidationError:
-            return True
 
 
 class QuestionForm(forms.ModelForm):
@@ -944,7 +951,7 @@ def _column(column):
     }
 
 
-class RowsField(forms.Field):
+class RowsField(ParsedRowsField):
     """Rows of a RowsWidget as the list of dicts the model stores: number
     parts as whole numbers, text parts as written; blank rows left out.
     Each problem names its row."""
@@ -974,11 +981,6 @@ class RowsField(forms.Field):
             raise ValidationError(problems)
         return kept
 
-    def has_changed(self, initial, data):
-        try:
-            return self.to_python(data) != (initial or [])
-        except ValidationError:
-            return True
 
 
 def _cell(column, text, noun):
