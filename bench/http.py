@@ -380,6 +380,25 @@ def post_bodies(path, drafts, rulebook, csrf):
 # --- the run --------------------------------------------------------------
 
 
+def single_request_ms(url, cookie):
+    """One request's time, in milliseconds."""
+    request = urllib.request.Request(url, headers={"Cookie": cookie})
+    start = time.perf_counter()
+    with urllib.request.urlopen(request, timeout=120) as response:
+        response.read()
+    return (time.perf_counter() - start) * 1000
+
+
+def drain(url, cookie, quiet_ms, timeout=120):
+    """Waits until `url` is answered at its idle speed again. When a load
+    ends, wrk stops sending, but the workers still answer every request
+    it had sent; at 16 connections to a slow page that queue outlasts a
+    slice, and the next load (the floor's) would be timed behind it."""
+    deadline = time.monotonic() + timeout
+    while single_request_ms(url, cookie) > quiet_ms and time.monotonic() < deadline:
+        pass
+
+
 def free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -517,6 +536,9 @@ def main():
             return run_python_load(url, seconds, extra, connections)
 
         slice_seconds = max(1, args.seconds // ROUNDS)
+        # The floor's idle speed, for telling when a load's queue has drained.
+        load(base + FLOOR, 1, load_env)
+        quiet_ms = max(50.0, 3 * min(single_request_ms(base + FLOOR, cookie) for _ in range(5)))
         by_concurrency = {}
         for connections in concurrencies:
             results, floors = {}, []
@@ -529,10 +551,12 @@ def main():
                 warm = dict(load_env, **({"BENCH_POSTS": str(warm_posts)} if path is None else {}))
                 load(url, 1, warm, connections)  # warm up the workers' caches and connections
                 page_runs, floor_runs = [], []
+                drain(base + FLOOR, cookie, quiet_ms)
                 for turn in range(ROUNDS):
                     floor_runs.append(load(base + FLOOR, slice_seconds, load_env, connections))
                     extra = dict(load_env, **({"BENCH_POSTS": str(posts[turn])} if path is None else {}))
                     page_runs.append(load(url, slice_seconds, extra, connections))
+                    drain(base + FLOOR, cookie, quiet_ms)
                 results[name] = combined(page_runs)
                 results[name]["floor_rps"] = combined(floor_runs)["rps"]
                 floors += floor_runs
