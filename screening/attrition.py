@@ -153,6 +153,7 @@ class Decided(NamedTuple):
     name: str
     status: str
     criterion: str
+    wording: str  # the criterion's message as the knowledge base words it now
     figure: Figure
 
     @property
@@ -209,10 +210,11 @@ def _current(*, team_id, period: Period, via: str = ""):
     )
 
 
-def attrition(*, team_id, period: Period, names: dict[str, str]) -> Attrition:
+def attrition(*, team_id, period: Period, names: dict[str, str], wordings: dict[str, str]) -> Attrition:
     """The team's figures for `period`: 2 queries (the outcomes by
     condition, status and decision; the deciding criteria by condition,
-    status and criterion). `names`: condition slug -> name."""
+    status and criterion). `names`: condition slug -> name; `wordings`:
+    criterion key -> message."""
     outcomes = ConditionOutcome.objects.filter(*_current(team_id=team_id, period=period))
     by_status: dict[str, dict[str, int]] = {}
     by_decision: dict[tuple[str, str, str], int] = {}
@@ -245,7 +247,7 @@ def attrition(*, team_id, period: Period, names: dict[str, str]) -> Attrition:
     criteria = sorted(
         (
             Decided(row["outcome__condition"], names.get(row["outcome__condition"], row["outcome__condition"]),
-                    row["outcome__status"], row["criterion"],
+                    row["outcome__status"], row["criterion"], wordings.get(row["criterion"], NO_LONGER_IN_THE_KNOWLEDGE_BASE),
                     figure(row["outcome__condition"], row["outcome__status"], row["n"]))
             for row in criteria_rows
         ),
@@ -279,8 +281,11 @@ def decision_label(decision: str) -> str:
         return decision
 
 
+# The wording shown for a criterion deleted from the knowledge base since.
+NO_LONGER_IN_THE_KNOWLEDGE_BASE = "(no longer in the knowledge base)"
+
 # The CSV's header, and the rows a page's tables show, figure for figure.
-CSV_HEADER = ("table", "condition", "status", "criterion", "decision", "count")
+CSV_HEADER = ("table", "condition", "status", "criterion", "criterion wording", "decision", "count")
 
 
 def table_rows(figures: Attrition) -> list[tuple[str, ...]]:
@@ -289,13 +294,14 @@ def table_rows(figures: Attrition) -> list[tuple[str, ...]]:
     criteria, the decisions against the advice."""
     rows = []
     for funnel in figures.funnels:
-        rows.append(("funnel", funnel.name, "Screened", "", "", funnel.screened.csv))
-        rows += [("funnel", funnel.name, status_label(s), "", "", f.csv) for s, f in funnel.statuses]
+        rows.append(("funnel", funnel.name, "Screened", "", "", "", funnel.screened.csv))
+        rows += [("funnel", funnel.name, status_label(s), "", "", "", f.csv) for s, f in funnel.statuses]
     rows += [
-        ("deciding criterion", d.name, d.status_label, d.criterion, "", d.figure.csv) for d in figures.criteria
+        ("deciding criterion", d.name, d.status_label, d.criterion, d.wording, "", d.figure.csv)
+        for d in figures.criteria
     ]
     rows += [
-        ("decision against the advice", o.name, o.status_label, "", o.decision_label, o.figure.csv)
+        ("decision against the advice", o.name, o.status_label, "", "", o.decision_label, o.figure.csv)
         for o in figures.overrides
     ]
     return rows

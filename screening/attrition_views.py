@@ -136,7 +136,8 @@ def attrition_page(request):
     context = {"form": form, "teams": teams, "fewer_than": attrition.FEWER_THAN, "not_shown": attrition.NOT_SHOWN}
     if teams and form.is_valid():
         team, period = form.chosen
-        figures = attrition.attrition(team_id=team.pk, period=period, names=selectors.condition_names())
+        figures = attrition.attrition(team_id=team.pk, period=period, names=selectors.condition_names(),
+                                        wordings=selectors.criterion_wordings())
         audit(AuditAction.ATTRITION_VIEWED, request=request, object_type="attrition", object_key=_audit_key(team, period))
         context.update({
             "team": team, "period": period, "figures": figures,
@@ -156,7 +157,8 @@ def attrition_csv(request):
     if not teams or not form.is_valid():
         return HttpResponseBadRequest("Choose one of your teams and a period.", content_type="text/plain")
     team, period = form.chosen
-    figures = attrition.attrition(team_id=team.pk, period=period, names=selectors.condition_names())
+    figures = attrition.attrition(team_id=team.pk, period=period, names=selectors.condition_names(),
+                                        wordings=selectors.criterion_wordings())
     audit(AuditAction.ATTRITION_DOWNLOADED, request=request, object_type="attrition", object_key=_audit_key(team, period))
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = (

@@ -4,7 +4,7 @@ queries it makes."""
 from django.db.models import Case, Exists, OuterRef, QuerySet, Subquery, When
 from django.db.models.fields.json import KeyTransform
 
-from conditions.models import Condition
+from conditions.models import Condition, Criterion
 from screening.models import PublishedRulebook, Screening, Status, patient_key
 
 VIEW_ALL_PERMISSION = "screening.view_all_screenings"
@@ -119,6 +119,12 @@ def condition_names() -> dict[str, str]:
     """One query: slug -> name of every condition, active or not, for lists
     that show the conditions of past screenings."""
     return dict(Condition.objects.values_list("slug", "name"))
+
+
+def criterion_wordings() -> dict[str, str]:
+    """One query: key -> message of every criterion, active or not, for
+    figures that name the criteria of past results."""
+    return dict(Criterion.objects.values_list("key", "message"))
 
 
 def amendments_of(screening: Screening) -> list[Screening]:

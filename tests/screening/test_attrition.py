@@ -16,6 +16,7 @@ from django.apps import apps as django_apps
 from django.urls import reverse
 from django.utils import timezone
 
+from conditions.models import Criterion
 from screening import attrition, services
 from screening.models import (
     AuditAction,
@@ -30,6 +31,11 @@ from teams.models import Membership, Team
 from tests.answers import TRD_ELIGIBLE
 from tests.conftest import Client, user_in_role
 from tests.markup import parse
+
+# A criterion of the shipped knowledge base (its wording is shown); the other keys below
+# stand for criteria deleted since ("no longer in the knowledge base").
+TRIALS = "trd-two-failed-trials-require"
+GONE = attrition.NO_LONGER_IN_THE_KNOWLEDGE_BASE
 
 pytestmark = [
     pytest.mark.django_db,
@@ -99,13 +105,13 @@ def lead_of(team_name, username):
 
 # (condition, status, deciding criteria, decision) combinations, dealt out in turn.
 PATTERNS = [
-    [("trd", "eligible", ["trd-age", "trd-trials"], "follow")],
+    [("trd", "eligible", ["trd-age", TRIALS], "follow")],
     [("trd", "excluded", ["psychosis-exclude"], "follow"), ("bipolar-depression", "not_met", ["bd-episode"], "follow")],
-    [("trd", "not_met", ["trd-trials"], "proceed")],
+    [("trd", "not_met", [TRIALS], "proceed")],
     [("trd", "caution", ["bp-caution"], "do_not_proceed"), ("bipolar-depression", "eligible", ["bd-episode"], "follow")],
     [("trd", "incomplete", ["trd-age", "bp-caution"], "follow")],
     [("bipolar-depression", "excluded", ["psychosis-exclude"], "follow")],
-    [("trd", "eligible", ["trd-age", "trd-trials"], "follow")],
+    [("trd", "eligible", ["trd-age", TRIALS], "follow")],
 ]
 FINALS = 10_000
 
@@ -153,15 +159,15 @@ def page_rows(response) -> list[tuple[str, ...]]:
     rows = []
     for tr in page.select('[data-testid="funnel"] tbody tr'):
         name, cells = tr.select_one("th").text(), [td.text() for td in tr.select("td")]
-        rows += [("funnel", name, label, "", "", cell) for label, cell in zip(header, cells, strict=True)]
+        rows += [("funnel", name, label, "", "", "", cell) for label, cell in zip(header, cells, strict=True)]
     for tr in page.select('[data-testid="criteria"] tbody tr'):
         cells = [td.text() for td in tr.select("td")]
-        if len(cells) == 4:
-            rows.append(("deciding criterion", cells[0], cells[1], cells[2], "", cells[3]))
+        if len(cells) == 5:
+            rows.append(("deciding criterion", cells[0], cells[1], cells[2], cells[3], "", cells[4]))
     for tr in page.select('[data-testid="overrides"] tbody tr'):
         cells = [td.text() for td in tr.select("td")]
         if len(cells) == 4:
-            rows.append(("decision against the advice", cells[0], cells[1], "", cells[2], cells[3]))
+            rows.append(("decision against the advice", cells[0], cells[1], "", "", cells[2], cells[3]))
     return [tuple(attrition.FEWER_THAN_CSV if cell == attrition.FEWER_THAN else cell for cell in row) for row in rows]
 
 
@@ -174,7 +180,7 @@ def csv_rows(response) -> list[tuple[str, ...]]:
 
 def funnel(response) -> dict[str, dict[str, str]]:
     table = {}
-    for _table, name, label, _c, _d, count in page_rows(response):
+    for _table, name, label, _criterion, _wording, _decision, count in page_rows(response):
         if _table == "funnel":
             table.setdefault(name, {})[label] = count
     return table
@@ -186,14 +192,15 @@ def funnel(response) -> dict[str, dict[str, str]]:
 def test_the_page_shows_the_teams_funnel_in_a_fixed_number_of_queries(big_clinic, assert_queries):
     north_lead, north, _south, expected = big_clinic
     client = signed_in(north_lead)
-    with assert_queries(10):
+    with assert_queries(11):
         # 1. the signed-in user
         # 2-3. may they see attrition? their own permissions, then their groups' (remembered for the request)
         # 4. the teams they may pick, each with whether they are in it
         # 5. condition slugs and names
-        # 6. the outcomes of the period's current finals by condition, status and decision
-        # 7. the deciding criteria of the same outcomes by condition, status and criterion
-        # 8-10. the audit chain's head locked FOR UPDATE, INSERT "criterion attrition viewed", UPDATE the head
+        # 6. criterion keys and their wording
+        # 7. the outcomes of the period's current finals by condition, status and decision
+        # 8. the deciding criteria of the same outcomes by condition, status and criterion
+        # 9-11. the audit chain's head locked FOR UPDATE, INSERT "criterion attrition viewed", UPDATE the head
         response = client.get(reverse("screening:attrition"))
     assert response.status_code == 200
     shown = funnel(response)
@@ -201,8 +208,10 @@ def test_the_page_shows_the_teams_funnel_in_a_fixed_number_of_queries(big_clinic
         counts = {STATUS_LABELS[s]: str(expected[(slug, s)]) for s in attrition.FUNNEL}
         assert shown[name] == {"Screened": str(sum(expected[(slug, s)] for s in attrition.FUNNEL)), **counts}
     rows = page_rows(response)
-    assert ("deciding criterion", CONDITIONS["trd"], STATUS_LABELS["eligible"], "trd-trials", "", "2000") in rows
-    assert ("decision against the advice", CONDITIONS["trd"], STATUS_LABELS["not_met"], "",
+    wording = Criterion.objects.get(key=TRIALS).message
+    assert ("deciding criterion", CONDITIONS["trd"], STATUS_LABELS["eligible"], TRIALS, wording, "", "2000") in rows
+    assert ("deciding criterion", CONDITIONS["trd"], STATUS_LABELS["eligible"], "trd-age", GONE, "", "2000") in rows
+    assert ("decision against the advice", CONDITIONS["trd"], STATUS_LABELS["not_met"], "", "",
             "Proceed despite the advice", "1000") in rows
     assert not any("south-only" in row for row in rows)
     # The chart draws each condition's funnel, every bar in proportion to those screened.
@@ -219,7 +228,7 @@ def test_the_csv_holds_exactly_the_tables_figures(big_clinic, assert_queries):
     client = signed_in(north_lead)
     page = client.get(reverse("screening:attrition"), {"team": north.pk})
     link = parse(page.content).select_one('[data-testid="attrition-csv"]').get("href")
-    with assert_queries(10):
+    with assert_queries(11):
         # as the page
         download = client.get(link)
     assert download.status_code == 200
@@ -309,7 +318,7 @@ def small_team(lead):
 def test_small_counts_are_shown_only_as_fewer_than_five(small_team, lead_client):
     team, clinician, snapshot = small_team
     bulk_finals(clinician, team, [[("trd", "excluded", ["psychosis-exclude"], "proceed")]] * 3
-                + [[("trd", "not_met", ["trd-trials"], "follow")]] * 6
+                + [[("trd", "not_met", [TRIALS], "follow")]] * 6
                 + [[("trd", "eligible", ["trd-age"], "follow")]] * 20, snapshot=snapshot)
     page = lead_client.get(reverse("screening:attrition"))
     trd = funnel(page)[CONDITIONS["trd"]]
@@ -321,10 +330,12 @@ def test_small_counts_are_shown_only_as_fewer_than_five(small_team, lead_client)
     assert trd[STATUS_LABELS["eligible"]] == "20"
     assert trd[STATUS_LABELS["incomplete"]] == trd[STATUS_LABELS["caution"]] == "0"
     rows = page_rows(page)
-    assert ("deciding criterion", CONDITIONS["trd"], STATUS_LABELS["excluded"], "psychosis-exclude", "", "<5") in rows
-    assert ("deciding criterion", CONDITIONS["trd"], STATUS_LABELS["not_met"], "trd-trials", "", "not shown") in rows
-    assert ("deciding criterion", CONDITIONS["trd"], STATUS_LABELS["eligible"], "trd-age", "", "20") in rows
-    assert ("decision against the advice", CONDITIONS["trd"], STATUS_LABELS["excluded"], "",
+    wording = Criterion.objects.get(key=TRIALS).message
+    assert ("deciding criterion", CONDITIONS["trd"], STATUS_LABELS["excluded"], "psychosis-exclude", GONE, "",
+            "<5") in rows
+    assert ("deciding criterion", CONDITIONS["trd"], STATUS_LABELS["not_met"], TRIALS, wording, "", "not shown") in rows
+    assert ("deciding criterion", CONDITIONS["trd"], STATUS_LABELS["eligible"], "trd-age", GONE, "", "20") in rows
+    assert ("decision against the advice", CONDITIONS["trd"], STATUS_LABELS["excluded"], "", "",
             "Proceed despite the advice", "<5") in rows
     assert "fewer than 5" in parse(page.content).text()
     download = lead_client.get(reverse("screening:attrition_csv"))
@@ -418,7 +429,7 @@ def test_the_data_migration_fills_the_rows_of_earlier_finals_once(small_team, le
     earlier = Screening.objects.bulk_create([
         Screening(owner=clinician, patient_reference=f"OLD-{n}", conditions=["trd"], snapshot=snapshot,
                   rulebook_version=snapshot.version, status=Status.FINAL, finalised_at=timezone.now(),
-                  result=result_of([("trd", "not_met", ["trd-trials", "trd-age"])]))
+                  result=result_of([("trd", "not_met", [TRIALS, "trd-age"])]))
         for n in range(5)
     ])
     Screening.objects.bulk_create([  # a draft has none
@@ -437,7 +448,7 @@ def test_the_data_migration_fills_the_rows_of_earlier_finals_once(small_team, le
     assert sorted(outcomes.values_list("decision", flat=True)) == ["follow"] * 4 + ["proceed"]
     assert Counter(
         DecidingCriterion.objects.filter(outcome__team=team).values_list("criterion", flat=True)
-    ) == {"trd-trials": 5, "trd-age": 5}
+    ) == {TRIALS: 5, "trd-age": 5}
 
 
 def test_the_app_role_may_only_add_outcome_rows(small_team):
