@@ -18,7 +18,7 @@ import threading
 import zlib
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F
 from django.db.models.functions import Mod, Now
 from django.utils import timezone
@@ -83,15 +83,6 @@ def _lock_a_head() -> AuditChainHead:
     return head
 
 
-def database_now():
-    """The database's clock (see DatabaseClock), for an event written outside audit()."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT clock_timestamp()")
-            return cursor.fetchone()[0]
-    return timezone.now()
-
-
 def seal_unkeyed_chain(event_model, head_model):
     """Seal the unkeyed chain written before the audit key: a keyed "key
     introduced" event carrying its last hash (as its head row recorded it),
@@ -111,8 +102,10 @@ def seal_unkeyed_chain(event_model, head_model):
         raise RuntimeError("The audit trail already has keyed events: the unkeyed ones were sealed before.")
     head_model.objects.all().delete()  # chain heads made before any keyed event start afresh from the seal
     key_id = settings.AUDIT_KEY_ID
+    # The database's clock (DatabaseClock), read with the last unkeyed event, as audit() reads it with a head.
+    now = event_model.objects.filter(key_id="").annotate(now=DatabaseClock()).values_list("now", flat=True).last()
     seal = event_model(
-        at=database_now(), action=AuditAction.KEY_INTRODUCED, object_type="audit key", object_key=key_id,
+        at=now or timezone.now(), action=AuditAction.KEY_INTRODUCED, object_type="audit key", object_key=key_id,
         previous_hash=last_hash, key_id=key_id, chain=None,
     )
     seal.hash = AuditEvent.keyed_hash(seal, settings.AUDIT_KEYS[key_id])
