@@ -117,7 +117,7 @@ def main():
         from django.core.management import call_command
         from django.db import connection
 
-        from screening.rulebook import current_rulebook
+        from rulebook.versions import current_rulebook
         from screening.services import screening_create, screening_finalise
 
         call_command("migrate", verbosity=0)

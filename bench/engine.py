@@ -94,7 +94,7 @@ def main():
     args = parser.parse_args()
 
     setup_with_knowledge_base()
-    from screening.rulebook import current_rulebook
+    from rulebook.versions import current_rulebook
 
     rulebook = current_rulebook()
     lines = generate_inputs(rulebook, args.screenings)

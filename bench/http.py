@@ -268,9 +268,9 @@ def seed(count, clinician, rulebook, *, start=0):
     services, copied in bulk with their own references, a third final."""
     import random
 
+    from rulebook.versions import snapshot_for
     from rules import engine
     from screening.models import Screening
-    from screening.rulebook import snapshot_for
 
     rnd = random.Random(start)
     snapshot = snapshot_for(rulebook)
@@ -473,8 +473,8 @@ def main():
         from django.core.management import call_command
         from django.db import connection
 
+        from rulebook.versions import current_rulebook
         from screening.models import Screening
-        from screening.rulebook import current_rulebook
         from screening.services import screening_create
 
         call_command("migrate", verbosity=0)

@@ -178,7 +178,7 @@ def main():
         from django.core.management import call_command
         from django.db import connection
 
-        from screening.rulebook import current_rulebook
+        from rulebook.versions import current_rulebook
 
         call_command("migrate", verbosity=0)
         call_command("load_knowledge_base", verbosity=0)

@@ -41,8 +41,8 @@ ANSWERS = {
 def final_screening():
     from django.contrib.auth import get_user_model
 
+    from rulebook.versions import current_rulebook
     from screening import selectors, services
-    from screening.rulebook import current_rulebook
 
     user = get_user_model().objects.create_user("bench", first_name="Bench", last_name="Clinician")
     draft = services.screening_create(

@@ -111,6 +111,7 @@ INSTALLED_APPS = [
     "accounts",
     "teams",
     "conditions",
+    "rulebook",
     "screening",
 ]
 
@@ -209,7 +210,7 @@ def release_digest():
     keys start with it, so a deploy never reads markup an older release
     rendered, whichever cache the hosts share."""
     digest = hashlib.sha256()
-    for folder in ("config", "accounts", "conditions", "screening", "templates"):
+    for folder in ("config", "rules", "accounts", "teams", "conditions", "rulebook", "screening", "templates"):
         for path in sorted((BASE_DIR / folder).rglob("*")):
             if path.suffix in {".py", ".html"}:
                 digest.update(path.relative_to(BASE_DIR).as_posix().encode())
@@ -434,3 +435,8 @@ LOGGING = {
         "fontTools": {"level": "WARNING"},
     },
 }
+
+# The final screenings a rulebook preview compares (rulebook.publishing):
+# the clinical record lives above the rulebook, which never imports it, so
+# the project names the function that reads them.
+RULEBOOK_PREVIEW_RECORDS = "screening.selectors.preview_records"

@@ -29,5 +29,11 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     *sign_in,
     path("", include("screening.urls")),
+    # The published versions' pages were under the screening app until the
+    # rulebook had one of its own; a lead's bookmark still arrives.
+    path("admin/screening/publishedrulebook/<path:rest>",
+         RedirectView.as_view(url="/admin/rulebook/publishedrulebook/%(rest)s", query_string=True)),
+    path("admin/screening/publishedrulebook/",
+         RedirectView.as_view(url="/admin/rulebook/publishedrulebook/", query_string=True)),
     path("admin/", admin.site.urls),
 ]

@@ -1,10 +1,9 @@
-"""Screening records and the rulebook snapshots they were evaluated against."""
+"""Screening records: screenings, their stored PDFs, overrides, outcomes and the audit trail."""
 
 import hashlib
 import hmac
 import json
 import re
-import uuid
 from datetime import UTC
 
 from django.conf import settings
@@ -48,59 +47,6 @@ def new_patient_reference_validator(value):
             f"Use the clinic's patient identifier: {settings.PATIENT_REFERENCE_DESCRIPTION}. Never a name.",
             code="pattern",
         )
-
-
-class KnowledgeBaseRevision(models.Model):
-    """A single row whose counter moves, and whose token is replaced, with
-    every knowledge-base change. The cached rulebook is keyed by the token
-    (see screening.rulebook), so no process can read a stale one: a token
-    names one state of the knowledge base, in any database, for ever.
-    """
-
-    revision = models.PositiveBigIntegerField(default=0)
-    token = models.UUIDField(default=uuid.uuid4)
-
-    def __str__(self):
-        return f"knowledge base revision {self.revision}"
-
-
-class RulebookSnapshot(models.Model):
-    """One version of the rulebook, stored once and shared by every screening
-    evaluated against it; past summaries render from it."""
-
-    version = models.CharField(max_length=12, unique=True)
-    content = models.TextField(help_text="The rulebook's canonical JSON.")
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    def __str__(self):
-        return self.version
-
-    def rulebook(self) -> engine.Rulebook:
-        return engine.Rulebook.from_json(self.content)
-
-
-class PublishedRulebook(models.Model):
-    """A version of the rulebook that a clinical lead published: what
-    clinicians, the questionnaire and `screen` use until the next one.
-
-    Numbered 1, 2, 3… in publishing order; the snapshot holds its content.
-    Never changed or deleted: the list of versions is part of the record.
-    """
-
-    number = models.PositiveIntegerField(unique=True)
-    snapshot = models.ForeignKey(RulebookSnapshot, on_delete=models.PROTECT, related_name="publications")
-    published_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
-    published_at = models.DateTimeField(auto_now_add=True)
-    note = models.TextField(blank=True, help_text="What changed and why.")
-
-    class Meta:
-        ordering = ["-number"]
-        verbose_name = "published rulebook version"
-
-    def __str__(self):
-        return f"version {self.number}"
 
 
 class Status(models.TextChoices):
@@ -159,7 +105,7 @@ class Screening(models.Model):
                   "unanswered): the year, the day, the possible ages and the one the rules read (null when "
                   "they read them differently). Null when nothing was worked out.",
     )
-    snapshot = models.ForeignKey(RulebookSnapshot, on_delete=models.PROTECT, related_name="screenings")
+    snapshot = models.ForeignKey("rulebook.RulebookSnapshot", on_delete=models.PROTECT, related_name="screenings")
     rulebook_version = models.CharField(max_length=12)
     result = models.JSONField(default=dict, help_text="The advisory, as evaluated and stored.")
     worst_status = models.CharField(max_length=20, blank=True)

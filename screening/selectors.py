@@ -1,11 +1,16 @@
 """Reads that the screening pages share, through the ORM; each says how many
 queries it makes."""
 
+from datetime import timedelta
+
 from django.db.models import Case, Exists, OuterRef, QuerySet, Subquery, When
 from django.db.models.fields.json import KeyTransform
+from django.utils import timezone
 
 from conditions.models import Condition, Criterion
-from screening.models import PublishedRulebook, Screening, Status, patient_key
+from rulebook.models import PublishedRulebook
+from rulebook.publishing import Record
+from screening.models import Screening, Status, patient_key
 
 VIEW_ALL_PERMISSION = "screening.view_all_screenings"
 
@@ -159,3 +164,20 @@ def publication_number(screening: Screening) -> int | None:
     else:
         numbers = numbers.order_by("-number")
     return numbers.values_list("number", flat=True).first()
+
+
+def preview_records(*, limit: int | None = None, months: int = 12) -> list[Record]:
+    """One query: the final screenings a rulebook preview compares, newest
+    first: the newest `limit` when given, else those finalised in the last
+    `months`; each as its id, conditions and the answers it was evaluated
+    with (settings.RULEBOOK_PREVIEW_RECORDS)."""
+    screenings = (
+        Screening.objects.filter(status=Status.FINAL)
+        .only("id", "conditions", "answers", "age_from_year_of_birth")
+        .order_by("-finalised_at", "-id")
+    )
+    if limit is not None:
+        screenings = screenings[:limit]
+    else:
+        screenings = screenings.filter(finalised_at__gte=timezone.now() - timedelta(days=365 * months // 12))
+    return [Record(screening.pk, screening.conditions, screening.evaluated_answers()) for screening in screenings]

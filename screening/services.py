@@ -9,6 +9,7 @@ from django.db import transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
+from rulebook.versions import current_rulebook, snapshot_for
 from rules import engine, vocabulary
 from screening.age import age_from_year_of_birth, with_age
 from screening.attrition import record_outcomes
@@ -20,7 +21,6 @@ from screening.models import (
     Screening,
     Status,
 )
-from screening.rulebook import current_rulebook, snapshot_for
 from teams.models import Membership
 
 

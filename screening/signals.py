@@ -1,50 +1,13 @@
-"""Signals: every knowledge-base change moves the revision the rulebook cache
-checks and is audited; sign-ins, sign-in failures and lockouts are audited."""
+"""Signals: every knowledge-base change is audited (its revision moves in
+rulebook.signals); sign-ins, sign-in failures and lockouts are audited."""
 
 from axes.signals import user_locked_out
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
-from django.db.models.signals import m2m_changed, post_delete, post_save
 from simple_history.models import HistoricalRecords
 from simple_history.signals import post_create_historical_record
 
-from conditions.models import (
-    Condition,
-    Criterion,
-    Drug,
-    EvidenceGrade,
-    FormularySettings,
-    Instrument,
-    Question,
-    Reference,
-    RetiredQuestion,
-    Section,
-)
-
-KNOWLEDGE_BASE_MODELS = (
-    Section, Reference, Condition, Question, Criterion, EvidenceGrade, Instrument, Drug, FormularySettings,
-    RetiredQuestion,
-)
-KNOWLEDGE_BASE_LINKS = (
-    Condition.references.through,
-    Criterion.conditions.through,
-    Criterion.references.through,
-    Question.inputs.through,
-    Instrument.extra_items.through,
-    Instrument.references.through,
-    Drug.references.through,
-    FormularySettings.references.through,
-)
-
-
-def knowledge_base_changed(sender, **kwargs):
-    if kwargs.get("raw"):
-        return  # fixtures loading; the revision moves with the next real change
-    if "action" in kwargs and not kwargs["action"].startswith("post_"):
-        return
-    from screening.rulebook import bump_knowledge_base_revision
-
-    bump_knowledge_base_revision()
+from rulebook.signals import KNOWLEDGE_BASE_MODELS
 
 
 def knowledge_base_change_audited(sender, instance, history_instance, history_user=None, **kwargs):
@@ -103,11 +66,6 @@ def locked_out(sender, request, username, ip_address, **kwargs):
 
 
 def connect():
-    for model in KNOWLEDGE_BASE_MODELS:
-        post_save.connect(knowledge_base_changed, sender=model, dispatch_uid=f"kb-save-{model.__name__}")
-        post_delete.connect(knowledge_base_changed, sender=model, dispatch_uid=f"kb-delete-{model.__name__}")
-    for through in KNOWLEDGE_BASE_LINKS:
-        m2m_changed.connect(knowledge_base_changed, sender=through, dispatch_uid=f"kb-link-{through.__name__}")
     for model in KNOWLEDGE_BASE_MODELS:
         post_create_historical_record.connect(
             knowledge_base_change_audited, sender=model.history.model,

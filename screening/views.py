@@ -24,7 +24,8 @@ from django.utils.cache import patch_cache_control
 from django.utils.http import urlencode
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from screening import catalogue, differences, fhir, pdf, publishing, selectors, services
+from rulebook.versions import current_rulebook, published_rulebook, version_label
+from screening import catalogue, comparison, differences, fhir, pdf, selectors, services
 from screening.audit import audit
 from screening.forms import (
     AmendForm,
@@ -41,7 +42,6 @@ from screening.models import (
     Screening,
     patient_reference_validator,
 )
-from screening.rulebook import current_rulebook, published_rulebook, version_label
 from screening.summary import summary_body
 from teams.models import team_mates
 
@@ -692,7 +692,7 @@ def screening_compare(request, pk):
     audit(AuditAction.COMPARED, request=request, screening=screening)
     return render(request, "screening/compare.html", {
         "screening": screening, "current_version": current.version,
-        "comparisons": publishing.screening_comparison(screening, current),
+        "comparisons": comparison.screening_comparison(screening, current),
     })
 
 

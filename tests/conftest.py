@@ -134,7 +134,7 @@ def role(name):
             ("conditions", "conditions.migrations.0005_instruments_and_formulary"),
             ("conditions", "conditions.migrations.0006_duty_licensing_evidence_grades"),
             ("conditions", "conditions.migrations.0007_criterion_when_and_basis_trial_count_retired_questions"),
-            ("screening", "screening.migrations.0012_published_rulebook"),
+            ("rulebook", "screening.migrations.0012_published_rulebook"),  # moved to rulebook since
             ("screening", "screening.migrations.0021_criterion_attrition"),
         ]:
             codenames = importlib.import_module(migration).LEAD_PERMISSIONS

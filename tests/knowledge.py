@@ -2,7 +2,7 @@
 at once, as a lead publishes an edit before clinicians see it."""
 
 from conditions.models import Condition, Criterion, Question, Section
-from screening.publishing import rulebook_publish
+from rulebook.publishing import rulebook_publish
 
 
 def raise_trd_threshold():

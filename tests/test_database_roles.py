@@ -126,7 +126,7 @@ def record_tables():
     added later is checked too)."""
     from django.apps import apps
 
-    from screening.models import PublishedRulebook, RulebookSnapshot
+    from rulebook.models import PublishedRulebook, RulebookSnapshot
 
     history = [model for model in apps.get_models() if model.__name__.startswith("Historical")]
     assert len(history) >= 10  # sections, references, conditions, questions, criteria… and their links

@@ -4,22 +4,12 @@ from django import template
 from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 
+from rulebook.templatetags.rulebook_tags import rules_version, status_label
 from screening import summary
-from screening.rulebook import version_label
 
 register = template.Library()
-
-
-@register.filter
-def rules_version(version):
-    """A rulebook version as people read it: "Rules version 3 (a1b2c3d)"."""
-    return version_label(version) if version else ""
-
-
-@register.filter
-def status_label(status):
-    """A result status in words, e.g. "Meets screening criteria"."""
-    return summary.status_label(status) if status else ""
+register.filter(rules_version)  # the rulebook's words, for the screening pages too
+register.filter(status_label)
 
 
 @register.filter

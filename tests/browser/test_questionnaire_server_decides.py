@@ -6,8 +6,8 @@ import pytest
 from playwright.sync_api import expect
 
 from conditions.models import RuleCase
+from rulebook.versions import current_rulebook
 from rules import engine
-from screening.rulebook import current_rulebook
 from screening.summary import status_label
 from tests.browser.test_screening_flow import serious_accessibility_problems, sign_in
 from tests.conftest import TEST_PASSWORD

@@ -9,9 +9,9 @@ import pytest
 from playwright.sync_api import expect
 
 from conditions.loader import knowledge_base_load, read_knowledge_base
+from rulebook.publishing import rulebook_publish
 from screening import services
 from screening.models import Screening
-from screening.publishing import rulebook_publish
 from tests.browser.test_screening_flow import answer, sign_in
 
 pytestmark = [

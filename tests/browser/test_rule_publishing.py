@@ -50,7 +50,7 @@ def test_lead_changes_the_trd_threshold_previews_and_publishes(
     expect(page.locator(".messagelist")).to_contain_text("was changed successfully")
 
     # Preview: the cases and the earlier final screening it would change.
-    page.goto("/admin/screening/publishedrulebook/")
+    page.goto("/admin/rulebook/publishedrulebook/")
     page.get_by_role("link", name="Preview the working copy").click()
     changes = page.locator("#preview-changes")
     expect(changes).to_contain_text("case “TRD: two failed trials, moderate depression”")
@@ -66,7 +66,7 @@ def test_lead_changes_the_trd_threshold_previews_and_publishes(
     page.get_by_role("link", name="Publish the working copy…").click()
     expect(page.locator("#preview-changes")).to_contain_text("Criteria not met")
     page.get_by_role("button", name="Publish").click()  # the browser wants the box ticked first
-    expect(page).to_have_url(f"{live_server.url}/admin/screening/publishedrulebook/publish/")
+    expect(page).to_have_url(f"{live_server.url}/admin/rulebook/publishedrulebook/publish/")
     page.get_by_label("I have read what this changes").check()
     page.get_by_role("button", name="Publish").click()
     expect(page.locator("#id_note_error")).to_contain_text("write a note that says why")

@@ -336,7 +336,7 @@ def test_choices_are_edited_as_rows_in_their_order(lead_client, knowledge_base):
 
 
 def test_a_message_placeholder_shows_the_criterions_own_value_and_unit(lead_client, knowledge_base):
-    from screening.rulebook import build_rulebook
+    from rulebook.versions import build_rulebook
 
     criterion = Criterion.objects.get(key="all-systolic-bp-180-caution")
     response = lead_client.post(change_url(criterion), criterion_form(
@@ -855,8 +855,8 @@ def test_a_reference_that_grades_evidence_cannot_be_deleted(lead_client, knowled
 
 
 def test_an_evidence_grade_reaches_clinicians_only_once_published(lead_client, knowledge_base):
-    from screening.publishing import rulebook_publish
-    from screening.rulebook import current_rulebook
+    from rulebook.publishing import rulebook_publish
+    from rulebook.versions import current_rulebook
 
     shipped = current_rulebook().condition["chronic-pain"].evidence
     pain = without_shipped_grades("chronic-pain")

@@ -129,7 +129,7 @@ def test_the_case_list_says_which_cases_pass_with_the_working_copy(lead_client):
     assert rows and all("Passes" in text for text in rows.values())
     # A draft change to a threshold: the cases it breaks say so, in words.
     Criterion.objects.filter(key="trd-two-failed-trials-require").update(value=3)
-    from screening.rulebook import bump_knowledge_base_revision
+    from rulebook.versions import bump_knowledge_base_revision
 
     bump_knowledge_base_revision()
     html = lead_client.get("/admin/conditions/rulecase/").content.decode()

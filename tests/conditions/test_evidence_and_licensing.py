@@ -6,7 +6,7 @@ import pytest
 
 from conditions.loader import InvalidKnowledgeBase, knowledge_base_load
 from conditions.models import Condition, Criterion, EvidenceGrade
-from screening.rulebook import build_rulebook
+from rulebook.versions import build_rulebook
 from tests.conditions.test_load_knowledge_base import default_content
 
 pytestmark = pytest.mark.django_db

@@ -9,9 +9,9 @@ import pytest
 
 from conditions.loader import knowledge_base_load, read_knowledge_base
 from conditions.models import Condition, EvidenceGrade
+from rulebook.publishing import case_library, rulebook_preview, rulebook_publish
+from rulebook.versions import current_rulebook
 from rules.engine import Rulebook, evaluate
-from screening.publishing import case_library, rulebook_preview, rulebook_publish
-from screening.rulebook import current_rulebook
 
 pytestmark = pytest.mark.django_db
 

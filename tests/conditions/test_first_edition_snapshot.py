@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
+from rulebook.versions import build_rulebook
 from rules.engine import Rulebook, evaluate, validate_answers
-from screening.rulebook import build_rulebook
 
 FILES = Path(__file__).resolve().parent / "files"
 FIRST_EDITION = FILES / "first_edition.yaml"

@@ -11,7 +11,7 @@ from django.core.management import call_command
 
 from conditions.loader import InvalidKnowledgeBase, knowledge_base_load
 from conditions.models import Drug, FormularySettings, Instrument, Question, Section
-from screening.rulebook import build_rulebook
+from rulebook.versions import build_rulebook
 from tests.conditions.test_first_edition_snapshot import FIRST_EDITION
 
 pytestmark = pytest.mark.django_db

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from conditions.loader import knowledge_base_load, read_knowledge_base
+from rulebook.publishing import case_library, rulebook_preview, rulebook_publish
+from rulebook.versions import current_rulebook
 from rules.engine import Rulebook
-from screening.publishing import case_library, rulebook_preview, rulebook_publish
-from screening.rulebook import current_rulebook
 
 pytestmark = pytest.mark.django_db
 

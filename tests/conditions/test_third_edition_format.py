@@ -10,8 +10,8 @@ import yaml
 
 from conditions.loader import InvalidKnowledgeBase, knowledge_base_load, read_knowledge_base
 from conditions.models import Criterion, FormularySettings, RetiredQuestion
+from rulebook.versions import build_rulebook
 from rules import engine
-from screening.rulebook import build_rulebook
 
 pytestmark = pytest.mark.django_db
 

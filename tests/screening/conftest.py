@@ -3,7 +3,7 @@ from django.core.management import call_command
 from django.db import transaction
 from hypothesis import settings
 
-from screening.rulebook import build_rulebook
+from rulebook.versions import build_rulebook
 
 # Shared CI machines are noisy: judge properties on their examples, not on
 # how long each took.

@@ -243,8 +243,9 @@ def test_screen_refuses_a_year_of_birth_that_is_not_a_year(year_of_birth):
 @pytest.mark.usefixtures("module_knowledge_base")
 def test_a_preview_and_a_comparison_read_a_final_screening_with_the_age_it_used(clinician):
     from conditions.models import Criterion
-    from screening.publishing import rulebook_preview, screening_comparison
-    from screening.rulebook import working_rulebook
+    from rulebook.publishing import rulebook_preview
+    from rulebook.versions import working_rulebook
+    from screening.comparison import screening_comparison
 
     with on_day(date(2026, 7, 1)):
         final = services.screening_finalise(screening=draft(clinician, 1981), user=clinician)

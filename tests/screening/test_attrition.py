@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from conditions.models import Criterion
+from rulebook.versions import current_rulebook, snapshot_for
 from screening import attrition, services
 from screening.models import (
     AuditAction,
@@ -26,7 +27,6 @@ from screening.models import (
     Screening,
     Status,
 )
-from screening.rulebook import current_rulebook, snapshot_for
 from teams.models import Membership, Team
 from tests.answers import TRD_ELIGIBLE
 from tests.conftest import Client, user_in_role

@@ -7,8 +7,8 @@ import pytest
 from django.urls import reverse
 
 from conditions.models import Criterion, Question
-from screening import publishing
-from screening.models import PublishedRulebook
+from rulebook import publishing
+from rulebook.models import PublishedRulebook
 from tests.markup import parse
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("knowledge_base")]

@@ -249,7 +249,7 @@ def test_an_integer_answer_is_not_taken_for_a_boolean_one():
 
 @pytest.fixture
 def default_rulebook(knowledge_base):
-    from screening.rulebook import build_rulebook
+    from rulebook.versions import build_rulebook
 
     return build_rulebook()
 

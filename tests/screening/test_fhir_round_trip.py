@@ -15,8 +15,8 @@ from fhir.resources.R4B.questionnaire import Questionnaire
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
 
 from conditions.loader import DEFAULT_FILE
+from rulebook.versions import current_rulebook
 from screening.models import Screening
-from screening.rulebook import current_rulebook
 from tests.knowledge import add_trd_question
 from tests.screening.test_default_knowledge_base import CALM
 

@@ -8,11 +8,11 @@ from django.core.management import call_command
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from rulebook.publishing import rulebook_publish
+from rulebook.versions import current_rulebook
 from rules import engine
 from screening import services
 from screening.models import Screening
-from screening.publishing import rulebook_publish
-from screening.rulebook import current_rulebook
 
 pytestmark = [
     pytest.mark.django_db,

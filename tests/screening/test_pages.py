@@ -13,9 +13,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from conditions.models import Condition, Question
+from rulebook.publishing import rulebook_publish
 from screening import selectors, services
 from screening.models import AuditAction, AuditEvent, Screening
-from screening.publishing import rulebook_publish
 from tests.answers import TRD_ELIGIBLE
 from tests.conftest import TEST_PASSWORD, role, verify_session
 from tests.markup import parse

@@ -152,7 +152,7 @@ def test_the_bands_are_shaded_behind_the_totals_and_named_beside_the_chart(clini
 def test_without_instruments_in_the_newest_screenings_rules_the_totals_have_no_bands(clinician_client, clinician):
     from dataclasses import replace
 
-    from screening.rulebook import current_rulebook, snapshot_for
+    from rulebook.versions import current_rulebook, snapshot_for
 
     screening = screen(clinician, answers={"phq9_total": 12})
     first_edition = replace(current_rulebook(), instruments=())

@@ -20,10 +20,10 @@ from django.utils import dateformat, timezone
 from pypdf import PdfReader
 
 from conditions.models import Criterion, Question
+from rulebook.publishing import rulebook_publish
+from rulebook.versions import current_rulebook
 from screening import pdf, services
 from screening.models import AuditAction, AuditEvent, Screening, StoredPdf
-from screening.publishing import rulebook_publish
-from screening.rulebook import current_rulebook
 from screening.summary import summary_context
 from tests.answers import TRD_ELIGIBLE
 

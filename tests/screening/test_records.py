@@ -14,9 +14,9 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from pypdf import PdfReader
 
 from conditions.models import Condition
+from rulebook.publishing import rulebook_publish
 from screening import services
 from screening.models import AuditAction, AuditEvent, Screening, Status
-from screening.publishing import rulebook_publish
 from tests import markup
 from tests.answers import TRD_ELIGIBLE
 from tests.knowledge import add_trd_question, raise_trd_threshold

@@ -10,8 +10,8 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from rulebook.versions import current_rulebook
 from screening.models import Screening
-from screening.rulebook import current_rulebook
 from tests.screening.test_default_knowledge_base import CALM
 
 ROOT = Path(__file__).resolve().parents[2]

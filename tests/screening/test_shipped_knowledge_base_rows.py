@@ -4,7 +4,7 @@ once per session: what tests then read must be what the command loads."""
 import pytest
 
 from conditions.models import Section
-from screening.rulebook import build_rulebook, current_rulebook
+from rulebook.versions import build_rulebook, current_rulebook
 
 pytestmark = pytest.mark.django_db
 

@@ -10,8 +10,8 @@ import pytest
 from django.urls import reverse
 
 from conditions.loader import knowledge_base_load, read_knowledge_base
+from rulebook.publishing import rulebook_publish
 from screening import services
-from screening.publishing import rulebook_publish
 from tests.markup import parse
 from tests.screening.test_pdf import body_text, download
 from tests.screening.test_screen_command import screen as run_screen

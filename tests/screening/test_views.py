@@ -8,9 +8,9 @@ import pytest
 from django.urls import reverse
 
 from conditions.models import Criterion
+from rulebook.publishing import rulebook_publish
 from screening import services
 from screening.models import AuditAction, AuditEvent, Screening, Status
-from screening.publishing import rulebook_publish
 from tests import markup
 from tests.answers import TRD_ELIGIBLE
 

@@ -7,10 +7,10 @@ import pytest
 from django.urls import reverse
 
 from conditions.models import Criterion
+from rulebook.publishing import rulebook_publish
+from rulebook.versions import bump_knowledge_base_revision, current_rulebook, snapshot_for
 from screening import services
 from screening.models import Screening
-from screening.publishing import rulebook_publish
-from screening.rulebook import bump_knowledge_base_revision, current_rulebook, snapshot_for
 from tests.knowledge import raise_trd_threshold
 
 pytestmark = [

@@ -5,8 +5,8 @@ import json
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from rulebook.versions import published_rulebook
 from screening import fhir, selectors
-from screening.rulebook import published_rulebook
 
 
 class Command(BaseCommand):

@@ -11,10 +11,10 @@ from django.db import transaction
 from django.utils import timezone
 from tqdm import tqdm
 
+from rulebook.versions import current_rulebook
 from screening.audit import audit
 from screening.batch import dumps, malformed_line, screen_record
 from screening.models import AuditAction, new_patient_reference_validator
-from screening.rulebook import current_rulebook
 from screening.services import screening_create
 
 

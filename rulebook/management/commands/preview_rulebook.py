@@ -7,7 +7,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from screening.publishing import Preview, rulebook_preview
+from rulebook.publishing import Preview, rulebook_preview
 
 
 def write_summary(out, preview: Preview):

@@ -4,8 +4,8 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from screening.management.commands.preview_rulebook import write_summary
-from screening.publishing import NothingToPublish, rulebook_preview, rulebook_publish
+from rulebook.management.commands.preview_rulebook import write_summary
+from rulebook.publishing import NothingToPublish, rulebook_preview, rulebook_publish
 
 
 class Command(BaseCommand):

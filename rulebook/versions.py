@@ -5,7 +5,7 @@ has left it: `build_rulebook()` reads it in a fixed number of queries and
 `working_rulebook()` keeps it in Django's cache, keyed by a token that every
 save or delete of a knowledge-base row (and every change to their
 many-to-many links) replaces in the database. The *current* rulebook is the
-last version a clinical lead published (screening.publishing):
+last version a clinical lead published (rulebook.publishing):
 `current_rulebook()` returns it from the cache by its version, which names
 one content for ever. Clinicians, the questionnaire and `screen` use the
 current rulebook only, so an admin edit reaches them when it is published.
@@ -28,8 +28,8 @@ from conditions.models import (
     RetiredQuestion,
     Section,
 )
+from rulebook.models import KnowledgeBaseRevision, PublishedRulebook, RulebookSnapshot
 from rules import engine
-from screening.models import KnowledgeBaseRevision, PublishedRulebook, RulebookSnapshot
 
 
 def _number(value):

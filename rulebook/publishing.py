@@ -8,24 +8,26 @@ library (`rulebook_preview`), then publishes it as a new numbered version
 two versions, field by field.
 """
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from typing import NamedTuple
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max, Prefetch
-from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from conditions.models import RuleCase, RuleCaseExpectation
-from rules import engine
-from rules.vocabulary import Effect, Operator
-from screening.models import KnowledgeBaseRevision, PublishedRulebook, Screening, Status
-from screening.rulebook import (
+from rulebook.models import KnowledgeBaseRevision, PublishedRulebook
+from rulebook.versions import (
     latest_publication,
     published_rulebook,
     snapshot_for,
     working_rulebook,
 )
+from rules import engine
+from rules.vocabulary import Effect, Operator
 
 PREVIEW_MONTHS = 12
 
@@ -77,7 +79,7 @@ def rulebook_differences(old: engine.Rulebook, new: engine.Rulebook) -> list[Par
     return parts
 
 
-def _changed_criteria(old: engine.Rulebook, new: engine.Rulebook) -> set[str]:
+def changed_criteria(old: engine.Rulebook, new: engine.Rulebook) -> set[str]:
     """Keys of criteria added, removed or changed, counting a change to the
     question a criterion reads (its kind, choices, enable-when), or to the
     question of its `when`, as its own."""
@@ -151,17 +153,23 @@ class Preview:
         }
 
 
-def recent_final_screenings(*, limit: int | None = None):
-    """The final screenings a preview compares: the newest `limit` when
-    given, else those finalised in the last 12 months; newest first."""
-    screenings = (
-        Screening.objects.filter(status=Status.FINAL)
-        .only("id", "conditions", "answers", "age_from_year_of_birth")
-        .order_by("-finalised_at", "-id")
-    )
-    if limit is not None:
-        return screenings[:limit]
-    return screenings.filter(finalised_at__gte=timezone.now() - timedelta(days=365 * PREVIEW_MONTHS // 12))
+class Record(NamedTuple):
+    """A final screening as a preview reads it: its id, the conditions it
+    screened and the answers it was evaluated with."""
+
+    screening: int
+    conditions: Sequence[str]
+    answers: Mapping[str, object]
+
+
+def recent_records(*, limit: int | None = None) -> Iterable[Record]:
+    """The final screenings a preview compares, newest first: the newest
+    `limit` when given, else those finalised in the last PREVIEW_MONTHS.
+
+    The clinical record lives above the rulebook (`screening` imports
+    `rulebook`, never the other way), so the project names the function
+    that reads them: settings.RULEBOOK_PREVIEW_RECORDS, a dotted path."""
+    return import_string(settings.RULEBOOK_PREVIEW_RECORDS)(limit=limit, months=PREVIEW_MONTHS)
 
 
 def case_library():
@@ -179,7 +187,7 @@ def case_library():
 def rulebook_preview(*, limit: int | None = None, published: engine.Rulebook | None = None,
                      working: engine.Rulebook | None = None) -> Preview:
     """The working copy against the published version, on recent final
-    screenings (see `recent_final_screenings`) and on the case library.
+    screenings (see `recent_records`) and on the case library.
 
     Lists every result whose status would change, with the criteria that
     caused it, and every case whose expected status the working copy does
@@ -189,12 +197,12 @@ def rulebook_preview(*, limit: int | None = None, published: engine.Rulebook | N
     publication = latest_publication()
     if published is None:
         published = published_rulebook(publication.snapshot) if publication is not None else working
-    differing = _changed_criteria(published, working)
+    differing = changed_criteria(published, working)
     changes, failing = [], []
-    screenings = list(recent_final_screenings(limit=limit)) if published != working else []
-    for screening in screenings:
-        changes += _changes(published, working, screening.conditions, screening.evaluated_answers(), differing,
-                            screening=screening.pk)
+    records = list(recent_records(limit=limit)) if published != working else []
+    for record in records:
+        changes += _changes(published, working, record.conditions, record.answers, differing,
+                            screening=record.screening)
     cases = list(case_library())
     for case in cases:
         expected = {e.condition.slug: e.status for e in case.expectations.all()}
@@ -209,7 +217,7 @@ def rulebook_preview(*, limit: int | None = None, published: engine.Rulebook | N
         failure.condition_name = _condition_name(failure.condition, working, published)
     return Preview(
         published=publication and published.version, working=working.version,
-        screenings=len(screenings), cases=len(cases), changes=changes, failing_cases=failing,
+        screenings=len(records), cases=len(cases), changes=changes, failing_cases=failing,
     )
 
 
@@ -249,14 +257,14 @@ def case_failures(rulebook: engine.Rulebook, case: RuleCase) -> list[FailingCase
     """The expectations of a library case (its expectations prefetched) that
     `rulebook` does not meet; evaluated in memory, no query."""
     expected = {e.condition.slug: e.status for e in case.expectations.all()}
-    got = {r.condition: r.status for r in _evaluate(rulebook, list(expected), case.answers).results}
+    got = {r.condition: r.status for r in evaluate_as_accepted(rulebook, list(expected), case.answers).results}
     return [
         FailingCase(case=case.name, condition=slug, expected=status, got=got.get(slug, "not in the rules"))
         for slug, status in expected.items() if got.get(slug, "not in the rules") != status
     ]
 
 
-def _evaluate(rulebook: engine.Rulebook, conditions, answers) -> engine.Advisory:
+def evaluate_as_accepted(rulebook: engine.Rulebook, conditions, answers) -> engine.Advisory:
     """Answers as the rulebook's own form would accept them (answers to
     questions it no longer has, or no longer fit, are left out)."""
     valid = {}
@@ -272,8 +280,8 @@ def _evaluate(rulebook: engine.Rulebook, conditions, answers) -> engine.Advisory
 
 
 def _changes(published, working, conditions, answers, differing, *, screening=None, case=None):
-    before = {r.condition: r for r in _evaluate(published, conditions, answers).results}
-    after = {r.condition: r for r in _evaluate(working, conditions, answers).results}
+    before = {r.condition: r for r in evaluate_as_accepted(published, conditions, answers).results}
+    after = {r.condition: r for r in evaluate_as_accepted(working, conditions, answers).results}
     found = []
     for slug in conditions:
         old, new = before.get(slug), after.get(slug)
@@ -288,73 +296,6 @@ def _changes(published, working, conditions, answers, differing, *, screening=No
         found.append(Change(screening=screening, case=case, condition=slug, before=old.status,
                             after=new.status, criteria=criteria))
     return found
-
-
-# --- a past screening under today's rules -----------------------------------
-
-
-@dataclass
-class CriterionChange:
-    key: str
-    before: str     # the rule and message as recorded, "" when it was not there
-    after: str      # as the current rules have it, "" when it is gone
-
-
-@dataclass
-class ConditionComparison:
-    condition: str
-    name: str
-    recorded: str          # the status the record holds
-    current: str | None    # under today's rules; None when the condition is no longer screened
-    criteria: list[CriterionChange]
-
-    @property
-    def differs(self):
-        return self.recorded != self.current
-
-
-def screening_comparison(screening: Screening, current: engine.Rulebook) -> list[ConditionComparison]:
-    """A screening's recorded result beside what `current` gives for the same
-    answers, condition by condition, with the criteria that differ between
-    its own rulebook and `current`. Reads only; the record never changes."""
-    recorded_rules = screening.rulebook()
-    recorded = {r.condition: r.status for r in screening.advisory().results}
-    today = {
-        r.condition: r.status
-        for r in _evaluate(current, screening.conditions, screening.evaluated_answers()).results
-    }
-    differing = _changed_criteria(recorded_rules, current)
-    before = {c.key: c for c in recorded_rules.criteria}
-    after = {c.key: c for c in current.criteria}
-    comparisons = []
-    for slug in screening.conditions:
-        condition = current.condition.get(slug) or recorded_rules.condition.get(slug)
-        keys = [
-            k for k in dict.fromkeys([*before, *after])
-            if k in differing and any(c.applies_to(slug) for c in (before.get(k), after.get(k)) if c)
-        ]
-        comparisons.append(ConditionComparison(
-            condition=slug, name=condition.name if condition else slug,
-            recorded=recorded.get(slug, ""), current=today.get(slug),
-            criteria=[CriterionChange(k, _rule_words(before.get(k)), _rule_words(after.get(k))) for k in keys],
-        ))
-    return comparisons
-
-
-def _rule_words(criterion: engine.CriterionSpec | None) -> str:
-    if criterion is None:
-        return ""
-    value = criterion.value
-    if value is None:
-        value = ""
-    elif isinstance(value, bool):
-        value = " yes" if value else " no"
-    elif isinstance(value, tuple):
-        value = " " + ", ".join(map(str, value))
-    else:
-        value = f" {value}"
-    words = Operator.label_of(criterion.operator)
-    return f"{criterion.effect}: {criterion.question} {words}{value}. {criterion.message}"
 
 
 # --- publishing -------------------------------------------------------------

@@ -10,9 +10,10 @@ from django.core.management.base import CommandError
 from django.urls import reverse
 
 from conditions.models import Criterion, Question, RuleCase
+from rulebook.models import PublishedRulebook
+from rulebook.publishing import rulebook_publish
 from screening import services
-from screening.models import PublishedRulebook, Screening
-from screening.publishing import rulebook_publish
+from screening.models import Screening
 from tests.answers import TRD_ELIGIBLE
 from tests.conftest import user_in_role
 from tests.markup import parse
@@ -23,9 +24,9 @@ pytestmark = [
 ]
 
 TRIALS = "trd-two-failed-trials-require"
-PUBLISH_URL = "/admin/screening/publishedrulebook/publish/"
-PREVIEW_URL = "/admin/screening/publishedrulebook/preview/"
-COMPARE_URL = "/admin/screening/publishedrulebook/compare/"
+PUBLISH_URL = "/admin/rulebook/publishedrulebook/publish/"
+PREVIEW_URL = "/admin/rulebook/publishedrulebook/preview/"
+COMPARE_URL = "/admin/rulebook/publishedrulebook/compare/"
 
 
 @pytest.fixture
@@ -320,9 +321,21 @@ def test_version_differences_list_what_was_added_removed_and_changed(lead_client
 def test_versions_list_links_each_to_its_differences(lead_client):
     raise_trd_threshold()
     rulebook_publish(note="Three trials.")
-    html = lead_client.get("/admin/screening/publishedrulebook/").content.decode()
+    html = lead_client.get("/admin/rulebook/publishedrulebook/").content.decode()
     assert "Three trials." in html
     assert "?old=1&amp;new=2" in html
+
+
+@pytest.mark.parametrize("old, new", [
+    ("/admin/screening/publishedrulebook/", "/admin/rulebook/publishedrulebook/"),
+    ("/admin/screening/publishedrulebook/compare/?old=1&new=working",
+     "/admin/rulebook/publishedrulebook/compare/?old=1&new=working"),
+])
+def test_a_bookmark_from_before_the_rulebook_app_still_arrives(lead_client, old, new):
+    response = lead_client.get(old, follow=True)
+    assert response.redirect_chain[0][0] == new
+    assert response.status_code == 200
+    assert "Published rulebook versions" in parse(response.content).text()
 
 
 @pytest.mark.parametrize("url, queries", [

@@ -3,10 +3,10 @@
 import pytest
 
 from conditions.models import Condition, Criterion, EvidenceGrade, Question, Reference
+from rulebook import versions as rulebook_module
+from rulebook.publishing import rulebook_publish
+from rulebook.versions import build_rulebook, current_rulebook, snapshot_for, working_rulebook
 from rules.engine import Rulebook, evaluate
-from screening import rulebook as rulebook_module
-from screening.publishing import rulebook_publish
-from screening.rulebook import build_rulebook, current_rulebook, snapshot_for, working_rulebook
 from tests.screening.test_default_knowledge_base import ALL, CALM
 from tests.screening.test_views_queries import multiply_criteria
 
@@ -175,7 +175,7 @@ def test_snapshot_is_stored_once_per_version():
 
 def test_a_changed_minimum_dose_is_a_difference_between_versions():
     from conditions.models import Drug
-    from screening.publishing import rulebook_differences
+    from rulebook.publishing import rulebook_differences
 
     before = build_rulebook()
     Drug.objects.filter(key="sertraline").update(min_daily_dose_mg=100)
