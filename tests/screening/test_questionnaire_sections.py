@@ -2,9 +2,14 @@
 change asks for (htmx), the section navigation, and "No to all unanswered"
 without a script."""
 
+import re
+from pathlib import Path
+
 import pytest
+from django.conf import settings
 from django.urls import reverse
 
+from rules.vocabulary import Operator
 from screening import services
 from tests import markup
 from tests.answers import TRD_ELIGIBLE
@@ -126,3 +131,16 @@ def test_no_to_all_unanswered_without_a_script_answers_only_the_blank_enabled_ro
     assert "pre_eclampsia" not in answers and "suicidal_ideation" not in answers
     # nor are the yes/no questions of other sections answered
     assert "pregnant" not in answers and "mdd_current" not in answers
+
+
+def test_the_scripts_hold_no_copy_of_the_rules_operators():
+    """Which questions apply is the engine's to say (the refresh above): no
+    script in static/js names a rule operator or reads an enable-when, so a
+    question can never be hidden, and its answer dropped, by a second
+    reading of the rules that disagrees with the engine."""
+    operators = "|".join(re.escape(op.value) for op in Operator)
+    quoted_operator = re.compile(rf"""["'`]({operators})["'`]""")
+    for script in sorted((Path(settings.BASE_DIR) / "static" / "js").glob("*.js")):
+        text = script.read_text(encoding="utf-8")
+        assert not quoted_operator.search(text), f"{script.name} names a rule operator"
+        assert not re.search(r"enable_?when|enableWhen", text, re.IGNORECASE), f"{script.name} reads an enable-when"
