@@ -32,8 +32,10 @@ urlpatterns = [
     # The published versions' pages were under the screening app until the
     # rulebook had one of its own; a lead's bookmark still arrives.
     path("admin/screening/publishedrulebook/<path:rest>",
-         RedirectView.as_view(url="/admin/rulebook/publishedrulebook/%(rest)s", query_string=True)),
+         RedirectView.as_view(url="/admin/rulebook/publishedrulebook/%(rest)s", query_string=True),
+         name="moved_published_versions_page"),
     path("admin/screening/publishedrulebook/",
-         RedirectView.as_view(url="/admin/rulebook/publishedrulebook/", query_string=True)),
+         RedirectView.as_view(url="/admin/rulebook/publishedrulebook/", query_string=True),
+         name="moved_published_versions"),
     path("admin/", admin.site.urls),
 ]

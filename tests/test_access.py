@@ -14,6 +14,9 @@ SIGN_IN_PAGES = ("/accounts/login/", "/admin/login/")
 # Asked in the background by a page (autosave, "Stay signed in"): they answer
 # 401 in JSON, which the page can show, rather than a sign-in page.
 BACKGROUND = {"screening:answers", "session_keepalive"}
+# Old addresses that moved: they send anyone on to the new one, which asks
+# for sign-in itself.
+MOVED = {"moved_published_versions", "moved_published_versions_page"}
 
 
 def every_url(resolver=None, prefix="", namespace=""):
@@ -56,6 +59,10 @@ def test_every_page_sends_anonymous_visitors_to_sign_in(client, name, path):
         response = method(path)
         if name in BACKGROUND:
             assert response.status_code in (401, 405), (name, path, response.status_code)
+            continue
+        if name in MOVED:
+            arrived = method(path, follow=True)
+            assert arrived.redirect_chain[-1][0].startswith(SIGN_IN_PAGES), (name, path, arrived.redirect_chain)
             continue
         assert response.status_code in (302, 404, 405), (name, path, response.status_code)
         if response.status_code == 302:
