@@ -1,11 +1,10 @@
 """The knowledge base in the admin, as a clinical lead uses it."""
 
-import re
-
 import pytest
 from django.utils.html import escape
 
 from conditions.models import Condition, Criterion, Question, Reference, Section
+from tests.markup import parse
 
 pytestmark = pytest.mark.django_db
 
@@ -247,9 +246,9 @@ def test_a_new_criterion_asks_for_its_value_once_question_and_operator_are_chose
             "effect": "alert", "message": "Systolic {value} {unit} or more.", "order": 500, "active": "on"}
     response = lead_client.post("/admin/conditions/criterion/add/", data)
     assert_refused(response, "The operator “at least” needs a value: enter a number in mmHg.")
-    html = response.content.decode()
-    assert 'type="number" name="value"' in html and "A whole number (mmHg)." in html
-    assert 'value="Systolic {value} {unit} or more."' in html or "Systolic {value} {unit} or more.</textarea>" in html
+    page = parse(response.content)
+    assert page.select_one("form input[type=number][name=value]") and "A whole number (mmHg)." in page.text()
+    assert page.form_values()["message"] == "Systolic {value} {unit} or more."
     response = lead_client.post("/admin/conditions/criterion/add/", {**data, "value": "200"})
     assert response.status_code == 302
     assert Criterion.objects.get(key="all-systolic-bp-200-alert").value == 200
@@ -258,22 +257,24 @@ def test_a_new_criterion_asks_for_its_value_once_question_and_operator_are_chose
 # Every value widget round-trips: what the form shows is what it saves ------------------
 
 
-@pytest.mark.parametrize("key, widget, posted, stored", [
+@pytest.mark.parametrize("key, widget, words, posted, stored", [
     # a number for a comparison on a whole-number question, with its unit
-    ("all-systolic-bp-180-caution", 'type="number" name="value" value="180"', "175", 175),
+    ("all-systolic-bp-180-caution", 'input[type=number][name=value][value="180"]', "", "175", 175),
     # ticks of the question's choices for a list operator
-    ("all-suicidal-ideation-alert", 'type="checkbox" name="value" value="active_plan"',
+    ("all-suicidal-ideation-alert", "input[type=checkbox][name=value][value=active_plan][checked]", "",
      ["active_plan", "passive"], ["passive", "active_plan"]),
-    ("all-maoi-stimulants-caution", 'type="checkbox" name="value" value="maoi"', ["lamotrigine"], ["lamotrigine"]),
+    ("all-maoi-stimulants-caution", "input[type=checkbox][name=value][value=maoi][checked]", "",
+     ["lamotrigine"], ["lamotrigine"]),
     # one of the choices for "is" on a choice question
-    ("all-hepatic-severe-exclude", '<option value="severe" selected>', "moderate", "moderate"),
+    ("all-hepatic-severe-exclude", "select[name=value] option[value=severe][selected]", "Severe (e.g. Child-Pugh C)",
+     "moderate", "moderate"),
     # nothing for "is yes" / "is no"
-    ("all-pregnant-exclude", "No value: the operator says it all.", "", None),
+    ("all-pregnant-exclude", "#id_value.ks-value-note", "No value: the operator says it all.", "", None),
 ])
-def test_every_criterion_value_widget_round_trips(lead_client, knowledge_base, key, widget, posted, stored):
+def test_every_criterion_value_widget_round_trips(lead_client, knowledge_base, key, widget, words, posted, stored):
     criterion = Criterion.objects.get(key=key)
-    html = lead_client.get(change_url(criterion)).content.decode()
-    assert widget in html
+    shown = parse(lead_client.get(change_url(criterion)).content).select_one(f"form {widget}")
+    assert shown and shown.text() == words
     response = lead_client.post(change_url(criterion), criterion_form(criterion))
     assert response.status_code == 302
     unchanged = criterion.value
@@ -291,8 +292,9 @@ def test_a_yes_no_value_round_trips_as_yes_and_no(lead_client, knowledge_base):
     assert response.status_code == 302
     criterion.refresh_from_db()
     assert (criterion.operator, criterion.value) == ("ne", False)
-    html = lead_client.get(change_url(criterion)).content.decode()
-    assert re.search(r'<input type="radio" name="value" value="no"[^>]* checked>', html)
+    page = parse(lead_client.get(change_url(criterion)).content)
+    assert page.select_one("form input[type=radio][name=value][value=no][checked]")
+    assert page.form_values()["value"] == ["no"]
     assert lead_client.post(change_url(criterion), criterion_form(criterion)).status_code == 302
     criterion.refresh_from_db()
     assert criterion.value is False
@@ -311,8 +313,9 @@ def test_enable_when_value_widget_round_trips(lead_client, knowledge_base, code,
     assert response.status_code == 302
     question.refresh_from_db()
     assert question.enable_when_value == ["none", "passive"]
-    html = lead_client.get(change_url(question)).content.decode()
-    assert 'type="checkbox" name="enable_when_value" value="passive"' in html
+    page = parse(lead_client.get(change_url(question)).content)
+    assert page.select_one("form input[type=checkbox][name=enable_when_value][value=passive]")
+    assert sorted(page.form_values()["enable_when_value"]) == ["none", "passive"]
     assert lead_client.post(change_url(question), question_form(question)).status_code == 302
     question.refresh_from_db()
     assert question.enable_when_value == ["none", "passive"]
@@ -320,9 +323,8 @@ def test_enable_when_value_widget_round_trips(lead_client, knowledge_base, code,
 
 def test_choices_are_edited_as_rows_in_their_order(lead_client, knowledge_base):
     question = Question.objects.get(code="hepatic_impairment")
-    html = lead_client.get(change_url(question)).content.decode()
-    assert 'name="choices-3-value" value="severe"' in html
-    assert 'name="choices-3-label" value="Severe (e.g. Child-Pugh C)"' in html
+    shown = parse(lead_client.get(change_url(question)).content).form_values()
+    assert (shown["choices-3-value"], shown["choices-3-label"]) == ("severe", "Severe (e.g. Child-Pugh C)")
     data = question_form(question)
     data.update({"choices-4-value": "unknown", "choices-4-label": "Not known", "choices-4-order": "5"})
     response = lead_client.post(change_url(question), data)
@@ -485,7 +487,12 @@ def test_condition_page_lists_its_own_and_every_condition_criteria(lead_client, 
     html = lead_client.get(change_url(trd)).content.decode()
     assert "Criteria for this condition" in html
     assert "Require: failed_antidepressant_trials at least 2" in html
-    assert "all-age-under-18-exclude</a>: Exclude: age less than 18" in html
+    every_condition = {
+        row.select_one("a").text(): row for row in parse(html).select(".field-criteria_for_every_condition li")
+    }
+    row = every_condition["all-age-under-18-exclude"]
+    assert row.select_one("a").get("href") == change_url(Criterion.objects.get(key="all-age-under-18-exclude"))
+    assert row.text().endswith(": Exclude: age less than 18")
 
 
 def test_lead_adds_a_criterion_to_a_condition_from_its_page(lead_client, lead, knowledge_base):
@@ -632,8 +639,12 @@ def test_overdue_reviews_are_listed_and_counted_on_the_admin_home(lead_client, l
     Criterion.objects.filter(key="trd-phq9-require").update(review_due=today - datetime.timedelta(days=1), reviewer=lead)
     Criterion.objects.filter(key="ocd-ybocs-caution").update(review_due=today + datetime.timedelta(days=30))
     Reference.objects.filter(key__in=["feder-2014", "cohen-2018"]).update(review_due=today - datetime.timedelta(days=400))
-    home = lead_client.get("/admin/").content.decode()
-    assert "3 overdue:" in home and "1 criterion</a>" in home and "2 references</a>" in home
+    overdue = parse(lead_client.get("/admin/").content).select_one("#overdue-reviews")
+    assert "3 overdue:" in overdue.text()
+    assert {link.text(): link.get("href") for link in overdue.select('a[href$="?review=overdue"]')} == {
+        "1 criterion": "/admin/conditions/criterion/?review=overdue",
+        "2 references": "/admin/conditions/reference/?review=overdue",
+    }
     listed = lead_client.get("/admin/conditions/criterion/?review=overdue").context["cl"].result_list
     assert [c.key for c in listed] == ["trd-phq9-require"]
     references = lead_client.get("/admin/conditions/reference/?review=overdue").context["cl"].result_list
@@ -654,16 +665,19 @@ def test_a_review_date_is_set_in_the_criterion_form(lead_client, lead, knowledge
 
 
 def test_references_are_listed_by_authors_year_and_title(lead_client, knowledge_base):
-    html = lead_client.get("/admin/conditions/reference/").content.decode()
-    assert "Feder A, Parides MK" in html and "<td class=\"field-year\">2014</td>" in html
+    rows = parse(lead_client.get("/admin/conditions/reference/").content).select("#result_list tbody tr")
+    (feder,) = [row for row in rows if "Feder A, Parides MK" in row.text()]
+    assert feder.select_one("td.field-year").text() == "2014"
     criterion = Criterion.objects.get(key="ptsd-diagnosis-require")
     form = lead_client.get(change_url(criterion)).content.decode()
     assert "Feder A et al. (2014) Efficacy of intravenous ketamine" in form
 
 
 def test_questions_are_listed_by_their_text(lead_client, knowledge_base):
-    html = lead_client.get("/admin/conditions/question/").content.decode()
-    assert 'PHQ-9 total score<br><small class="quiet">phq9_total</small>' in html
+    rows = parse(lead_client.get("/admin/conditions/question/").content).select("#result_list tbody tr")
+    listed = {code.text(): cell.text() for row in rows for cell in row.select("th, td")
+              for code in cell.select("small.quiet")}
+    assert listed["phq9_total"] == "PHQ-9 total score phq9_total"
 
 
 # The case library ------------------------------------------------------------------

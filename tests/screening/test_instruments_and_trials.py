@@ -3,7 +3,6 @@ questionnaire's matrix and rows, what is saved, what the summary and the
 PDF say, and junk that gets a message rather than an error page."""
 
 import io
-import re
 
 import pytest
 from django.urls import reverse
@@ -12,7 +11,8 @@ from pypdf import PdfReader
 from screening import services
 from screening.models import Screening
 from tests.answers import TRD_ELIGIBLE
-from tests.screening.test_views import form_values
+from tests.markup import parse
+from tests.screening.test_views import form_values, question
 
 pytestmark = [
     pytest.mark.django_db,
@@ -86,8 +86,8 @@ def saved(screening):
 
 
 def page_text(response):
-    body = re.sub(r"<script.*?</script>|<template.*?</template>|<[^>]+>", " ", response.content.decode(), flags=re.S)
-    return " ".join(body.replace("&#x27;", "'").replace("&amp;", "&").replace("&quot;", '"').split())
+    """The page's visible words (not a <template>'s, which a script copies)."""
+    return parse(response.content).text()
 
 
 def status_of(screening, condition="trd"):
@@ -98,19 +98,19 @@ def status_of(screening, condition="trd"):
 
 
 def test_each_phq9_item_is_a_group_of_labelled_radios_valued_by_score(clinician_client, clinician):
-    page = questionnaire(clinician_client, draft(clinician)).content.decode()
-    matrix = re.search(r'<fieldset[^>]*data-instrument="phq9".*?</fieldset>\s*</fieldset>', page, re.S)
+    page = parse(questionnaire(clinician_client, draft(clinician)).content)
+    matrix = page.select_one("fieldset[data-instrument=phq9]")
     assert matrix, "the PHQ-9 is one fieldset"
     for code in PHQ9_ITEMS:
-        item = re.search(rf'<fieldset[^>]*id="question-{code}".*?</fieldset>', page, re.S).group(0)
-        assert re.search(r"<legend[^>]*>.+?</legend>", item, re.S)
-        values = re.findall(rf'<input type="radio"[^>]*name="{code}" value="(\d)" id="([^"]+)"', item)
-        assert [value for value, _ in values] == ["0", "1", "2", "3"]
-        for _, element_id in values:
-            assert f'<label class="ks-option" for="{element_id}">' in item
-    assert "Not at all (0)" in page and "Nearly every day (3)" in page
-    assert 'name="phq9_difficulty"' in page
-    assert "PHQ-9 total score: only if the items were not collected" in page
+        item = matrix.select_one(f"fieldset#question-{code}")
+        assert item.select_one("legend").text()
+        radios = item.select(f"input[type=radio][name={code}]")
+        assert [radio.get("value") for radio in radios] == ["0", "1", "2", "3"]
+        for radio in radios:
+            assert radio.get("id") and item.select_one(f'label.ks-option[for="{radio.get("id")}"]')
+    assert "Not at all (0)" in matrix.text() and "Nearly every day (3)" in matrix.text()
+    assert matrix.select_one("[name=phq9_difficulty]")
+    assert "PHQ-9 total score: only if the items were not collected" in matrix.text()
 
 
 def test_the_items_give_the_total_its_band_and_the_requirement(clinician_client, clinician):
@@ -143,17 +143,11 @@ def test_a_typed_total_that_disagrees_with_the_items_is_refused_beside_it_and_th
     data = {**as_posted({**TRD_ELIGIBLE, "phq9_total": 20}), **as_posted(PHQ9_17)}
     response = post(clinician_client, screening, data)
     assert response.status_code == 200
-    page = response.content.decode()
-    total = re.search(r'id="question-phq9_total".*?</div>\s*</div>', page, re.S).group(0)
-    assert "does not match the items, which add up to 17" in page_text_of(total)
+    assert "does not match the items, which add up to 17" in question(response, "phq9_total").text()
     assert form_of(response)["phq9_total"] == "20"  # what was typed stays
     assert form_of(response)["phq9_1"] == ["3"]
     stored = saved(screening).answers
     assert stored["phq9_1"] == 3 and "phq9_total" not in stored
-
-
-def page_text_of(markup):
-    return " ".join(re.sub(r"<[^>]+>", " ", markup).split())
 
 
 def test_a_total_typed_with_only_some_items_is_refused(clinician_client, clinician):
@@ -168,8 +162,8 @@ def test_item_nine_raises_the_safety_alert(clinician_client, clinician):
     post(clinician_client, screening, {**as_posted(ANSWERED_ELSEWHERE), **as_posted({**PHQ9_17, "phq9_9": 1}),
                                        **trial_rows([SERTRALINE_FAILED, CITALOPRAM_PARTIAL])})
     summary = clinician_client.get(reverse("screening:summary", args=[screening.pk]))
-    alerts = re.search(r'data-testid="alerts".*?</section>', summary.content.decode(), re.S)
-    assert alerts and "Thoughts that you would be better off dead" in page_text_of(alerts.group(0))
+    alerts = parse(summary.content).select_one("[data-testid=alerts]")
+    assert alerts and "Thoughts that you would be better off dead" in alerts.text()
 
 
 def test_stored_items_are_checked_again_on_the_questionnaire(clinician_client, clinician):
@@ -191,8 +185,7 @@ def test_an_impossible_item_answer_is_refused_beside_it(clinician_client, clinic
     screening = draft(clinician)
     response = post(clinician_client, screening, {"phq9_1": value, "age": "50"})
     assert response.status_code == 200
-    item = re.search(r'id="question-phq9_1".*?</fieldset>', response.content.decode(), re.S).group(0)
-    assert "Choose one of the options shown." in page_text_of(item)
+    assert "Choose one of the options shown." in question(response, "phq9_1").text()
     assert saved(screening).answers.get("age") == 50
 
 
@@ -203,13 +196,13 @@ def test_without_javascript_the_table_offers_blank_rows_with_labelled_fields(cli
     response = questionnaire(clinician_client, draft(clinician))
     values = form_of(response)
     assert values["antidepressant_trials-TOTAL_FORMS"] == "4"
-    page = response.content.decode()
+    rows = parse(response.content).select_one("#question-antidepressant_trials tbody[data-trial-rows]")
     for number in range(4):
         for name in ("drug", "daily_dose_mg", "weeks", "outcome"):
             element_id = f"id_antidepressant_trials-{number}-{name}"
-            assert f'id="{element_id}"' in page and f'for="{element_id}"' in page
-    assert '<option value="sertraline">Sertraline</option>' in page
-    assert '<optgroup label="SSRIs">' in page
+            assert rows.select_one(f"#{element_id}") and rows.select_one(f'label[for="{element_id}"]').text()
+    sertraline = rows.select_one("#id_antidepressant_trials-0-drug optgroup[label=SSRIs] option[value=sertraline]")
+    assert sertraline.text() == "Sertraline"
 
 
 def test_two_adequate_failed_trials_meet_the_trd_requirement(clinician_client, clinician):
@@ -285,7 +278,7 @@ def test_a_drug_not_in_the_formulary_is_refused(clinician_client, clinician):
     screening = draft(clinician)
     response = post(clinician_client, screening, trial_rows([{**SERTRALINE_FAILED, "drug": "<script>x</script>"}]))
     assert response.status_code == 200
-    assert "<script>x</script>" not in response.content.decode()
+    assert "<script>x</script>" not in response.content.decode()  # the markup as sent: escaped, if shown at all
     assert "Choose one of the options shown." in page_text(response)
 
 
@@ -314,7 +307,7 @@ def test_hostile_trial_tables_get_a_message_not_an_error_page(clinician_client, 
     screening = draft(clinician, answers={"antidepressant_trials": [SERTRALINE_FAILED]})
     response = post(clinician_client, screening, {"age": "50", **junk})
     assert response.status_code == 200
-    assert 'data-testid="error-summary"' in response.content.decode()
+    assert parse(response.content).select_one("[data-testid=error-summary]")
     stored = saved(screening).answers
     assert stored["age"] == 50
     assert stored["antidepressant_trials"] == [SERTRALINE_FAILED]

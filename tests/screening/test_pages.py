@@ -3,8 +3,6 @@ edits show on the next questionnaire, saved answers on the next summary,
 per-viewer parts stay per viewer, access is checked and views are audited
 on every request, whatever the cache holds."""
 
-import re
-
 import pytest
 from django.contrib.auth.models import Permission
 from django.db import connection
@@ -38,8 +36,37 @@ def page(client, name, screening):
     return response.status_code, response.content.decode()
 
 
+def csrf_tokens(html):
+    """The token of each form, masked afresh for each response."""
+    return [field.get("value") for field in parse(html).select("form input[name=csrfmiddlewaretoken]")]
+
+
 def csrf_token(html):
-    return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
+    return csrf_tokens(html)[0]
+
+
+def signed_in_as(html):
+    return parse(html).select_one("[data-testid=signed-in-user]").text()
+
+
+def buttons(html):
+    return [button.text() for button in parse(html).select("button")]
+
+
+def details(html):
+    """A summary's details, each term -> its description."""
+    page = parse(html)
+    terms, descriptions = page.select("dl > dt"), page.select("dl > dt + dd")
+    return {term.text(): description.text() for term, description in zip(terms, descriptions, strict=True)}
+
+
+def page_links(html):
+    """The list's links to other pages, by their words."""
+    return {link.text(): link.get("href") for link in parse(html).select(".pagination a.page-link")}
+
+
+def current_page(html):
+    return parse(html).select_one(".pagination [aria-current=page]").text()
 
 
 def views_audited(screening):
@@ -90,17 +117,17 @@ class TestPages:
 
         draft = draft_for(clinician)
         _, before = page(clinician_client, "screening:questionnaire", draft)
-        assert 'name="ybocs_total"' not in before
+        assert parse(before).select_one("[name=ybocs_total]") is None
         criterion = Criterion.objects.filter(question__code="ybocs_total").first()
         criterion.conditions.add(Condition.objects.get(slug="trd"))
         rulebook_publish(note="Y-BOCS for TRD.")
         _, after = page(clinician_client, "screening:questionnaire", draft)
-        assert 'name="ybocs_total"' in after
+        assert parse(after).select_one("form input[name=ybocs_total]")
 
     def test_the_questionnaire_shows_the_answers_saved_last(self, clinician_client, clinician):
         draft = draft_for(clinician, answers={"age": 45})
         _, before = page(clinician_client, "screening:questionnaire", draft)
-        assert re.search(r'name="age" value="45"', before)
+        assert parse(before).select_one('input[name="age"]').get("value") == "45"
         services.screening_save_answers(screening=draft, answers={"age": 52, "bipolar_history": True})
         _, after = page(clinician_client, "screening:questionnaire", draft)
         form = parse(after)
@@ -123,12 +150,12 @@ class TestPages:
         self, clinician_client, auditor_client, clinician
     ):
         draft = draft_for(clinician, answers={"age": 45})
-        link = f'href="{reverse("screening:questionnaire", args=[draft.pk])}#question-'
+        link = f'a[href^="{reverse("screening:questionnaire", args=[draft.pk])}#question-"]'
         for _ in range(2):  # rendered, then from the cache
             _, owners = page(clinician_client, "screening:summary", draft)
             _, auditors = page(auditor_client, "screening:summary", draft)
-            assert link in owners and "Finalise" in owners and "Edit answers" in owners
-            assert link not in auditors and "Finalise" not in auditors and "Edit answers" not in auditors
+            assert parse(owners).select(link) and "Finalise" in owners and "Edit answers" in owners
+            assert not parse(auditors).select(link) and "Finalise" not in auditors and "Edit answers" not in auditors
             assert "Still to answer" in auditors
 
     def test_a_final_summary_shows_each_viewer_their_own_page(
@@ -137,11 +164,11 @@ class TestPages:
         final = final_for(clinician)
         for _ in range(2):
             status, owners = page(clinician_client, "screening:summary", final)
-            assert status == 200 and "Amend</button>" in owners
-            assert 'data-testid="signed-in-user">Signed in as clinician' in owners
+            assert status == 200 and "Amend" in buttons(owners)
+            assert signed_in_as(owners) == "Signed in as clinician"
             status, auditors = page(auditor_client, "screening:summary", final)
-            assert status == 200 and "Amend</button>" not in auditors
-            assert 'data-testid="signed-in-user">Signed in as Ann Audit' in auditors
+            assert status == 200 and "Amend" not in buttons(auditors)
+            assert signed_in_as(auditors) == "Signed in as Ann Audit"
             assert page(other_client, "screening:summary", final)[0] == 404
         assert views_audited(final) == 4  # each view audited, cached or not; the refusals not
 
@@ -151,19 +178,21 @@ class TestPages:
         assert "Replaced by" not in before
         amendment = services.screening_amend(screening=final, user=clinician, reason="A correction.")
         _, after = page(clinician_client, "screening:summary", final)
-        assert "Replaced by <a" in after
-        assert reverse("screening:summary", args=[amendment.pk]) in after
+        replaced = parse(after).select_one("[data-testid=replaced-by]")
+        assert replaced.text().startswith(f"Replaced by #{amendment.pk}")
+        assert replaced.select_one("a").get("href") == reverse("screening:summary", args=[amendment.pk])
         _, amendments_page = page(clinician_client, "screening:summary", amendment)
-        assert f'href="{reverse("screening:summary", args=[final.pk])}" data-testid="amends-link"' in amendments_page
+        amends = parse(amendments_page).select_one("a[data-testid=amends-link]")
+        assert amends.get("href") == reverse("screening:summary", args=[final.pk])
 
     def test_a_renamed_clinician_shows_on_a_summary_seen_before(self, clinician_client, clinician):
         final = final_for(clinician)
         _, before = page(clinician_client, "screening:summary", final)
-        assert "<dd class=\"col-sm-8\">clinician</dd>" in before
+        assert details(before)["Clinician"] == "clinician"
         clinician.first_name, clinician.last_name = "Cleo", "Nician"
         clinician.save()
         _, after = page(clinician_client, "screening:summary", final)
-        assert "<dd class=\"col-sm-8\">Cleo Nician</dd>" in after
+        assert details(after)["Clinician"] == "Cleo Nician"
 
     def test_each_response_of_a_summary_page_has_its_own_token_which_a_form_accepts(self, clinician):
         client = Client(enforce_csrf_checks=True)
@@ -172,7 +201,7 @@ class TestPages:
         tokens = []
         for _ in range(3):  # the body rendered, then from the cache twice
             _, html = page(client, "screening:summary", draft)
-            tokens.append(re.findall(r'name="csrfmiddlewaretoken" value="([^"]+)"', html))
+            tokens.append(csrf_tokens(html))
         assert all(len(found) == 3 for found in tokens)  # signing out, finalising, discarding
         assert len({token for found in tokens for token in found}) == 3  # one per response, masked afresh
         response = client.post(reverse("screening:finalise", args=[draft.pk]),
@@ -199,14 +228,14 @@ class TestPages:
     def test_a_summary_page_follows_its_viewers_name_and_role(self, clinician_client, clinician):
         final = final_for(clinician)
         _, before = page(clinician_client, "screening:summary", final)
-        assert 'data-testid="signed-in-user">Signed in as clinician<' in before
-        assert 'href="/admin/"' not in before
+        assert signed_in_as(before) == "Signed in as clinician"
+        assert parse(before).select_one('a[href="/admin/"]') is None
         clinician.first_name, clinician.is_staff = "Cleo", True
         clinician.save()
         verify_session(clinician_client, clinician)  # staff use two factors
         _, after = page(clinician_client, "screening:summary", final)
-        assert 'data-testid="signed-in-user">Signed in as Cleo<' in after
-        assert 'href="/admin/"' in after
+        assert signed_in_as(after) == "Signed in as Cleo"
+        assert parse(after).select_one('nav a[href="/admin/"]')
 
     def test_the_list_follows_saves_and_renamed_conditions(self, clinician_client, clinician):
         draft = draft_for(clinician, answers={"age": 45}, reference="L-1")
@@ -225,8 +254,12 @@ class TestPages:
         for _ in range(2):
             owners = clinician_client.get(reverse("screening:list")).content.decode()
             auditors = auditor_client.get(reverse("screening:list")).content.decode()
-            assert '<th scope="col">Clinician</th>' not in owners and '<td data-label="Clinician">clinician</td>' not in owners
-            assert '<th scope="col">Clinician</th>' in auditors and '<td data-label="Clinician">clinician</td>' in auditors
+            for html, shown in ((owners, False), (auditors, True)):
+                table = parse(html).select_one("table")
+                assert ("Clinician" in [header.text() for header in table.select("thead th[scope=col]")]) is shown
+                assert [cell.text() for cell in table.select("tbody td[data-label=Clinician]")] == (
+                    ["clinician"] if shown else []
+                )
 
     def test_a_list_page_shows_the_search_as_typed_and_its_own_viewer(
         self, clinician_client, auditor_client, clinician
@@ -234,12 +267,15 @@ class TestPages:
         draft_for(clinician, reference="L-3")
         for typed in ("L-3", " L-3", "l-3 "):  # the same rows each time
             html = clinician_client.get(reverse("screening:list"), {"q": typed}).content.decode()
-            assert f'name="q" id="id_q" class="form-control" maxlength="64" value="{typed}"' in html
+            search = parse(html).select_one("form[role=search] input#id_q")
+            assert {name: search.get(name) for name in ("name", "class", "maxlength", "value")} == {
+                "name": "q", "class": "form-control", "maxlength": "64", "value": typed,
+            }
             assert "L-3" in html and csrf_token(html)
         auditors = auditor_client.get(reverse("screening:list"), {"q": "L-3"}).content.decode()
-        assert 'data-testid="signed-in-user">Signed in as Ann Audit<' in auditors
+        assert signed_in_as(auditors) == "Signed in as Ann Audit"
         owners = clinician_client.get(reverse("screening:list"), {"q": "L-3"}).content.decode()
-        assert 'data-testid="signed-in-user">Signed in as clinician<' in owners
+        assert signed_in_as(owners) == "Signed in as clinician"
         assert csrf_token(owners) != csrf_token(html)
 
     def test_a_long_list_pages_on_without_counting(self, clinician_client, clinician):
@@ -254,12 +290,13 @@ class TestPages:
         )
         assert "COUNT(" not in " ".join(self.list_queries(clinician_client))
         one = clinician_client.get(reverse("screening:list")).content.decode()
-        assert "Page 1<" in one and "page=2" in one and "Newer" not in one
+        assert current_page(one) == "Page 1" and page_links(one)["Older"].endswith("page=2") and "Newer" not in one
         three = clinician_client.get(reverse("screening:list"), {"page": 3}).content.decode()
-        assert "Page 3<" in three and "P-024" in three and "P-000" in three and "P-025" not in three
-        assert "page=2" in three and "Older" not in three
+        assert current_page(three) == "Page 3" and "P-024" in three and "P-000" in three and "P-025" not in three
+        assert page_links(three)["Newer"].endswith("page=2") and "Older" not in three
         beyond = clinician_client.get(reverse("screening:list"), {"page": 9}).content.decode()
-        assert "no screenings on page 9" in beyond and "page=1" in beyond and "P-0" not in beyond
+        assert "no screenings on page 9" in beyond and page_links(beyond)["First page"].endswith("page=1")
+        assert "P-0" not in beyond
         for nonsense in ("-3", "0", "x", "9" * 40):
             page = clinician_client.get(reverse("screening:list"), {"page": nonsense})
             assert page.status_code == 200
@@ -270,9 +307,9 @@ class TestPages:
             draft_for(clinician, reference=f"KEEP-{n:02}")
         draft_for(clinician, reference="OTHER-1")
         one = clinician_client.get(reverse("screening:list"), {"q": "keep", "status": "draft"}).content.decode()
-        assert "q=keep&amp;status=draft&amp;page=2" in one and "OTHER-1" not in one
-        two = clinician_client.get(reverse("screening:list"), {"q": "keep", "status": "draft", "page": 2})
-        assert "KEEP-00" in two.content.decode() and "q=keep&amp;status=draft&amp;page=1" in two.content.decode()
+        assert page_links(one)["Older"].endswith("?q=keep&status=draft&page=2") and "OTHER-1" not in one
+        two = clinician_client.get(reverse("screening:list"), {"q": "keep", "status": "draft", "page": 2}).content.decode()
+        assert "KEEP-00" in two and page_links(two)["Newer"].endswith("?q=keep&status=draft&page=1")
 
     @staticmethod
     def list_queries(client):

@@ -3,9 +3,7 @@ screenings of one patient (everyone's for a reader of every screening),
 their instrument totals charted over time and in a table, and nothing
 about patients they may not see."""
 
-import re
 from datetime import timedelta
-from html.parser import HTMLParser
 
 import pytest
 from django.urls import reverse
@@ -14,6 +12,7 @@ from django.utils import timezone
 from screening import services
 from screening.models import AuditAction, AuditEvent, Screening
 from tests.answers import TRD_ELIGIBLE
+from tests.markup import parse
 
 pytestmark = [
     pytest.mark.django_db,
@@ -35,47 +34,22 @@ def history(client, reference="P-100"):
     return client.get(reverse("screening:patient", args=[reference]))
 
 
-class _Tables(HTMLParser):
-    """Each <table>'s caption, header cells and rows of cell texts."""
-
-    def __init__(self):
-        super().__init__()
-        self.tables, self.cell, self.in_caption = [], None, False
-
-    def handle_starttag(self, tag, attrs):
-        if tag == "table":
-            self.tables.append({"caption": "", "headers": [], "rows": []})
-        elif tag == "caption":
-            self.in_caption = True
-        elif tag == "tr":
-            self.tables[-1]["rows"].append([])
-        elif tag in ("td", "th"):
-            self.cell = {"tag": tag, "scope": dict(attrs).get("scope"), "text": ""}
-
-    def handle_endtag(self, tag):
-        if tag == "caption":
-            self.in_caption = False
-        elif tag in ("td", "th") and self.cell is not None:
-            self.cell["text"] = " ".join(self.cell["text"].split())
-            if self.cell["scope"] == "col":
-                self.tables[-1]["headers"].append(self.cell["text"])
-            else:
-                self.tables[-1]["rows"][-1].append(self.cell["text"])
-            self.cell = None
-
-    def handle_data(self, data):
-        if self.in_caption:
-            self.tables[-1]["caption"] += data
-        elif self.cell is not None:
-            self.cell["text"] += data
-
-
 def screenings_table(response):
-    parser = _Tables()
-    parser.feed(response.content.decode())
-    table = parser.tables[0]
-    table["rows"] = [row for row in table["rows"] if row]
-    return table
+    """The page's first table: its caption, its column headers, and each row
+    of cells (a row's own header cell too) as words."""
+    table = parse(response.content).select_one("table")
+    rows = [[cell.text() for cell in row.select("td, th:not([scope=col])")] for row in table.select("tr")]
+    return {
+        "caption": table.select_one("caption").text(),
+        "headers": [header.text() for header in table.select("th[scope=col]")],
+        "rows": [row for row in rows if row],
+    }
+
+
+def chart(response):
+    """The page's one chart, an SVG image."""
+    (svg,) = parse(response.content).select("svg")
+    return svg
 
 
 def test_a_patients_history_lists_the_clinicians_screenings_with_their_totals(clinician_client, clinician):
@@ -99,29 +73,24 @@ def test_the_chart_is_an_image_with_a_title_and_a_description(clinician_client, 
     screen(clinician, answers={"phq9_total": 18}, days_ago=60)
     screen(clinician, answers={"phq9_total": 9}, days_ago=3)
 
-    page = history(clinician_client).content.decode()
+    svg = chart(history(clinician_client))
 
-    svg = re.search(r"<svg[^>]*>.*?</svg>", page, re.S).group(0)
-    assert 'role="img"' in svg
-    labelled_by = re.search(r'aria-labelledby="([^"]+)"', svg).group(1).split()
-    for element_id in labelled_by:
-        assert f'id="{element_id}"' in svg
-    assert "PHQ-9" in re.search(r"<title[^>]*>(.*?)</title>", svg).group(1)
-    description = re.search(r"<desc[^>]*>(.*?)</desc>", svg, re.S).group(1)
-    assert "2 totals" in description and "the latest is 9" in description
-    assert svg.count("<circle") == 2
-    assert "<polyline" in svg
+    assert svg.get("role") == "img"
+    title_id, description_id = svg.get("aria-labelledby").split()
+    title, description = svg.select_one(f"title#{title_id}"), svg.select_one(f"desc#{description_id}")
+    assert "PHQ-9" in title.text()
+    assert "2 totals" in description.text() and "the latest is 9" in description.text()
+    assert len(svg.select("circle")) == 2
+    assert svg.select_one("polyline")
 
 
 def test_an_older_total_is_charted_to_the_left_and_a_higher_one_higher(clinician_client, clinician):
     screen(clinician, answers={"phq9_total": 18}, days_ago=60)
     screen(clinician, answers={"phq9_total": 9}, days_ago=3)
 
-    page = history(clinician_client).content.decode()
+    svg = chart(history(clinician_client))
 
-    (x1, y1), (x2, y2) = [
-        (float(x), float(y)) for x, y in re.findall(r'<circle cx="([\d.]+)" cy="([\d.]+)"', page)
-    ]
+    (x1, y1), (x2, y2) = [(float(point.get("cx")), float(point.get("cy"))) for point in svg.select("circle")]
     assert x1 < x2  # time runs left to right
     assert y1 < y2  # 18 is drawn above 9: SVG's y grows downwards
 
@@ -141,11 +110,11 @@ def test_a_total_worked_out_from_the_items_is_not_marked_entered(clinician_clien
 def test_the_bands_are_shaded_behind_the_totals_and_named_beside_the_chart(clinician_client, clinician):
     screen(clinician, answers={"phq9_total": 12})
 
-    page = history(clinician_client).content.decode()
+    response = history(clinician_client)
 
-    svg = re.search(r"<svg[^>]*>.*?</svg>", page, re.S).group(0)
-    assert re.findall(r'data-band="([^"]+)"', svg) == ["Minimal", "Mild", "Moderate", "Moderately severe", "Severe"]
-    legend = re.search(r'<ul class="ks-chart-legend.*?</ul>', page, re.S).group(0)
+    bands = [band.get("data-band") for band in chart(response).select("[data-band]")]
+    assert bands == ["Minimal", "Mild", "Moderate", "Moderately severe", "Severe"]
+    legend = [item.text() for item in parse(response.content).select("ul.ks-chart-legend li")]
     assert "20–27: Severe" in legend and "0–4: Minimal" in legend
 
 
@@ -233,7 +202,7 @@ def test_discarded_drafts_are_left_out_and_replaced_ones_say_so(clinician_client
     assert [row[0] for row in rows] == [f"#{amendment.pk}", f"#{final.pk}"]
     assert f"Replaced by #{amendment.pk}" in rows[1][-1]
     # The chart shows the amendment's total, not the replaced one as well.
-    assert response.content.decode().count("<circle") == 1
+    assert len(chart(response).select("circle")) == 1
 
 
 def test_only_discarded_drafts_is_no_history(clinician_client, clinician):
@@ -287,9 +256,9 @@ def test_a_junk_reference_is_simply_not_found(clinician_client, clinician, refer
 
 def test_the_summary_links_to_the_patients_history(clinician_client, clinician):
     screening = screen(clinician, reference="A/12#3")
-    page = clinician_client.get(reverse("screening:summary", args=[screening.pk])).content.decode()
+    page = parse(clinician_client.get(reverse("screening:summary", args=[screening.pk])).content)
     link = reverse("screening:patient", args=["A/12#3"])
-    assert f'href="{link}"' in page
+    assert page.select_one(f'a[href="{link}"]')
     assert clinician_client.get(link).status_code == 200
 
 

@@ -1,9 +1,6 @@
 """The clinician's pages through HTTP: sign-in, access, the questionnaire,
 the summary, finalising and amending. Uses the default knowledge base."""
 
-import re
-from html.parser import HTMLParser
-
 import pytest
 from django.urls import reverse
 
@@ -27,72 +24,29 @@ INCOMPLETE = "Incomplete"
 # --- reading pages ----------------------------------------------------------
 
 
-class _FormValues(HTMLParser):
-    """What a browser without JavaScript would submit: each named input,
-    select and checked radio or checkbox, as rendered (not what a
-    <template> holds for a script to copy)."""
-
-    def __init__(self):
-        super().__init__()
-        self.values, self.select, self.in_template = {}, None, 0
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if tag == "template":
-            self.in_template += 1
-        if self.in_template:
-            return
-        if tag == "input" and "name" in attrs:
-            if attrs.get("type") in ("radio", "checkbox"):
-                chosen = self.values.setdefault(attrs["name"], [])
-                if "checked" in attrs:
-                    chosen.append(attrs["value"])
-            else:
-                self.values[attrs["name"]] = attrs.get("value", "")
-        elif tag == "select" and "name" in attrs:
-            self.select = attrs["name"]
-            self.values[self.select] = ""
-        elif tag == "option" and self.select and "selected" in attrs:
-            self.values[self.select] = attrs.get("value", "")
-
-    def handle_endtag(self, tag):
-        if tag == "template":
-            self.in_template -= 1
-        elif tag == "select":
-            self.select = None
+def page_of(response):
+    """The response's page, parsed (tests/markup.py)."""
+    return markup.parse(response.content)
 
 
 def form_values(response):
-    parser = _FormValues()
-    parser.feed(response.content.decode())
-    return parser.values
+    """What a browser without JavaScript would submit from the page (tests/markup.py)."""
+    return page_of(response).form_values()
 
 
 def html(response):
     return response.content.decode()
 
 
-def question_html(response, code):
-    """The markup of one question's wrapper, up to the next question or section."""
-    page = html(response)
-    start = page.index(f'id="question-{code}"')
-    end = min(
-        (i for i in (page.find('id="question-', start + 1), page.find("</fieldset>\n<fieldset", start))
-         if i != -1),
-        default=len(page),
-    )
-    return page[start:end]
-
-
-def question_tag(response, code):
-    """The opening tag of a question's wrapper (where `hidden` and the data attributes are)."""
-    return re.search(rf'<div id="question-{code}"[^>]*>', html(response)).group(0)
+def question(response, code):
+    """One question's element (a wrapper, an instrument's item or a yes/no row):
+    its field, its help and any message about its answer."""
+    return page_of(response).select_one(f"#question-{code}")
 
 
 def text(response):
-    """The page's visible words, tags removed and whitespace collapsed."""
-    body = re.sub(r"<script.*?</script>|<[^>]+>", " ", html(response), flags=re.S)
-    return " ".join(body.replace("&#x27;", "'").replace("&amp;", "&").split())
+    """The page's visible words, whitespace collapsed."""
+    return page_of(response).text()
 
 
 # --- doing things ------------------------------------------------------------
@@ -156,8 +110,8 @@ def test_anonymous_visitors_are_sent_to_sign_in_from_every_screening_page(client
 def test_sign_in_form_leads_to_the_screenings(client, clinician):
     from tests.conftest import TEST_PASSWORD
 
-    page = client.get("/accounts/login/?next=/screenings/")
-    assert 'name="username"' in html(page) and 'name="password"' in html(page)
+    page = page_of(client.get("/accounts/login/?next=/screenings/"))
+    assert page.select_one("form input[name=username]") and page.select_one("form input[name=password][type=password]")
     response = client.post("/accounts/login/", {
         "username": "clinician", "password": TEST_PASSWORD, "next": "/screenings/",
     }, follow=True)
@@ -235,8 +189,8 @@ def test_a_screening_number_beyond_any_id_is_simply_not_found(clinician_client):
 def test_clinician_screens_a_patient_for_trd_from_new_screening_to_final(
     clinician_client, clinician, trd_eligible_form
 ):
-    new_page = clinician_client.get(reverse("screening:new"))
-    assert 'value="trd"' in html(new_page)
+    new_page = page_of(clinician_client.get(reverse("screening:new")))
+    assert new_page.select_one("input[type=checkbox][name=conditions][value=trd]")
     screening = start_screening(clinician_client)
     assert (screening.owner, screening.conditions, screening.year_of_birth) == (clinician, ["trd"], 1980)
 
@@ -281,7 +235,7 @@ def test_clinician_screens_a_patient_for_trd_from_new_screening_to_final(
 
 def test_new_screening_offers_each_condition_as_a_checkbox_with_its_description(clinician_client):
     page = clinician_client.get(reverse("screening:new"))
-    assert re.search(r'type="checkbox"[^>]*name="conditions" value="bipolar-depression"', html(page))
+    assert page_of(page).select_one("input[type=checkbox][name=conditions][value=bipolar-depression]")
     assert "Bipolar depression and cyclothymia" in text(page)
     assert "with poor response to mood stabilisers or antidepressants" in text(page)
 
@@ -299,8 +253,7 @@ def test_new_screening_with_missing_or_bad_details_says_why_and_creates_nothing(
 ):
     response = clinician_client.post(reverse("screening:new"), data)
     assert response.status_code == 200
-    assert message in html(response)
-    assert f'id="id_{field}_error"' in html(response)
+    assert message in page_of(response).select_one(f"#id_{field}_error").text()
     assert not Screening.objects.exists()
 
 
@@ -319,37 +272,38 @@ def test_questionnaire_is_one_fieldset_per_section_in_section_order(clinician_cl
 def test_questionnaire_fields_follow_the_question_kinds(clinician_client, clinician):
     screening = draft_for(clinician)
     response = clinician_client.get(reverse("screening:questionnaire", args=[screening.pk]))
-    systolic = question_html(response, "systolic_bp")
-    assert re.search(r'type="number" name="systolic_bp"[^>]* min="60" max="260"', systolic)
-    assert '<span class="input-group-text">mmHg</span>' in systolic
-    assert "Resting systolic blood pressure" in systolic
-    bipolar = question_html(response, "bipolar_history")
-    assert re.findall(r'type="radio"[^>]*name="bipolar_history" value="(\w+)"', bipolar) == ["yes", "no"]
-    medicines = question_html(response, "interacting_medicines")
-    assert re.findall(r'type="checkbox"[^>]*name="interacting_medicines" value="(\w+)"', medicines) == [
+    systolic = question(response, "systolic_bp")
+    assert systolic.select_one('input[type=number][name=systolic_bp][min="60"][max="260"]')
+    assert [unit.text() for unit in systolic.select(".input-group-text")] == ["mmHg"]
+    assert "Resting systolic blood pressure" in systolic.text()
+    bipolar = question(response, "bipolar_history")
+    assert [radio.get("value") for radio in bipolar.select("input[type=radio][name=bipolar_history]")] == [
+        "yes", "no",
+    ]
+    medicines = question(response, "interacting_medicines")
+    assert [box.get("value") for box in medicines.select("input[type=checkbox][name=interacting_medicines]")] == [
         # second edition (issue 18): sedating medicines the esketamine label and REMS form ask about
         "benzodiazepines", "lamotrigine", "maoi", "stimulants", "opioids", "z_drugs", "gabapentinoids",
         "heavy_alcohol",
         # third edition (issue 24): theophylline and aminophylline (racemic ketamine label 4.5; Ketanest S 4.3)
         "xanthines", "none",
     ]
-    trials = question_html(response, "failed_antidepressant_trials")
-    assert "Worked out from the trials table" in trials
-    assert '<input type="hidden" name="revision" value="1"' in html(response)
+    trials = question(response, "failed_antidepressant_trials")
+    assert "Worked out from the trials table" in trials.text()
+    assert page_of(response).select_one('form input[type=hidden][name=revision][value="1"]')
 
 
 def test_follow_up_questions_wait_for_a_yes_to_bipolar_history(clinician_client, clinician):
     screening = draft_for(clinician)
     url = reverse("screening:questionnaire", args=[screening.pk])
-    tag = question_tag(clinician_client.get(url), "mood_episode")
-    assert " hidden" in tag
+    assert question(clinician_client.get(url), "mood_episode").get("hidden") is not None
     # the page carries no rules: the server decides what is shown
     assert "data-enable-when" not in html(clinician_client.get(url))
 
     post_answers(clinician_client, screening, {"bipolar_history": "yes"}, action="save")
     page = clinician_client.get(url)
     for code in ("mood_episode", "on_mood_stabiliser"):
-        assert " hidden" not in question_tag(page, code)
+        assert question(page, code).get("hidden") is None
     assert "failed_bipolar_treatments" not in html(page)  # only bipolar depression asks it
 
 
@@ -364,8 +318,8 @@ def test_questionnaire_is_prefilled_from_the_saved_answers(clinician_client, cli
 
 def test_questionnaire_uses_only_plain_static_javascript(clinician_client, clinician):
     screening = draft_for(clinician)
-    page = html(clinician_client.get(reverse("screening:questionnaire", args=[screening.pk])))
-    scripts = [(script.get("src"), script.text()) for script in markup.parse(page).select("script")]
+    page = page_of(clinician_client.get(reverse("screening:questionnaire", args=[screening.pk])))
+    scripts = [(script.get("src"), script.text()) for script in page.select("script")]
     assert scripts == [
         ("/static/bootstrap/js/bootstrap.bundle.min.js", ""),
         ("/static/js/session.js", ""),
@@ -376,7 +330,9 @@ def test_questionnaire_uses_only_plain_static_javascript(clinician_client, clini
         ("/static/js/questionnaire.js", ""),
         ("/static/js/cleared.js", ""),
     ]
-    assert not re.search(r"<[^>]+\son[a-z]+=", page), "no inline event handlers"
+    handlers = [(element.tag, name) for element in page.select("*") for name in element.attributes
+                if name.lower().startswith("on")]
+    assert handlers == [], "no inline event handlers"
 
 
 def without(answers, *codes):
@@ -389,7 +345,7 @@ def test_out_of_range_blood_pressure_is_shown_beside_the_field_and_keeps_every_o
     screening = start_screening(clinician_client)
     response = post_answers(clinician_client, screening, {**trd_eligible_form, "systolic_bp": "400"})
     assert response.status_code == 200
-    assert "400 is above the maximum of 260 mmHg." in question_html(response, "systolic_bp")
+    assert "400 is above the maximum of 260 mmHg." in question(response, "systolic_bp").text()
     values = form_values(response)
     assert values["systolic_bp"] == "400"
     assert values["age"] == "45" and values["phq9_total"] == "15"
@@ -405,9 +361,9 @@ def test_none_of_these_cannot_be_combined_with_a_medicine(clinician_client, clin
         **trd_eligible_form, "interacting_medicines": ["maoi", "none"],
     })
     assert response.status_code == 200
-    assert "“None of these” cannot be combined with other choices." in question_html(
+    assert "“None of these” cannot be combined with other choices." in question(
         response, "interacting_medicines"
-    )
+    ).text()
     assert form_values(response)["interacting_medicines"] == ["maoi", "none"]
     assert form_values(response)["failed_antidepressant_trials"] == "2"
     assert Screening.objects.get(pk=screening.pk).answers == without(TRD_ELIGIBLE, "interacting_medicines")
@@ -431,7 +387,7 @@ def test_tampered_or_impossible_values_get_a_message_not_a_server_error(
     screening = start_screening(clinician_client)
     response = post_answers(clinician_client, screening, {**trd_eligible_form, code: value})
     assert response.status_code == 200
-    assert message in question_html(response, code)
+    assert message in question(response, code).text()
     assert form_values(response)["diastolic_bp"] == "80"
     assert Screening.objects.get(pk=screening.pk).answers == without(TRD_ELIGIBLE, code)
 
@@ -477,10 +433,10 @@ def test_show_summary_asks_for_every_question_still_shown(clinician_client, clin
     partial = {k: v for k, v in trd_eligible_form.items() if k not in ("phq9_total", "raised_icp")}
     response = post_answers(clinician_client, screening, partial)
     assert response.status_code == 200
-    assert "Answer this question to see the summary." in question_html(response, "raised_icp")
+    assert "Answer this question to see the summary." in question(response, "raised_icp").text()
     # A total worked out from items asks for the items, or the total when they were not collected.
-    assert "Answer every item above to see the summary, or enter the total" in question_html(response, "phq9_total")
-    assert "Answer this question" not in question_html(response, "mood_episode")
+    assert "Answer every item above to see the summary, or enter the total" in question(response, "phq9_total").text()
+    assert "Answer this question" not in question(response, "mood_episode").text()
     assert text(response).count("Answer this question to see the summary.") == 1
     assert "Check these 2 questions: Raised intracranial or intraocular pressure, or a recent significant head injury PHQ-9 total score" in text(response)
     assert Screening.objects.get(pk=screening.pk).answers == without(TRD_ELIGIBLE, "phq9_total", "raised_icp")
@@ -500,8 +456,9 @@ def test_save_draft_keeps_partial_answers_and_the_summary_names_what_is_missing(
     assert f"Treatment-resistant depression {INCOMPLETE}" in words
     assert "Still to answer" in words
     questionnaire = reverse("screening:questionnaire", args=[screening.pk])
-    assert f'<a href="{questionnaire}#question-raised_icp">Raised intracranial or intraocular pressure' in html(summary)
-    assert f'<a href="{questionnaire}#question-phq9_total">PHQ-9 total score</a>' in html(summary)
+    links = {link.get("href"): link.text() for link in page_of(summary).select("a[href]")}
+    assert links[f"{questionnaire}#question-raised_icp"].startswith("Raised intracranial or intraocular pressure")
+    assert links[f"{questionnaire}#question-phq9_total"] == "PHQ-9 total score"
 
 
 def test_answers_to_questions_that_do_not_apply_are_ignored(clinician_client, clinician, trd_eligible_form):
@@ -533,10 +490,11 @@ def test_a_manic_episode_is_not_advised(clinician_client, clinician, trd_eligibl
 def test_safety_alerts_come_first_and_are_announced(clinician_client, clinician, trd_eligible_form):
     screening = start_screening(clinician_client)
     post_answers(clinician_client, screening, {**trd_eligible_form, "suicidal_ideation": "active_plan"})
-    page = html(clinician_client.get(reverse("screening:summary", args=[screening.pk])))
-    alert = page.index('role="alert" aria-labelledby="alerts-heading"')
-    assert alert < page.index('data-condition="trd"')
-    assert "Active suicidal thoughts reported" in page[alert:page.index('data-condition="trd"')]
+    page = page_of(clinician_client.get(reverse("screening:summary", args=[screening.pk])))
+    alert, trd = page.select("[role=alert][aria-labelledby=alerts-heading], [data-condition=trd]")
+    assert (alert.get("role"), trd.get("data-condition")) == ("alert", "trd")  # the alert first
+    assert page.select_one("#alerts-heading").text() == "Safety alert"
+    assert "Active suicidal thoughts reported" in alert.text()
     assert Screening.objects.get(pk=screening.pk).alert_count == 1
 
 
@@ -547,16 +505,17 @@ def test_references_are_numbered_in_order_of_first_citation_and_unverified_ones_
         **{k: v for k, v in TRD_ELIGIBLE.items() if not k.startswith(("mdd", "failed", "phq"))},
         "ptsd_diagnosis": True, "pcl5_total": 40, "ptsd_first_line_failed": True,
     })
-    page = html(clinician_client.get(reverse("screening:summary", args=[screening.pk])))
-    markers = [int(n) for n in re.findall(r'href="#ref-(\d+)" class="ks-ref"', page)]
+    page = page_of(clinician_client.get(reverse("screening:summary", args=[screening.pk])))
+    markers = [int(marker.get("href").removeprefix("#ref-")) for marker in page.select('a.ks-ref[href^="#ref-"]')]
     first_seen = list(dict.fromkeys(markers))
     assert first_seen == list(range(1, len(first_seen) + 1))
-    entries = re.findall(r'<li id="ref-(\d+)" value="\d+">(.*?)</li>', page, flags=re.S)
-    assert [int(n) for n, _ in entries] == first_seen
-    unverified = [entry for _, entry in entries if "details not yet verified" in entry]
+    entries = page.select('li[id^="ref-"][value]')
+    assert [int(entry.get("id").removeprefix("ref-")) for entry in entries] == first_seen
+    assert [int(entry.get("value")) for entry in entries] == first_seen
+    unverified = [entry.text() for entry in entries if "details not yet verified" in entry.text()]
     assert any("Sicignano" in entry for entry in unverified)
     assert all("Feder A" not in entry for entry in unverified)
-    assert '<a href="https://doi.org/' in page
+    assert page.select('[data-testid=references] a[href^="https://doi.org/"]')
 
 
 def test_a_final_summary_keeps_the_criterion_text_it_was_evaluated_with(
@@ -589,8 +548,8 @@ def test_summary_says_it_is_advisory(clinician_client, clinician):
 
 def test_summary_links_to_the_pdf_download(clinician_client, clinician):
     screening = draft_for(clinician)
-    page = html(clinician_client.get(reverse("screening:summary", args=[screening.pk])))
-    assert f'href="/screenings/{screening.pk}/pdf/"' in page
+    page = page_of(clinician_client.get(reverse("screening:summary", args=[screening.pk])))
+    assert page.select_one(f'a[href="/screenings/{screening.pk}/pdf/"]')
     assert reverse("screening:pdf", args=[screening.pk]) == f"/screenings/{screening.pk}/pdf/"
 
 
@@ -638,7 +597,7 @@ def test_amend_starts_a_linked_draft_with_the_same_answers(clinician_client, cli
     assert (amendment.amends, amendment.status, amendment.answers) == (original, Status.DRAFT, original.answers)
 
     summary = clinician_client.get(reverse("screening:summary", args=[amendment.pk]))
-    assert f'href="/screenings/{original.pk}/" data-testid="amends-link"' in html(summary)
+    assert page_of(summary).select_one("a[data-testid=amends-link]").get("href") == f"/screenings/{original.pk}/"
     original_summary = text(clinician_client.get(reverse("screening:summary", args=[original.pk])))
     assert f"Replaced by #{amendment.pk} (a draft amendment started" in original_summary
 
