@@ -3,7 +3,7 @@
 import pytest
 from django.db import OperationalError
 
-from screening import services, views
+from screening import services
 from screening.models import AuditEvent
 
 pytestmark = [
@@ -20,19 +20,25 @@ def saved_draft(clinician):
     )
 
 
+def the_audit_trail_goes_away(monkeypatch):
+    """From now on every audit event fails to be written, as when the
+    connection drops between the change and its event."""
+
+    def database_goes_away(*args, **kwargs):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(AuditEvent, "save", database_goes_away)
+
+
 def test_database_failure_while_saving_keeps_the_previous_answers(
     client, clinician, saved_draft, trd_eligible_form, monkeypatch,
 ):
     client.force_login(clinician)
     client.raise_request_exception = False
     events_before = AuditEvent.objects.count()
-
-    def database_goes_away(*args, **kwargs):
-        raise OperationalError("server closed the connection unexpectedly")
-
     # The answers row is written first; the failure comes after, inside the
     # same transaction, as when the connection drops mid-request.
-    monkeypatch.setattr(views, "audit", database_goes_away)
+    the_audit_trail_goes_away(monkeypatch)
     response = client.post(f"/screenings/{saved_draft.pk}/questionnaire/", {
         **trd_eligible_form, "age": "50", "revision": saved_draft.revision, "action": "summary",
     })
