@@ -1,5 +1,12 @@
-"""Writes that touch screenings: each one validated, evaluated and saved in a
-single transaction, so a failure never leaves a half-saved record.
+"""Writes that touch screenings: each one validated, evaluated, saved and
+audited in a single transaction, so a failure never leaves a half-saved
+record, a change without its audit event or an event without its change.
+
+Each takes `request`, the web request the change came from: its audit
+event names the request's user and client address (screening.audit). None
+outside the web (the `screen` command, the tests): the event then names the
+user the service is given (`owner`, `user`), when it has one. A view calls
+one of these and renders or redirects; it never audits a change itself.
 """
 
 from typing import NamedTuple
@@ -9,13 +16,15 @@ from django.db import transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
-from rulebook.versions import current_rulebook, snapshot_for
+from rulebook.versions import current_rulebook, snapshot_for, version_label
 from rules import engine, vocabulary
 from screening.age import age_from_year_of_birth, with_age
 from screening.attrition import record_outcomes
+from screening.audit import audit
 from screening.models import (
     AGAINST_THE_ADVICE,
     AdvisoryOverride,
+    AuditAction,
     Decision,
     FinalScreeningError,
     Screening,
@@ -77,13 +86,11 @@ def validated(rulebook: engine.Rulebook, conditions, answers) -> engine.Validati
     return validation
 
 
-@transaction.atomic
-def screening_create(
-    *, owner, patient_reference: str, year_of_birth: int | None, conditions, answers=None,
-    amends: Screening | None = None, rulebook: engine.Rulebook | None = None, amend_reason: str = "",
+def _new_draft(
+    *, owner, patient_reference: str, year_of_birth: int | None, conditions, answers, rulebook: engine.Rulebook,
+    amends: Screening | None = None, amend_reason: str = "",
 ) -> Screening:
-    """A new draft, evaluated against the current rulebook (incomplete until answered)."""
-    rulebook = rulebook or current_rulebook()
+    """A new draft stored, evaluated against `rulebook`; not audited."""
     validation = validated(rulebook, conditions, answers or {})
     screening = Screening(
         owner=owner, patient_reference=patient_reference, year_of_birth=year_of_birth,
@@ -96,11 +103,27 @@ def screening_create(
 
 
 @transaction.atomic
+def screening_create(
+    *, owner, patient_reference: str, year_of_birth: int | None, conditions, answers=None,
+    rulebook: engine.Rulebook | None = None, request=None,
+) -> Screening:
+    """A new draft, evaluated against the current rulebook (incomplete
+    until answered), audited as "screening created" by `owner`."""
+    screening = _new_draft(
+        owner=owner, patient_reference=patient_reference, year_of_birth=year_of_birth, conditions=conditions,
+        answers=answers, rulebook=rulebook or current_rulebook(),
+    )
+    audit(AuditAction.SCREENING_CREATED, request=request, user=owner, screening=screening)
+    return screening
+
+
+@transaction.atomic
 def screening_save_answers(
     *, screening: Screening, answers, expected_revision: int | None = None,
-    rulebook: engine.Rulebook | None = None,
+    rulebook: engine.Rulebook | None = None, request=None,
 ) -> Screening:
-    """Validate and store a draft's answers with a fresh evaluation.
+    """Validate and store a draft's answers with a fresh evaluation,
+    audited as "answers saved".
 
     Locks the row; refuses a final screening, and one saved by someone else
     since `expected_revision` was read. The answers are evaluated against
@@ -123,6 +146,7 @@ def screening_save_answers(
     _evaluate_into(locked, rulebook, validation.answers)
     locked.revision += 1
     locked.save(checked_draft=True)
+    audit(AuditAction.ANSWERS_SAVED, request=request, screening=screening)
     return locked
 
 
@@ -155,12 +179,12 @@ class Reevaluation(NamedTuple):
 
 
 @transaction.atomic
-def screening_reevaluate(*, screening: Screening, rulebook: engine.Rulebook) -> Reevaluation | None:
+def screening_reevaluate(*, screening: Screening, rulebook: engine.Rulebook, request=None) -> Reevaluation | None:
     """A draft evaluated under another rulebook, evaluated again under
     `rulebook` (the current one): stored with its new result and snapshot,
-    its revision moved on. None, with no query, when `screening` was
-    evaluated under `rulebook` already; None too for a final or discarded
-    screening, which keeps its own snapshot for ever."""
+    its revision moved on, audited as "re-evaluated". None, with no query,
+    when `screening` was evaluated under `rulebook` already; None too for a
+    final or discarded screening, which keeps its own snapshot for ever."""
     if screening.rulebook_version == rulebook.version:
         return None
     locked = (
@@ -177,6 +201,7 @@ def screening_reevaluate(*, screening: Screening, rulebook: engine.Rulebook) -> 
     locked.reevaluated_from = old_version
     locked.revision += 1
     locked.save(checked_draft=True)
+    audit(AuditAction.REEVALUATED, request=request, screening=screening)
     return Reevaluation(
         old_version=old_version, new_version=rulebook.version, old_revision=old_revision,
         revision=locked.revision, changed=locked.result != old_result,
@@ -235,20 +260,30 @@ def _overrides_for(result: dict, decisions: dict[str, Override]) -> list[tuple[s
 @transaction.atomic
 def screening_finalise(
     *, screening: Screening, user, expected_revision: int | None = None, reason: str = "",
-    decisions: dict[str, Override] | None = None,
+    decisions: dict[str, Override] | None = None, rulebook: engine.Rulebook | None = None, request=None,
 ) -> Screening:
     """Lock a draft for good: it then renders from its own snapshot forever.
 
     Refuses a screening saved or re-evaluated since `expected_revision` (the
     revision whose summary the clinician read), and an incomplete one
-    without a `reason`, which is stored with it. `decisions` (by condition)
-    that go against the advisory as stored are kept as AdvisoryOverride
-    rows of the final, each with its advisory status and its reason, which
-    is required; the final's `recorded_overrides` lists them (for the
-    caller's audit events). Each condition's outcome, with the criteria
-    that decided it, the decision and the owner's team, is written for
-    counting (screening.attrition).
+    without a `reason`, which is stored with it. With `rulebook` (the
+    current one), a draft evaluated under older rules is first evaluated
+    again under it (screening_reevaluate): when its result stayed the same,
+    what was read stands; when it changed, it is not finalised, and the
+    StaleScreeningError names both rules versions. `decisions` (by
+    condition) that go against the advisory as stored are kept as
+    AdvisoryOverride rows of the final, each with its advisory status and
+    its reason, which is required; the final's `recorded_overrides` lists
+    them. Each condition's outcome, with the criteria that decided it, the
+    decision and the owner's team, is written for counting
+    (screening.attrition). Audited as "finalised" (or "finalised while
+    incomplete") by `user`, then "decided against the advisory" once per
+    override, naming the condition, the decision and the advisory status.
+    A refusal stores nothing, the re-evaluation included.
     """
+    reevaluation = screening_reevaluate(screening=screening, rulebook=rulebook, request=request) if rulebook else None
+    if reevaluation is not None and reevaluation.old_revision == expected_revision and not reevaluation.changed:
+        expected_revision = reevaluation.revision  # the same result under the current rules: what was read stands
     # Only what finalising reads or writes: the stored answers and snapshot
     # stay unread. The owner's team comes with it, for the outcome rows.
     owner_team = Membership.objects.filter(user_id=OuterRef("owner_id")).values("team_id")[:1]
@@ -263,6 +298,12 @@ def screening_finalise(
         raise FinalScreeningError("This screening is already final.")
     _refuse_unless_draft(locked)
     if expected_revision is not None and locked.revision != expected_revision:
+        if reevaluation is not None:
+            raise StaleScreeningError(
+                f"The screening rules changed from {version_label(reevaluation.old_version)} to "
+                f"{version_label(reevaluation.new_version)} since you read this summary, and the result changed. "
+                "It was not finalised: read the new summary below, then finalise it."
+            )
         raise StaleScreeningError(
             "This screening changed since you read its summary, so it was not finalised. "
             "Read the summary below, then finalise it."
@@ -285,17 +326,25 @@ def screening_finalise(
         for condition, status, override in overrides
     ]) if overrides else []
     record_outcomes(screening=locked, team_id=locked.owner_team_id, overrides=locked.recorded_overrides)
+    action = AuditAction.FINALISED_INCOMPLETE if locked.finalise_reason else AuditAction.FINALISED
+    audit(action, request=request, user=user, screening=screening)
+    for override in locked.recorded_overrides:
+        audit(
+            AuditAction.OVERRIDE_RECORDED, request=request, user=user, screening=screening, object_type="override",
+            object_key=f"{override.condition}: {override.decision} against {override.advisory_status}",
+        )
     return locked
 
 
 @transaction.atomic
-def screening_amend(*, screening: Screening, user, reason: str) -> Screening:
+def screening_amend(*, screening: Screening, user, reason: str, request=None) -> Screening:
     """A new draft with the same patient, conditions and answers, pointing to
     the final screening it corrects, with the clinician's `reason` for
     amending it (required). Only the newest version of a record is
     amended: the final row is locked, so two amends at once make one draft,
     and one that another screening amends already is refused
-    (AlreadyAmendedError, naming that amendment)."""
+    (AlreadyAmendedError, naming that amendment). Audited as "amended" on
+    the final, then "screening created" on the new draft, both by `user`."""
     reason = reason.strip()
     if not reason:
         raise ValidationError({"reason": AMEND_REASON_NEEDED})
@@ -315,23 +364,27 @@ def screening_amend(*, screening: Screening, user, reason: str) -> Screening:
         )
     rulebook = current_rulebook()
     conditions = [slug for slug in locked.conditions if slug in rulebook.condition]
-    return screening_create(
+    amendment = _new_draft(
         owner=user, patient_reference=locked.patient_reference,
         year_of_birth=locked.year_of_birth, conditions=conditions,
         answers=carried_answers(rulebook, conditions, locked.answers).answers,
         amends=locked, rulebook=rulebook, amend_reason=reason,
     )
+    audit(AuditAction.AMENDED, request=request, user=user, screening=screening)
+    audit(AuditAction.SCREENING_CREATED, request=request, user=user, screening=amendment)
+    return amendment
 
 
 @transaction.atomic
 def screening_correct_details(
     *, screening: Screening, patient_reference: str, year_of_birth: int | None, conditions,
-    rulebook: engine.Rulebook | None = None,
+    rulebook: engine.Rulebook | None = None, request=None,
 ) -> Screening:
     """Correct a draft's patient reference, year of birth and conditions,
     and evaluate its answers again for the conditions now chosen (answers
     to questions that only a removed condition asked are left out, as the
-    questionnaire no longer shows them)."""
+    questionnaire no longer shows them). Audited as "details corrected",
+    under the corrected patient reference."""
     locked = Screening.objects.select_for_update().get(pk=screening.pk)
     _refuse_unless_draft(locked)
     rulebook = rulebook or current_rulebook()
@@ -344,15 +397,16 @@ def screening_correct_details(
     locked.full_clean(exclude=["snapshot", "result", "answers", "amends", "owner"])
     locked.revision += 1
     locked.save(checked_draft=True)
+    audit(AuditAction.DETAILS_CORRECTED, request=request, screening=locked)
     return locked
 
 
 @transaction.atomic
-def screening_discard(*, screening: Screening) -> Screening | None:
+def screening_discard(*, screening: Screening, request=None) -> Screening | None:
     """Mark a draft discarded: kept for the record, no longer listed or
-    changed. A final screening is part of the record and is never discarded.
-    Returns the discarded draft, or None when it had been discarded already
-    (nothing changed, so there is nothing to audit)."""
+    changed, audited as "discarded". A final screening is part of the
+    record and is never discarded. Returns the discarded draft, or None
+    when it had been discarded already (nothing changed, nothing audited)."""
     locked = Screening.objects.select_for_update().only("id", "status", "revision", "discarded_at", "updated_at").get(
         pk=screening.pk
     )
@@ -363,4 +417,5 @@ def screening_discard(*, screening: Screening) -> Screening | None:
     locked.discarded_at = timezone.now()
     locked.revision += 1
     locked.save(checked_draft=True)
+    audit(AuditAction.DISCARDED, request=request, screening=screening)
     return locked

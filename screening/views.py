@@ -1,9 +1,11 @@
 """The clinician's pages: thin views over selectors, services and the engine.
 
 Access to one screening is decided in `_screening_for` and nowhere else,
-which audits each refusal. Each change and each summary view is audited
-(screening.audit) here, where the request is known, in the same transaction
-as the change. Every view names the HTTP methods it serves.
+which audits each refusal. Each change is one call of a service
+(screening.services), given the request: the service audits it in the
+change's own transaction. What is only read (a summary, a PDF, a
+comparison, a history) is audited here. Every view names the HTTP methods
+it serves.
 
 A summary's body is kept in Django's cache per screening revision
 (screening.summary.summary_body); everything else is rendered per request.
@@ -15,7 +17,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -24,7 +25,7 @@ from django.utils.cache import patch_cache_control
 from django.utils.http import urlencode
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from rulebook.versions import current_rulebook, published_rulebook, version_label
+from rulebook.versions import current_rulebook, published_rulebook
 from screening import catalogue, comparison, differences, fhir, pdf, selectors, services
 from screening.audit import audit
 from screening.forms import (
@@ -173,9 +174,9 @@ def screening_new(request):
             open_draft = selectors.open_draft(user=request.user, reference=form.cleaned_data["patient_reference"])
         if open_draft is None:
             try:
-                with transaction.atomic():
-                    screening = services.screening_create(owner=request.user, rulebook=rulebook, **form.cleaned_data)
-                    audit(AuditAction.SCREENING_CREATED, request=request, screening=screening)
+                screening = services.screening_create(
+                    owner=request.user, rulebook=rulebook, request=request, **form.cleaned_data
+                )
             except ValidationError as error:
                 _add_errors(form, error)
             else:
@@ -197,11 +198,7 @@ def _bring_up_to_date(request, screening, rulebook) -> Screening:
     query when it is current."""
     if screening.rulebook_version == rulebook.version:
         return screening
-    with transaction.atomic():
-        reevaluation = services.screening_reevaluate(screening=screening, rulebook=rulebook)
-        if reevaluation is not None:
-            audit(AuditAction.REEVALUATED, request=request, screening=screening)
-    if reevaluation is None:
+    if services.screening_reevaluate(screening=screening, rulebook=rulebook, request=request) is None:
         return screening
     return selectors.screening_page(screening.pk)
 
@@ -303,13 +300,10 @@ def _store_answers(request, screening, form, rulebook) -> Screening:
 
 
 def _store_answers_once(request, screening, form, rulebook) -> Screening:
-    with transaction.atomic():
-        saved = services.screening_save_answers(
-            screening=screening, answers=form.answers_to_store(screening.answers),
-            expected_revision=form.cleaned_data["revision"], rulebook=rulebook,
-        )
-        audit(AuditAction.ANSWERS_SAVED, request=request, screening=screening)
-    return saved
+    return services.screening_save_answers(
+        screening=screening, answers=form.answers_to_store(screening.answers),
+        expected_revision=form.cleaned_data["revision"], rulebook=rulebook, request=request,
+    )
 
 
 def _save_answers(request, screening, form, rulebook, *, show_summary):
@@ -463,9 +457,9 @@ def screening_finalise(request, pk):
     """Finalise what the clinician read: the rules and answers as of the
     revision on the form. Were the result any different now, the new
     summary is shown instead, with why, keeping what was typed (the reason,
-    the decisions against the advice and their reasons). Each decision
-    against the advice is audited with the condition, the decision and the
-    advisory status."""
+    the decisions against the advice and their reasons). The service
+    audits each decision against the advice with the condition, the
+    decision and the advisory status."""
     screening = _screening_for(request, pk, edit=True, load=selectors.screening_page)
     if screening.is_final:
         messages.info(request, "This screening is already final.")
@@ -474,38 +468,16 @@ def screening_finalise(request, pk):
     form = FinaliseForm(request.POST, conditions=_posted_conditions(screening, rulebook))
     if not form.is_valid():
         return _finalise_refused(request, screening, next(iter(form.errors.values()))[0], request.POST)
-    seen = form.cleaned_data["revision"]
-    with transaction.atomic():
-        reevaluation = services.screening_reevaluate(screening=screening, rulebook=rulebook)
-        if reevaluation is not None:
-            audit(AuditAction.REEVALUATED, request=request, screening=screening)
-    if reevaluation is not None and reevaluation.old_revision == seen and not reevaluation.changed:
-        seen = reevaluation.revision  # the same result under the current rules: what was read stands
     try:
-        with transaction.atomic():
-            final = services.screening_finalise(
-                screening=screening, user=request.user, expected_revision=seen,
-                reason=form.cleaned_data["reason"], decisions=form.decisions(),
-            )
-            action = AuditAction.FINALISED_INCOMPLETE if final.finalise_reason else AuditAction.FINALISED
-            audit(action, request=request, screening=screening)
-            for override in final.recorded_overrides:
-                audit(
-                    AuditAction.OVERRIDE_RECORDED, request=request, screening=screening, object_type="override",
-                    object_key=f"{override.condition}: {override.decision} against {override.advisory_status}",
-                )
+        services.screening_finalise(
+            screening=screening, user=request.user, expected_revision=form.cleaned_data["revision"],
+            reason=form.cleaned_data["reason"], decisions=form.decisions(), rulebook=rulebook, request=request,
+        )
     except FinalScreeningError as error:
         messages.info(request, error.message)
         return redirect(screening)
     except services.StaleScreeningError as error:
-        message = error.message
-        if reevaluation is not None:
-            message = (
-                f"The screening rules changed from {version_label(reevaluation.old_version)} to "
-                f"{version_label(reevaluation.new_version)} since you read this summary, and the result changed. "
-                "It was not finalised: read the new summary below, then finalise it."
-            )
-        return _finalise_refused(request, screening, message, request.POST)
+        return _finalise_refused(request, screening, error.message, request.POST)
     except ValidationError as error:
         return _finalise_refused(request, screening, " ".join(error.messages), request.POST, error)
     messages.success(request, "Screening finalised. It is now part of the record; amend it to correct it.")
@@ -529,12 +501,9 @@ def screening_amend(request, pk):
         messages.error(request, "It was not amended: " + next(iter(form.errors.values()))[0])
         return _summary_page(request, screening, amend_form=form)
     try:
-        with transaction.atomic():
-            amendment = services.screening_amend(
-                screening=screening, user=request.user, reason=form.cleaned_data["reason"],
-            )
-            audit(AuditAction.AMENDED, request=request, screening=screening)
-            audit(AuditAction.SCREENING_CREATED, request=request, screening=amendment)
+        amendment = services.screening_amend(
+            screening=screening, user=request.user, reason=form.cleaned_data["reason"], request=request,
+        )
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
         return redirect(screening)
@@ -556,11 +525,9 @@ def screening_details(request, pk):
     })
     if form.is_bound and form.is_valid():
         try:
-            with transaction.atomic():
-                corrected = services.screening_correct_details(
-                    screening=screening, rulebook=rulebook, **form.cleaned_data
-                )
-                audit(AuditAction.DETAILS_CORRECTED, request=request, screening=corrected)
+            services.screening_correct_details(
+                screening=screening, rulebook=rulebook, request=request, **form.cleaned_data
+            )
         except ValidationError as error:
             _add_errors(form, error)
         else:
@@ -575,9 +542,7 @@ def screening_discard(request, pk):
     """Discard a draft: kept for the record, hidden from the list."""
     screening = _screening_for(request, pk, edit=True, load=selectors.screening_page)
     try:
-        with transaction.atomic():
-            if services.screening_discard(screening=screening) is not None:
-                audit(AuditAction.DISCARDED, request=request, screening=screening)
+        services.screening_discard(screening=screening, request=request)
     except FinalScreeningError as error:
         messages.error(request, error.message)
         return redirect(screening)

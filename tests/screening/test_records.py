@@ -9,6 +9,7 @@ import re
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from pypdf import PdfReader
@@ -291,12 +292,15 @@ def test_a_replaced_final_cannot_be_amended_again(clinician_client, clinician):
 
 def test_two_amendments_of_one_final_cannot_both_be_stored(clinician):
     final = final_for(clinician)
-    services.screening_amend(screening=final, user=clinician, reason="A correction.")
+    amendment = services.screening_amend(screening=final, user=clinician, reason="A correction.")
     with pytest.raises(ValidationError):
-        services.screening_create(
-            owner=clinician, patient_reference=final.patient_reference, year_of_birth=None,
-            conditions=final.conditions, amends=final,
-        )
+        Screening(
+            owner=clinician, patient_reference=final.patient_reference, conditions=final.conditions,
+            amends=final, snapshot=amendment.snapshot, rulebook_version=amendment.rulebook_version,
+        ).validate_constraints()
+    amendment.pk = None  # a copy of it, saved past the model's checks
+    with pytest.raises(IntegrityError), transaction.atomic():
+        amendment.save()
 
 
 def test_the_list_marks_replaced_versions(clinician_client, clinician):

@@ -641,7 +641,10 @@ def test_an_amendment_is_audited_on_both_records(clinician_client, clinician):
     original = final_for(clinician)
     clinician_client.post(reverse("screening:amend", args=[original.pk]), {"reason": "A correction."})
     amendment = Screening.objects.latest("id")
-    assert audit_trail(original) == [(AuditAction.AMENDED, "clinician")]
+    assert audit_trail(original) == [
+        (AuditAction.SCREENING_CREATED, "clinician"), (AuditAction.FINALISED, "clinician"),
+        (AuditAction.AMENDED, "clinician"),
+    ]
     assert audit_trail(amendment) == [(AuditAction.SCREENING_CREATED, "clinician")]
 
 

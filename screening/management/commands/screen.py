@@ -7,14 +7,12 @@ import sys
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
 from django.utils import timezone
 from tqdm import tqdm
 
 from rulebook.versions import current_rulebook
-from screening.audit import audit
 from screening.batch import dumps, malformed_line, screen_record
-from screening.models import AuditAction, new_patient_reference_validator
+from screening.models import new_patient_reference_validator
 from screening.services import screening_create
 
 
@@ -133,16 +131,14 @@ class Command(BaseCommand):
     def _save(self, owner, record, validation, result, rulebook):
         try:
             new_patient_reference_validator(result["patient"])
-            # An atomic block of its own: a refused record leaves any
-            # transaction around this command usable for the next one.
-            with transaction.atomic():
-                screening = screening_create(
-                    owner=owner, patient_reference=result["patient"],
-                    year_of_birth=record.get("year_of_birth"), conditions=validation.conditions,
-                    answers=validation.answers, rulebook=rulebook,
-                )
-                # The event the web writes for a new screening; no request, so no address.
-                audit(AuditAction.SCREENING_CREATED, user=owner, screening=screening)
+            # Its own transaction (a savepoint inside one around this command,
+            # which a refused record leaves usable for the next), with the
+            # event the web writes for a new screening; no request, so no address.
+            screening = screening_create(
+                owner=owner, patient_reference=result["patient"],
+                year_of_birth=record.get("year_of_birth"), conditions=validation.conditions,
+                answers=validation.answers, rulebook=rulebook,
+            )
         except ValidationError as error:
             problems = error.message_dict if hasattr(error, "error_dict") else {"patient_reference": error.messages}
             messages = [f"{field}: {m}" for field, ms in problems.items() for m in ms]
