@@ -203,11 +203,11 @@ def _bring_up_to_date(request, screening, rulebook) -> Screening:
     return selectors.screening_page(screening.pk)
 
 
-def _questionnaire_form(data, screening, rulebook, *, require_complete=False):
+def _questionnaire_form(data, screening, rulebook, *, require_complete=False, today=None):
     return QuestionnaireForm(
         data, rulebook=rulebook, conditions=screening.conditions, answers=screening.answers,
         initial={"revision": screening.revision}, require_complete=require_complete,
-        year_of_birth=screening.year_of_birth,
+        year_of_birth=screening.year_of_birth, today=today,
     )
 
 
@@ -225,7 +225,8 @@ def screening_questionnaire(request, pk):
         # "No to all unanswered" without a script: those rows answered "no", then saved as a draft.
         data = _no_to_unanswered(data, screening, rulebook, data["no_to_unanswered"])
         action = "save"
-    form = _questionnaire_form(data, screening, rulebook, require_complete=action == "summary")
+    today = timezone.localdate()
+    form = _questionnaire_form(data, screening, rulebook, require_complete=action == "summary", today=today)
     saved_at = None
     if form.is_bound and form.is_valid():
         response = _save_answers(request, screening, form, rulebook, show_summary=action == "summary")
@@ -236,6 +237,8 @@ def screening_questionnaire(request, pk):
     not_saved = form.invalid_fields() if form.is_bound else []
     return render(request, "screening/questionnaire.html", {
         "screening": screening, "form": form, "step": "questionnaire", "saved_at": saved_at,
+        # What an unbound form's markup is kept in the cache by, besides the screening's revision.
+        "rules_version": rulebook.version, "today": today,
         "not_saved": not_saved, **_progress(form), "conflict": form.conflict,
         "cleared": differences.cleared_answers(form) if form.is_bound else [],
         "to_check": [field for field in form.error_fields() if field not in not_saved] if form.is_bound else [],
