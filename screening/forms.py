@@ -8,6 +8,7 @@ form and the `screen` command refuse the same values with the same words.
 
 import hashlib
 import json
+from functools import partial
 from typing import NamedTuple
 
 from crispy_forms.bootstrap import AppendedText, InlineRadios
@@ -330,15 +331,22 @@ def _choices(question):
     return [(choice.value, choice.label) for choice in question.choices]
 
 
+def _yes_no_choices():
+    return YES_NO
+
+
 def _yes_no(value):
     return value == "yes"
 
 
 # Every field is optional to Django: "Save draft" keeps partial answers, and
 # "Show summary" asks for exactly the questions enable-when leaves enabled.
+# Choices are given as callables, which Django reads only when a field is
+# rendered or its answer checked: the form is built on every request, most
+# often to show markup kept in the cache or to check a few answers.
 FIELD_FOR_KIND = {
     engine.BOOLEAN: lambda q: BooleanAnswerField(
-        choices=YES_NO, coerce=_yes_no, empty_value=None,
+        choices=_yes_no_choices, coerce=_yes_no, empty_value=None,
         widget=forms.RadioSelect, error_messages=NOT_A_CHOICE,
     ),
     engine.INTEGER: lambda q: IntegerAnswerField(
@@ -348,19 +356,23 @@ FIELD_FOR_KIND = {
         widget=forms.NumberInput(attrs=_number_attrs(q, step="any")),
     ),
     engine.CHOICE: lambda q: ChoiceAnswerField(
-        choices=_choices(q), widget=forms.RadioSelect, error_messages=NOT_A_CHOICE,
+        choices=partial(_choices, q), widget=forms.RadioSelect, error_messages=NOT_A_CHOICE,
     ),
     engine.MULTI_CHOICE: lambda q: MultiChoiceAnswerField(
-        choices=_choices(q), widget=forms.CheckboxSelectMultiple, error_messages=NOT_A_CHOICE,
+        choices=partial(_choices, q), widget=forms.CheckboxSelectMultiple, error_messages=NOT_A_CHOICE,
     ),
     engine.TRIALS: lambda q: TrialsAnswerField(),
 }
 
 
+def _option_choices(instrument):
+    return [(str(option.score), option.label) for option in instrument.options]
+
+
 def item_field(instrument: engine.InstrumentSpec) -> forms.Field:
     """An instrument's item: its options as radios, valued by score."""
     return ItemAnswerField(
-        choices=[(str(option.score), option.label) for option in instrument.options], coerce=int,
+        choices=partial(_option_choices, instrument), coerce=int,
         empty_value=None, widget=forms.RadioSelect, error_messages=NOT_A_CHOICE,
     )
 
@@ -523,7 +535,7 @@ class QuestionnaireForm(forms.Form):
             self.fields[AGE_QUESTION].help_text = escape(age_help(self.age))
         for questions in self._grouped().values():
             for code in self.yes_no_codes(questions):
-                self.fields[code].widget = YesNoCells(choices=YES_NO)
+                self.fields[code].widget = YesNoCells(choices=_yes_no_choices)
         # A refresh (views.screening_questions) sends its sections to replace those on the page.
         self.refreshing = False
         self._states = None

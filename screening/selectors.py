@@ -35,27 +35,47 @@ def can_view_all(user) -> bool:
     return user.has_perm(VIEW_ALL_PERMISSION)
 
 
+def _by_key(screenings: QuerySet[Screening], pk) -> Screening | None:
+    """The screening `pk` of `screenings`, or None: Django's `get()`, which
+    reads one row by key without the list's ordering."""
+    try:
+        return screenings.get(pk=pk)
+    except Screening.DoesNotExist:
+        return None
+
+
 def screening_detail(pk) -> Screening | None:
     """One query: the screening with its owner, finaliser, snapshot and the
     screening it amends, or None."""
-    return (
-        Screening.objects.select_related("owner", "finalised_by", "snapshot", "amends")
-        .filter(pk=pk)
-        .first()
-    )
+    return _by_key(Screening.objects.select_related("owner", "finalised_by", "snapshot", "amends"), pk)
 
 
 def screening_page(pk) -> Screening | None:
     """One query: the screening without its stored result (loaded on
     access), with its owner, its finaliser, the screening it amends, and
     `has_amendments`: whether a screening (not discarded) amends it; or None."""
-    return (
+    return _by_key(
         Screening.objects.select_related("owner", "finalised_by", "amends")
         .defer("result", "amends__result", "amends__answers")
-        .annotate(has_amendments=Exists(_live_amendments()))
-        .filter(pk=pk)
-        .first()
+        .annotate(has_amendments=Exists(_live_amendments())),
+        pk,
     )
+
+
+# What the questionnaire, its refreshes and its saves read of a screening:
+# whose it is and whether it can change, what the form shows and is
+# evaluated with, and the notes above it.
+QUESTIONNAIRE_FIELDS = (
+    "owner_id", "patient_reference", "year_of_birth", "conditions", "answers", "rulebook_version",
+    "reevaluated_from", "status", "revision", "discarded_at", "amends__created_at",
+)
+
+
+def questionnaire_screening(pk) -> Screening | None:
+    """One query: the screening as the questionnaire reads it
+    (QUESTIONNAIRE_FIELDS, with when the screening it amends was made),
+    without its stored result, snapshot or people; or None."""
+    return _by_key(Screening.objects.select_related("amends").only(*QUESTIONNAIRE_FIELDS), pk)
 
 
 def screening_list(*, user, query: str = "", status: str = "") -> QuerySet[Screening]:

@@ -70,7 +70,8 @@ def _screening_for(request, pk, *, edit=False, load=selectors.screening_detail) 
     lists); either is refused (403) when `edit` is set. To anyone else it
     does not exist (404): a team-mate's draft too. Loads it with `load` (by
     default with its owner, finaliser, snapshot and amended screening;
-    `selectors.screening_page` leaves out the result and snapshot): 1 query,
+    `selectors.screening_page` leaves out the result and snapshot,
+    `selectors.questionnaire_screening` the people too): 1 query,
     plus 2 for the permissions of a user who is not the owner, and 1 for
     the team of one who may not read every screening. A refusal is audited
     as `access_denied`.
@@ -192,40 +193,41 @@ def _not_editable(request, screening):
     return None
 
 
-def _bring_up_to_date(request, screening, rulebook) -> Screening:
+def _bring_up_to_date(request, screening, rulebook, *, load=selectors.screening_page) -> Screening:
     """A draft evaluated under older rules than `rulebook`, evaluated again
-    under it (audited); the page then says so, naming both versions. No
-    query when it is current."""
+    under it (audited) and read again with `load`; the page then says so,
+    naming both versions. No query when it is current."""
     if screening.rulebook_version == rulebook.version:
         return screening
     if services.screening_reevaluate(screening=screening, rulebook=rulebook, request=request) is None:
         return screening
-    return selectors.screening_page(screening.pk)
+    return load(screening.pk)
 
 
-def _questionnaire_form(data, screening, rulebook, *, require_complete=False):
+def _questionnaire_form(data, screening, rulebook, *, require_complete=False, today=None):
     return QuestionnaireForm(
         data, rulebook=rulebook, conditions=screening.conditions, answers=screening.answers,
         initial={"revision": screening.revision}, require_complete=require_complete,
-        year_of_birth=screening.year_of_birth,
+        year_of_birth=screening.year_of_birth, today=today,
     )
 
 
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def screening_questionnaire(request, pk):
-    screening = _screening_for(request, pk, edit=True, load=selectors.screening_page)
+    screening = _screening_for(request, pk, edit=True, load=selectors.questionnaire_screening)
     if refused := _not_editable(request, screening):
         return refused
     rulebook = current_rulebook()
-    screening = _bring_up_to_date(request, screening, rulebook)
+    screening = _bring_up_to_date(request, screening, rulebook, load=selectors.questionnaire_screening)
     action = request.POST.get("action")
     data = request.POST if request.method == "POST" else None
     if data is not None and data.get("no_to_unanswered"):
         # "No to all unanswered" without a script: those rows answered "no", then saved as a draft.
         data = _no_to_unanswered(data, screening, rulebook, data["no_to_unanswered"])
         action = "save"
-    form = _questionnaire_form(data, screening, rulebook, require_complete=action == "summary")
+    today = timezone.localdate()
+    form = _questionnaire_form(data, screening, rulebook, require_complete=action == "summary", today=today)
     saved_at = None
     if form.is_bound and form.is_valid():
         response = _save_answers(request, screening, form, rulebook, show_summary=action == "summary")
@@ -236,6 +238,8 @@ def screening_questionnaire(request, pk):
     not_saved = form.invalid_fields() if form.is_bound else []
     return render(request, "screening/questionnaire.html", {
         "screening": screening, "form": form, "step": "questionnaire", "saved_at": saved_at,
+        # What an unbound form's markup is kept in the cache by, besides the screening's revision.
+        "rules_version": rulebook.version, "today": today,
         "not_saved": not_saved, **_progress(form), "conflict": form.conflict,
         "cleared": differences.cleared_answers(form) if form.is_bound else [],
         "to_check": [field for field in form.error_fields() if field not in not_saved] if form.is_bound else [],
@@ -260,7 +264,7 @@ def screening_questions(request, pk):
     page, not saved (htmx, on each change: static/js/questionnaire.js):
     the engine decides which questions are enabled, and the page replaces
     the sections whose questions changed. Saving is the autosave's."""
-    screening = _screening_for(request, pk, edit=True, load=selectors.screening_page)
+    screening = _screening_for(request, pk, edit=True, load=selectors.questionnaire_screening)
     if screening.is_final or screening.is_discarded:
         return HttpResponse(status=204)
     form = _questionnaire_form(request.POST, screening, current_rulebook())
@@ -290,7 +294,7 @@ def _store_answers(request, screening, form, rulebook) -> Screening:
     try:
         return _store_answers_once(request, screening, form, rulebook)
     except services.StaleScreeningError:
-        current = selectors.screening_page(screening.pk)
+        current = selectors.questionnaire_screening(screening.pk)
         form.conflict = differences.conflict(form, current.answers, current.revision)
         if form.conflict.differences:
             raise
@@ -356,7 +360,7 @@ def screening_answers(request, pk):
     has ended, 409 when the screening changed since the page's revision."""
     if not request.user.is_authenticated:
         return JsonResponse({"error": SESSION_ENDED}, status=401)
-    screening = _screening_for(request, pk, edit=True, load=selectors.screening_page)
+    screening = _screening_for(request, pk, edit=True, load=selectors.questionnaire_screening)
     if screening.is_final or screening.is_discarded:
         return JsonResponse({"error": FINAL_REFUSAL if screening.is_final else services.DISCARDED_REFUSAL}, status=409)
     rulebook = current_rulebook()

@@ -131,7 +131,7 @@ def test_questionnaire_page_queries_are_fixed(screenings, clinician_client, asse
     screening = screenings.first()
     with assert_queries(3):
         # 1. the signed-in user
-        # 2. the screening with its owner's and finaliser's names, without its stored result
+        # 2. the screening as the questionnaire reads it (no stored result, snapshot or people)
         # 3. the knowledge base's state token (the cached rulebook is current)
         response = clinician_client.get(reverse("screening:questionnaire", args=[screening.pk]))
     assert response.status_code == 200
@@ -194,7 +194,7 @@ def test_saving_answers_makes_a_fixed_number_of_queries(screenings, clinician_cl
             form[question.code] = value
     with assert_queries(9):
         # 1. the signed-in user
-        # 2. the screening with its owner's and finaliser's names, without its stored result
+        # 2. the screening as the questionnaire reads it (no stored result, snapshot or people)
         # 3. the knowledge base's state token (the cached rulebook is current)
         # 4. the screening locked FOR UPDATE, to refuse a final one or a stale form
         # 5. the id of the rulebook's stored snapshot
@@ -264,7 +264,7 @@ def test_autosaving_makes_the_queries_of_saving(screenings, clinician_client, as
     form = {"revision": screening.revision, "age": 72, "systolic_bp": 400}
     with assert_queries(9):
         # 1. the signed-in user
-        # 2. the screening with its owner's and finaliser's names, without its stored result
+        # 2. the screening as the questionnaire reads it (no stored result, snapshot or people)
         # 3. the knowledge base's state token (the cached rulebook is current)
         # 4. the screening locked FOR UPDATE, to refuse a final one or a stale revision
         # 5. the id of the rulebook's stored snapshot
