@@ -178,6 +178,17 @@ class CriterionSpec:
     def applies_to(self, condition):
         return not self.conditions or condition in self.conditions
 
+    @cached_property
+    def reasons(self) -> dict[str, "Reason"]:
+        """Its part in a result, for each outcome it can have."""
+        return {
+            outcome: Reason(
+                self.key, self.question, self.effect, outcome, self.message, self.references,
+                self.basis or UNSPECIFIED,
+            )
+            for outcome in Outcome
+        }
+
 
 @dataclass(frozen=True)
 class RetiredMapping:
@@ -359,6 +370,39 @@ class Rulebook:
         return tuple(q for q in self.questions if q.calculation)
 
     @cached_property
+    def trials_questions(self) -> tuple[QuestionSpec, ...]:
+        """The questions that take a list of trials, in questionnaire order."""
+        return tuple(q for q in self.questions if q.kind == TRIALS)
+
+    @cached_property
+    def _gated_questions(self) -> tuple[QuestionSpec, ...]:
+        """The questions with an enable-when, each after the questions up its
+        chain (so a parent's state is known before its children's)."""
+        def depth(question):
+            rule = question.enable_when
+            return 0 if rule is None else 1 + depth(self.question[rule.question])
+
+        return tuple(sorted((q for q in self.questions if q.enable_when is not None), key=depth))
+
+    @cached_property
+    def _drug_keys(self) -> dict[str, str]:
+        """Formulary keys by their drug's key or name in lower case (the
+        first drug of the formulary that has it)."""
+        keys = {}
+        for drug in self.formulary:
+            keys.setdefault(drug.key.lower(), drug.key)
+            keys.setdefault(drug.name.lower(), drug.key)
+        return keys
+
+    @cached_property
+    def _criteria_by_effect(self) -> dict[str, tuple[CriterionSpec, ...]]:
+        """The criteria of each effect, in rulebook order."""
+        by_effect = {}
+        for criterion in self.criteria:
+            by_effect[criterion.effect] = (*by_effect.get(criterion.effect, ()), criterion)
+        return by_effect
+
+    @cached_property
     def _calculated_for_input(self) -> dict[str, QuestionSpec]:
         """For each input (or instrument extra item), the calculated question it belongs to."""
         found = {}
@@ -423,11 +467,20 @@ class Rulebook:
         read (and the questions of their `when`), plus the enable-when parents
         those depend on, the inputs of calculated questions and the extra
         items of instruments whose total is asked, in display order. Which of
-        them are asked for given answers is `enabled_questions`."""
-        codes = set()
-        for condition in set(conditions):
-            codes |= self._question_codes_by_condition.get(condition, frozenset())
-        return tuple(q for q in self.questions if q.code in codes)
+        them are asked for given answers is `enabled_questions`. Cached per
+        set of conditions."""
+        chosen = frozenset(slug for slug in conditions if slug in self.condition)
+        cache = self._questions_for_cache
+        if chosen not in cache:
+            codes = set()
+            for condition in chosen:
+                codes |= self._question_codes_by_condition[condition]
+            cache[chosen] = tuple(q for q in self.questions if q.code in codes)
+        return cache[chosen]
+
+    @cached_property
+    def _questions_for_cache(self) -> dict:
+        return {}
 
     def asked_when(self, conditions: Sequence[str]) -> dict[str, tuple[EnableWhen, ...] | None]:
         """For each question of `questions_for(conditions)`, when it can
@@ -825,6 +878,9 @@ class Calculation(NamedTuple):
     # worked out from a list that may still be short (docs/architecture.md,
     # "Unanswered, none, and a list still open").
     open_counts: Mapping = MappingProxyType({})
+    # code -> whether enable-when asks the question, read from `values`
+    # (`enable_states`).
+    enabled: Mapping = MappingProxyType({})
 
 
 def calculate(rulebook: Rulebook, answers: Mapping[str, object]) -> Calculation:
@@ -839,7 +895,7 @@ def calculate(rulebook: Rulebook, answers: Mapping[str, object]) -> Calculation:
     calculated, entered, waiting, not_collected, open_counts = {}, [], {}, set(), {}
     trials = {
         q.code: judge_trials(rulebook, answers[q.code])
-        for q in rulebook.questions if q.kind == TRIALS and _answered(answers.get(q.code))
+        for q in rulebook.trials_questions if _answered(answers.get(q.code))
     }
     for question in rulebook.calculated_questions:
         given = [code for code in question.inputs if _answered(answers.get(code))]
@@ -878,6 +934,7 @@ def calculate(rulebook: Rulebook, answers: Mapping[str, object]) -> Calculation:
         not_collected=frozenset(not_collected),
         trials=tuple(judgement for judged in trials.values() for judgement in judged),
         open_counts=MappingProxyType(open_counts),
+        enabled=enable_states(rulebook, values),
     )
 
 
@@ -1051,8 +1108,8 @@ def evaluate(rulebook: Rulebook, conditions: Sequence[str], answers: Mapping[str
     alerts, duties = (
         tuple([
             _reason(c, HOLDS)
-            for c in rulebook.criteria
-            if c.effect == effect and outcome[c.key] == HOLDS and _applies_to_screening(rulebook, c, conditions)
+            for c in rulebook._criteria_by_effect.get(effect, ())
+            if outcome[c.key] == HOLDS and _applies_to_screening(rulebook, c, conditions)
         ])
         for effect in (ALERT, DUTY)
     )
@@ -1082,7 +1139,7 @@ def _criterion_outcome(rulebook: Rulebook, criterion: CriterionSpec, worked: Cal
             return NOT_APPLICABLE
         if applies is None:
             return UNKNOWN
-    enabled = _question_enabled(rulebook, criterion.question, answers)
+    enabled = worked.enabled[criterion.question]
     if enabled is False or criterion.question in worked.not_collected:
         return SKIPPED
     answer = answers.get(criterion.question)
@@ -1101,7 +1158,7 @@ def _rule_state(rulebook: Rulebook, rule: EnableWhen, worked: Calculation):
     disabled (or not collected) question does not hold, as a disabled
     enable-when parent disables its children."""
     answers = worked.values
-    enabled = _question_enabled(rulebook, rule.question, answers)
+    enabled = worked.enabled[rule.question]
     if enabled is False or rule.question in worked.not_collected:
         return False
     answer = answers.get(rule.question)
@@ -1183,25 +1240,24 @@ def _applies_to_screening(rulebook: Rulebook, criterion: CriterionSpec, conditio
 
 
 def _reason(criterion: CriterionSpec, outcome: str) -> Reason:
-    return Reason(
-        criterion.key, criterion.question, criterion.effect, outcome, criterion.message, criterion.references,
-        criterion.basis or UNSPECIFIED,
-    )
+    return criterion.reasons[outcome]
 
 
-def _question_enabled(rulebook: Rulebook, code: str, answers: Mapping[str, object]):
-    """True, False (enable-when disables it, or a question up its chain), or
-    None (it depends on a question not answered yet)."""
-    enable_when = rulebook.question[code].enable_when
-    if enable_when is None:
-        return True
-    parent = enable_when.question
-    parent_enabled = _question_enabled(rulebook, parent, answers)
-    if parent_enabled is not True:
-        return parent_enabled  # a disabled parent disables its children
-    if answers.get(parent) is None:
-        return None
-    return _holds(enable_when.operator, answers[parent], enable_when.value)
+def enable_states(rulebook: Rulebook, answers: Mapping[str, object]) -> dict[str, bool | None]:
+    """Each question's enable-when state for these answers, by code: True,
+    False (enable-when disables it, or a question up its chain), or None (it
+    depends on a question not answered yet)."""
+    states = dict.fromkeys(rulebook.question, True)
+    for question in rulebook._gated_questions:  # each after its parent
+        enable_when = question.enable_when
+        parent = enable_when.question
+        if states[parent] is not True:
+            states[question.code] = states[parent]  # a disabled parent disables its children
+        elif answers.get(parent) is None:
+            states[question.code] = None
+        else:
+            states[question.code] = _holds(enable_when.operator, answers[parent], enable_when.value)
+    return states
 
 
 def _missing_questions(rulebook: Rulebook, codes, worked: Calculation, asked=frozenset()) -> tuple[str, ...]:
@@ -1215,7 +1271,7 @@ def _missing_questions(rulebook: Rulebook, codes, worked: Calculation, asked=fro
     for code in codes:
         while (enable_when := rulebook.question[code].enable_when) is not None:
             parent = enable_when.question
-            if _question_enabled(rulebook, parent, answers) is True and answers.get(parent) is not None:
+            if worked.enabled[parent] is True and answers.get(parent) is not None:
                 break  # the parent is answered: this question is the one to answer
             code = parent
         owner = rulebook._calculated_for_input.get(code)
@@ -1246,9 +1302,10 @@ def enabled_questions(rulebook: Rulebook, conditions: Sequence[str], answers: Ma
     asked_when = rulebook.asked_when(conditions)
     needs_worked = any(rules is not None for rules in asked_when.values())
     worked = calculate(rulebook, answers) if needs_worked else None
+    enabled = enable_states(rulebook, answers)
     states = []
     for question in rulebook.questions_for(conditions):
-        state = _question_enabled(rulebook, question.code, answers)
+        state = enabled[question.code]
         rules = asked_when.get(question.code)
         if state is not False and rules is not None:
             matters = _any_state(_rule_state(rulebook, rule, worked) for rule in rules)
@@ -1540,10 +1597,9 @@ def _formulary_key(drug, rulebook: Rulebook | None, where: str, problems: list):
         return drug
     if rulebook is None:
         return drug
-    wanted = drug.strip().lower()
-    for spec in rulebook.formulary:
-        if wanted in (spec.key.lower(), spec.name.lower()):
-            return spec.key
+    key = rulebook._drug_keys.get(drug.strip().lower())
+    if key is not None:
+        return key
     example = rulebook.formulary[0].key if rulebook.formulary else "sertraline"
     problems.append(
         f"{where}: “{_short(drug)}” is not in the formulary; name a drug by its formulary key, e.g. {example}."
