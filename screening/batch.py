@@ -80,7 +80,10 @@ def _lone_surrogates(record) -> dict[str, None]:
     surrogate is, as printable places such as `answers.antidepressant_trials[0].drug`
     (a key that holds one is shown escaped). JSON allows "\\ud800" but no text
     encoding does. The places come in record order, each once. A loop, not
-    recursion: the JSON parser takes nesting as deep as Python recurses."""
+    recursion: the JSON parser takes nesting as deep as Python recurses.
+    A record whose JSON text encodes has none, and is not walked."""
+    if _encodable_as_json(record):
+        return {}
     found: dict[str, None] = {}
     pending = [("", record)]
     while pending:
@@ -103,6 +106,16 @@ def _lone_surrogates(record) -> dict[str, None]:
             continue
         pending.extend(reversed(children))
     return found
+
+
+def _encodable_as_json(record) -> bool:
+    """Whether the record written as JSON encodes as UTF-8; False as well
+    when it cannot be written (nested deeper than the encoder goes)."""
+    try:
+        text = json.dumps(record, ensure_ascii=False)
+    except (TypeError, ValueError, RecursionError):
+        return False
+    return _encodable(text)
 
 
 def _encodable(text: str) -> bool:
