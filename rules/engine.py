@@ -898,13 +898,13 @@ def calculate(rulebook: Rulebook, answers: Mapping[str, object]) -> Calculation:
         for q in rulebook.trials_questions if _answered(answers.get(q.code))
     }
     for question in rulebook.calculated_questions:
-        given = [code for code in question.inputs if _answered(answers.get(code))]
+        given = {code for code in question.inputs if _answered(answers.get(code))}
         if answers.get(question.code) is None:
             # A list left empty and declared complete is an explicit "none".
-            given += [
+            given |= {
                 code for code in question.inputs
                 if code not in given and _list_closed(rulebook, code, answers) is True
-            ]
+            }
         if given:
             if unanswered := tuple(code for code in question.inputs if code not in given):
                 values.pop(question.code, None)
@@ -1107,7 +1107,7 @@ def evaluate(rulebook: Rulebook, conditions: Sequence[str], answers: Mapping[str
     # The alerts and the duties that hold, once each for the whole screening.
     alerts, duties = (
         tuple([
-            _reason(c, HOLDS)
+            c.reasons[HOLDS]
             for c in rulebook._criteria_by_effect.get(effect, ())
             if outcome[c.key] == HOLDS and _applies_to_screening(rulebook, c, conditions)
         ])
@@ -1192,7 +1192,7 @@ def _condition_result(
         """This condition's criteria of this effect whose outcome is one of
         `outcomes`, as reasons, in rulebook order."""
         return tuple([
-            _reason(c, outcome[c.key]) for c in rulebook._criteria_for(condition.slug, effect)
+            c.reasons[outcome[c.key]] for c in rulebook._criteria_for(condition.slug, effect)
             if outcome[c.key] in outcomes
         ])
 
@@ -1207,7 +1207,7 @@ def _condition_result(
         status, deciding = NOT_MET, unmet
     # 3. any criterion, of any effect, that is unknown
     elif unknown_criteria := [c for c in rulebook.criteria_for(condition.slug) if outcome[c.key] == UNKNOWN]:
-        status, deciding = INCOMPLETE, tuple([_reason(c, UNKNOWN) for c in unknown_criteria])
+        status, deciding = INCOMPLETE, tuple([c.reasons[UNKNOWN] for c in unknown_criteria])
         asked = rulebook._question_codes_by_condition.get(condition.slug, frozenset())
         waiting = [_waiting_on(rulebook, c, worked) for c in unknown_criteria]
         missing = _missing_questions(rulebook, waiting, worked, asked)
@@ -1226,7 +1226,7 @@ def met_requirements(rulebook: Rulebook, condition: str, answers: Mapping[str, o
     else (a caution) decided its status. Read exactly as `evaluate` reads them."""
     worked = calculate(rulebook, answers)
     return tuple([
-        _reason(c, HOLDS) for c in rulebook._criteria_for(condition, REQUIRE)
+        c.reasons[HOLDS] for c in rulebook._criteria_for(condition, REQUIRE)
         if _criterion_outcome(rulebook, c, worked) == HOLDS
     ])
 
@@ -1237,10 +1237,6 @@ def _applies_to_screening(rulebook: Rulebook, criterion: CriterionSpec, conditio
     if not criterion.conditions:
         return bool(conditions)
     return any(slug in criterion.conditions for slug in conditions if slug in rulebook.condition)
-
-
-def _reason(criterion: CriterionSpec, outcome: str) -> Reason:
-    return criterion.reasons[outcome]
 
 
 def enable_states(rulebook: Rulebook, answers: Mapping[str, object]) -> dict[str, bool | None]:
