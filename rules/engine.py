@@ -370,6 +370,15 @@ class Rulebook:
         return tuple(q for q in self.questions if q.calculation)
 
     @cached_property
+    def _listed_inputs(self) -> dict[str, tuple[str, ...]]:
+        """For each calculated question, its inputs that are lists with a
+        completeness question (`complete_when`)."""
+        return {
+            q.code: tuple(code for code in q.inputs if code in self.question and self.question[code].complete_when)
+            for q in self.calculated_questions
+        }
+
+    @cached_property
     def trials_questions(self) -> tuple[QuestionSpec, ...]:
         """The questions that take a list of trials, in questionnaire order."""
         return tuple(q for q in self.questions if q.kind == TRIALS)
@@ -902,7 +911,7 @@ def calculate(rulebook: Rulebook, answers: Mapping[str, object]) -> Calculation:
         if answers.get(question.code) is None:
             # A list left empty and declared complete is an explicit "none".
             given |= {
-                code for code in question.inputs
+                code for code in rulebook._listed_inputs[question.code]
                 if code not in given and _list_closed(rulebook, code, answers) is True
             }
         if given:
@@ -916,7 +925,7 @@ def calculate(rulebook: Rulebook, answers: Mapping[str, object]) -> Calculation:
             else:
                 values[question.code] = calculated[question.code] = value
                 still_open = tuple(
-                    rulebook.question[code].complete_when for code in question.inputs
+                    rulebook.question[code].complete_when for code in rulebook._listed_inputs[question.code]
                     if _list_closed(rulebook, code, answers) is False
                 )
                 if still_open:
@@ -1098,20 +1107,17 @@ def evaluate(rulebook: Rulebook, conditions: Sequence[str], answers: Mapping[str
     # An outcome for every criterion, once for the whole screening,
     # whichever conditions it applies to.
     outcome = {c.key: _criterion_outcome(rulebook, c, worked) for c in rulebook.criteria}
+    decisive = _Decisive.found(rulebook, outcome)
     # Each condition's status, by precedence.
     results = tuple([
-        _condition_result(rulebook, rulebook.condition[slug], outcome, worked)
+        _condition_result(rulebook, rulebook.condition[slug], outcome, decisive, worked)
         for slug in conditions
         if slug in rulebook.condition
     ])
     # The alerts and the duties that hold, once each for the whole screening.
     alerts, duties = (
-        tuple([
-            c.reasons[HOLDS]
-            for c in rulebook._criteria_by_effect.get(effect, ())
-            if outcome[c.key] == HOLDS and _applies_to_screening(rulebook, c, conditions)
-        ])
-        for effect in (ALERT, DUTY)
+        tuple([c.reasons[HOLDS] for c in holding if _applies_to_screening(rulebook, c, conditions)])
+        for holding in (decisive.alerts, decisive.duties)
     )
     return Advisory(
         results, alerts, duties,
@@ -1182,31 +1188,53 @@ def _waiting_on(rulebook: Rulebook, criterion: CriterionSpec, worked: Calculatio
     return criterion.question
 
 
+class _Decisive(NamedTuple):
+    """The criteria whose outcomes can decide a status, an alert or a duty,
+    found once for the whole screening, each list in rulebook order."""
+
+    excludes: list   # excludes that hold
+    unmet: list      # requires that fail or are skipped
+    unknown: list    # criteria of any effect that are unknown
+    cautions: list   # cautions that hold
+    met: list        # requires that hold
+    alerts: list     # alerts that hold
+    duties: list     # duties that hold
+
+    @classmethod
+    def found(cls, rulebook: Rulebook, outcome: Mapping[str, str]) -> "_Decisive":
+        def criteria(effect, *outcomes):
+            return [c for c in rulebook._criteria_by_effect.get(effect, ()) if outcome[c.key] in outcomes]
+
+        return cls(
+            excludes=criteria(EXCLUDE, HOLDS), unmet=criteria(REQUIRE, FAILS, SKIPPED),
+            unknown=[c for c in rulebook.criteria if outcome[c.key] == UNKNOWN],
+            cautions=criteria(CAUTION, HOLDS), met=criteria(REQUIRE, HOLDS),
+            alerts=criteria(ALERT, HOLDS), duties=criteria(DUTY, HOLDS),
+        )
+
+
 def _condition_result(
-    rulebook: Rulebook, condition: ConditionSpec, outcome: Mapping[str, str], worked: Calculation,
+    rulebook: Rulebook, condition: ConditionSpec, outcome: Mapping[str, str], decisive: _Decisive,
+    worked: Calculation,
 ) -> ConditionResult:
     """One condition's status from its criteria's outcomes, by precedence:
     excluded, not_met, incomplete, caution, eligible."""
 
-    def reasons(effect, *outcomes):
-        """This condition's criteria of this effect whose outcome is one of
-        `outcomes`, as reasons, in rulebook order."""
-        return tuple([
-            c.reasons[outcome[c.key]] for c in rulebook._criteria_for(condition.slug, effect)
-            if outcome[c.key] in outcomes
-        ])
+    def reasons(criteria):
+        """Those of `criteria` that apply to this condition, as reasons."""
+        return tuple([c.reasons[outcome[c.key]] for c in criteria if c.applies_to(condition.slug)])
 
-    cautions = reasons(CAUTION, HOLDS)
+    cautions = reasons(decisive.cautions)
     missing = ()
     # 1. an exclude that holds
-    if excludes := reasons(EXCLUDE, HOLDS):
+    if excludes := reasons(decisive.excludes):
         status, deciding = EXCLUDED, excludes
     # 2. a require that does not hold (a skipped one does not hold either;
     # one that does not apply, by its `when`, is neither met nor unmet)
-    elif unmet := reasons(REQUIRE, FAILS, SKIPPED):
+    elif unmet := reasons(decisive.unmet):
         status, deciding = NOT_MET, unmet
     # 3. any criterion, of any effect, that is unknown
-    elif unknown_criteria := [c for c in rulebook.criteria_for(condition.slug) if outcome[c.key] == UNKNOWN]:
+    elif unknown_criteria := [c for c in decisive.unknown if c.applies_to(condition.slug)]:
         status, deciding = INCOMPLETE, tuple([c.reasons[UNKNOWN] for c in unknown_criteria])
         asked = rulebook._question_codes_by_condition.get(condition.slug, frozenset())
         waiting = [_waiting_on(rulebook, c, worked) for c in unknown_criteria]
@@ -1216,7 +1244,7 @@ def _condition_result(
         status, deciding = Status.CAUTION, cautions
     # 5. otherwise eligible, every requirement met
     else:
-        status, deciding = ELIGIBLE, reasons(REQUIRE, HOLDS)
+        status, deciding = ELIGIBLE, reasons(decisive.met)
     return ConditionResult(condition.slug, status, deciding, cautions, missing, condition.references)
 
 
@@ -1406,8 +1434,8 @@ def validate_answers(rulebook: Rulebook, conditions, answers) -> Validation:
     given = answers
     answers, retired_problems = retired_answers(rulebook, answers)
     problems.update({code: (code, message) for code, message in retired_problems.items()})
-    for code in answers:
-        if code not in rulebook.question and code not in problems:
+    for code in answers.keys() - rulebook.question.keys():
+        if code not in problems:
             problems[code] = (_short(str(code)), "unknown question code.")
     questionnaire = rulebook.questions_for(chosen)
     cleaned = {}
@@ -1435,15 +1463,16 @@ def validate_answers(rulebook: Rulebook, conditions, answers) -> Validation:
         problems.pop(code, None)
 
     # A typed total must agree with the inputs given with it.
-    for question in questionnaire:
-        if question.calculation and question.code not in problems:
+    for question in rulebook.calculated_questions:
+        if question.code in cleaned and question.code not in problems:
             if problem := _calculation_problem(rulebook, question, cleaned):
                 problems[question.code] = (question.code, problem)
 
-    for code in dict.fromkeys([*given, *answers]):  # in the order given
-        if code in problems:
-            field, message = problems[code]
-            errors[field] = [message]
+    if problems:
+        for code in dict.fromkeys([*given, *answers]):  # in the order given
+            if code in problems:
+                field, message = problems[code]
+                errors[field] = [message]
     return Validation(conditions=chosen, answers=cleaned, errors=errors)
 
 
