@@ -379,6 +379,40 @@ class Rulebook:
         }
 
     @cached_property
+    def _changed_by_calculation(self) -> frozenset[str]:
+        """The questions a calculation can read otherwise than the answers as
+        given: the calculated questions (their values are worked out), their
+        inputs, extra items and completeness questions (not collected when a
+        total is entered instead), and every question below one of those in
+        an enable-when chain."""
+        codes = set()
+        for question in self.calculated_questions:
+            instrument = self.instrument_for_total.get(question.code)
+            codes |= {question.code, *question.inputs, *(instrument.extra_items if instrument else ())}
+            codes |= {self.question[code].complete_when for code in self._listed_inputs[question.code]}
+        for question in self._gated_questions:  # each after its parent
+            if question.enable_when.question in codes:
+                codes.add(question.code)
+        return frozenset(codes)
+
+    def _when_reads_calculation(self, conditions: Sequence[str]) -> bool:
+        """Whether a `when` rule that decides if a question is asked for these
+        conditions (`asked_when`) reads a question a calculation changes.
+        Cached per set of conditions."""
+        chosen = frozenset(slug for slug in conditions if slug in self.condition)
+        cache = self._when_reads_calculation_cache
+        if chosen not in cache:
+            cache[chosen] = any(
+                rule.question in self._changed_by_calculation
+                for rules in self._asked_when(chosen).values() if rules is not None for rule in rules
+            )
+        return cache[chosen]
+
+    @cached_property
+    def _when_reads_calculation_cache(self) -> dict:
+        return {}
+
+    @cached_property
     def trials_questions(self) -> tuple[QuestionSpec, ...]:
         """The questions that take a list of trials, in questionnaire order."""
         return tuple(q for q in self.questions if q.kind == TRIALS)
@@ -1324,9 +1358,14 @@ def enabled_questions(rulebook: Rulebook, conditions: Sequence[str], answers: Ma
     apply, by its `when`); None: it depends on a question not answered yet
     (its enable-when parent, or the `when` of the criteria it serves)."""
     asked_when = rulebook.asked_when(conditions)
-    needs_worked = any(rules is not None for rules in asked_when.values())
-    worked = calculate(rulebook, answers) if needs_worked else None
     enabled = enable_states(rulebook, answers)
+    if rulebook._when_reads_calculation(conditions):
+        worked = calculate(rulebook, answers)
+    else:  # the rules read the answers as given
+        worked = Calculation(
+            values=answers, calculated={}, entered=(), waiting={}, not_collected=frozenset(), trials=(),
+            enabled=enabled,
+        )
     states = []
     for question in rulebook.questions_for(conditions):
         state = enabled[question.code]
