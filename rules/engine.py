@@ -462,6 +462,15 @@ class Rulebook:
         }
 
     @cached_property
+    def _retired(self) -> dict[str, RetiredQuestion]:
+        """The retired questions by code, but for a code this edition asks again."""
+        return {r.code: r for r in self.retired_questions if r.code not in self.question}
+
+    @cached_property
+    def _criterion_keys_by_condition(self) -> dict[str, frozenset[str]]:
+        return {slug: frozenset(c.key for c in criteria) for slug, criteria in self._criteria_by_condition.items()}
+
+    @cached_property
     def _criteria_by_condition_and_effect(self) -> dict[tuple[str, str], tuple[CriterionSpec, ...]]:
         by_effect = {}
         for slug, criteria in self._criteria_by_condition.items():
@@ -1172,21 +1181,21 @@ def _criterion_outcome(rulebook: Rulebook, criterion: CriterionSpec, worked: Cal
     Unknown: the question is unanswered (a calculated one: an input is
     unanswered), or its enable-when depends on an unanswered question.
     """
-    answers = worked.values
     if criterion.when is not None:
         applies = _rule_state(rulebook, criterion.when, worked)
         if applies is False:
             return NOT_APPLICABLE
         if applies is None:
             return UNKNOWN
-    enabled = worked.enabled[criterion.question]
-    if enabled is False or criterion.question in worked.not_collected:
+    question = criterion.question
+    enabled = worked.enabled[question]
+    if enabled is False or question in worked.not_collected:
         return SKIPPED
-    answer = answers.get(criterion.question)
+    answer = worked.values.get(question)
     if enabled is None or answer is None:
         return UNKNOWN
     holds = _holds(criterion.operator, answer, criterion.value)
-    if criterion.question in worked.open_counts:
+    if question in worked.open_counts:
         read = _read_open_count(criterion.operator, holds)
         return UNKNOWN if read is None else HOLDS if read else FAILS
     return HOLDS if holds else FAILS
@@ -1254,9 +1263,11 @@ def _condition_result(
     """One condition's status from its criteria's outcomes, by precedence:
     excluded, not_met, incomplete, caution, eligible."""
 
+    applying = rulebook._criterion_keys_by_condition[condition.slug]
+
     def reasons(criteria):
         """Those of `criteria` that apply to this condition, as reasons."""
-        return tuple([c.reasons[outcome[c.key]] for c in criteria if c.applies_to(condition.slug)])
+        return tuple([c.reasons[outcome[c.key]] for c in criteria if c.key in applying])
 
     cautions = reasons(decisive.cautions)
     missing = ()
@@ -1268,7 +1279,7 @@ def _condition_result(
     elif unmet := reasons(decisive.unmet):
         status, deciding = NOT_MET, unmet
     # 3. any criterion, of any effect, that is unknown
-    elif unknown_criteria := [c for c in decisive.unknown if c.applies_to(condition.slug)]:
+    elif unknown_criteria := [c for c in decisive.unknown if c.key in applying]:
         status, deciding = INCOMPLETE, tuple([c.reasons[UNKNOWN] for c in unknown_criteria])
         asked = rulebook._question_codes_by_condition.get(condition.slug, frozenset())
         waiting = [_waiting_on(rulebook, c, worked) for c in unknown_criteria]
@@ -1487,7 +1498,7 @@ def validate_answers(rulebook: Rulebook, conditions, answers) -> Validation:
         except ValueError as error:
             problems[question.code] = (question.code, str(error))
             continue
-        if _answered(value):  # an empty list of trials is no trials given
+        if value != []:  # an empty list of trials is no trials given
             cleaned[question.code] = value
 
     # Enable-when is read from the valid answers; a disabled question's
@@ -1495,7 +1506,7 @@ def validate_answers(rulebook: Rulebook, conditions, answers) -> Validation:
     # So is the answer to a question that cannot matter.
     disabled = [
         q.code for q, state in enabled_questions(rulebook, chosen, cleaned)
-        if (q.code in cleaned or q.code in problems) and state is False
+        if state is False and (q.code in cleaned or q.code in problems)
     ]
     for code in disabled:
         cleaned.pop(code, None)
@@ -1522,8 +1533,8 @@ def retired_answers(rulebook: Rulebook, answers: Mapping) -> tuple[dict, dict]:
     mapping reads (it cannot say which of the new answers it was), naming
     the questions to answer instead. An answer no mapping reads is not an
     error when every question it was replaced by is answered already."""
-    retired = {r.code: r for r in rulebook.retired_questions if r.code not in rulebook.question}
-    if not retired or not any(code in retired for code in answers):
+    retired = rulebook._retired
+    if retired.keys().isdisjoint(answers):
         return dict(answers), {}
     given = {code: value for code, value in answers.items() if code not in retired}
     mapped, problems = {}, {}
@@ -1607,16 +1618,13 @@ def clean_answer(question: QuestionSpec, value, rulebook: Rulebook | None = None
     """One answer in canonical form, or ValueError with a message for a
     clinician. A trials answer's drugs are checked against the rulebook's
     formulary when `rulebook` is given."""
-    if question.kind == TRIALS:
-        return _clean_trials(value, rulebook)
-    try:
-        clean = _CLEANERS[question.kind]
-    except KeyError:
-        raise ValueError(f"unknown question kind {question.kind}.") from None
-    return clean(question, value)
+    clean = _CLEANERS.get(question.kind)
+    if clean is None:
+        raise ValueError(f"unknown question kind {question.kind}.")
+    return clean(question, value, rulebook)
 
 
-def _clean_trials(value, rulebook: Rulebook | None):
+def _clean_trials(question: QuestionSpec, value, rulebook: Rulebook | None):
     """A list of trials, each {"drug", "daily_dose_mg", "weeks", "outcome"},
     in canonical form (the drug by its formulary key); every problem is
     named with its trial's number."""
@@ -1683,13 +1691,13 @@ def _trial_number(value, what: str, unit: str, problems: list):
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
-def _clean_boolean(question: QuestionSpec, value):
+def _clean_boolean(question: QuestionSpec, value, rulebook: Rulebook | None = None):
     if value is True or value is False:
         return value
     raise ValueError("answer yes or no (true or false).")
 
 
-def _clean_number(question: QuestionSpec, value):
+def _clean_number(question: QuestionSpec, value, rulebook: Rulebook | None = None):
     kind = type(value)
     if kind is float:
         if not math.isfinite(value):
@@ -1708,13 +1716,13 @@ def _clean_number(question: QuestionSpec, value):
     return value
 
 
-def _clean_choice(question: QuestionSpec, value):
+def _clean_choice(question: QuestionSpec, value, rulebook: Rulebook | None = None):
     if type(value) is not str or value not in question.choice_values:
         raise ValueError(f"“{_short(value)}” is not one of the choices ({', '.join(question.choice_values)}).")
     return value
 
 
-def _clean_choices(question: QuestionSpec, value):
+def _clean_choices(question: QuestionSpec, value, rulebook: Rulebook | None = None):
     values = question.choice_values
     if not isinstance(value, list | tuple) or not value:
         raise ValueError("choose at least one option (a list of choice values).")
@@ -1729,7 +1737,7 @@ def _clean_choices(question: QuestionSpec, value):
 
 _CLEANERS = {
     BOOLEAN: _clean_boolean, INTEGER: _clean_number, DECIMAL: _clean_number,
-    CHOICE: _clean_choice, MULTI_CHOICE: _clean_choices,
+    CHOICE: _clean_choice, MULTI_CHOICE: _clean_choices, TRIALS: _clean_trials,
 }
 
 
