@@ -13,6 +13,8 @@ from screening import fhir
 from screening.age import age_from_year_of_birth, with_age
 
 FIELDS = frozenset({"patient", "conditions", "answers", "year_of_birth"})
+# Compact JSON as it is written: one line, characters as they are.
+COMPACT_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 def screen_record(rulebook: engine.Rulebook, record, *, on: date | None = None) -> tuple[dict, engine.Validation | None]:
@@ -112,7 +114,7 @@ def _encodable_as_json(record) -> bool:
     """Whether the record written as JSON encodes as UTF-8; False as well
     when it cannot be written (nested deeper than the encoder goes)."""
     try:
-        text = json.dumps(record, ensure_ascii=False)
+        text = COMPACT_JSON.encode(record)
     except (TypeError, ValueError, RecursionError):
         return False
     return _encodable(text)
@@ -174,4 +176,4 @@ def _alert_dict(reason: engine.Reason) -> dict:
 
 def dumps(output: dict) -> str:
     """An output object as compact JSON text, one line."""
-    return json.dumps(output, ensure_ascii=False, separators=(",", ":"))
+    return COMPACT_JSON.encode(output)
