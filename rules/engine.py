@@ -412,6 +412,25 @@ class Rulebook:
     def _when_reads_calculation_cache(self) -> dict:
         return {}
 
+    def _may_be_left_out(self, conditions: Sequence[str]) -> tuple[tuple[QuestionSpec, tuple | None], ...]:
+        """The questions of `questions_for(conditions)` that enable-when or
+        the `when` rules of the criteria they serve may leave out, each with
+        those rules (`asked_when`); every other one is always asked. Cached
+        per set of conditions."""
+        chosen = frozenset(slug for slug in conditions if slug in self.condition)
+        cache = self._may_be_left_out_cache
+        if chosen not in cache:
+            asked_when = self._asked_when(chosen)
+            cache[chosen] = tuple(
+                (q, asked_when.get(q.code)) for q in self.questions_for(chosen)
+                if q.enable_when is not None or asked_when.get(q.code) is not None
+            )
+        return cache[chosen]
+
+    @cached_property
+    def _may_be_left_out_cache(self) -> dict:
+        return {}
+
     @cached_property
     def trials_questions(self) -> tuple[QuestionSpec, ...]:
         """The questions that take a list of trials, in questionnaire order."""
@@ -1368,7 +1387,13 @@ def enabled_questions(rulebook: Rulebook, conditions: Sequence[str], answers: Ma
     disables it, or it cannot matter (every criterion it serves does not
     apply, by its `when`); None: it depends on a question not answered yet
     (its enable-when parent, or the `when` of the criteria it serves)."""
-    asked_when = rulebook.asked_when(conditions)
+    states = _left_out_states(rulebook, conditions, answers)
+    return tuple([(question, states.get(question.code, True)) for question in rulebook.questions_for(conditions)])
+
+
+def _left_out_states(rulebook: Rulebook, conditions: Sequence[str], answers: Mapping[str, object]) -> dict:
+    """`enabled_questions`' state of each question that may be left out
+    (`Rulebook._may_be_left_out`), by code."""
     enabled = enable_states(rulebook, answers)
     if rulebook._when_reads_calculation(conditions):
         worked = calculate(rulebook, answers)
@@ -1377,15 +1402,14 @@ def enabled_questions(rulebook: Rulebook, conditions: Sequence[str], answers: Ma
             values=answers, calculated={}, entered=(), waiting={}, not_collected=frozenset(), trials=(),
             enabled=enabled,
         )
-    states = []
-    for question in rulebook.questions_for(conditions):
+    states = {}
+    for question, rules in rulebook._may_be_left_out(conditions):
         state = enabled[question.code]
-        rules = asked_when.get(question.code)
         if state is not False and rules is not None:
             matters = _any_state(_rule_state(rulebook, rule, worked) for rule in rules)
             state = False if matters is False else None if (matters is None or state is None) else True
-        states.append((question, state))
-    return tuple(states)
+        states[question.code] = state
+    return states
 
 
 def _any_state(states) -> bool | None:
@@ -1505,8 +1529,8 @@ def validate_answers(rulebook: Rulebook, conditions, answers) -> Validation:
     # answer is dropped, even an invalid one, as the form never showed it.
     # So is the answer to a question that cannot matter.
     disabled = [
-        q.code for q, state in enabled_questions(rulebook, chosen, cleaned)
-        if state is False and (q.code in cleaned or q.code in problems)
+        code for code, state in _left_out_states(rulebook, chosen, cleaned).items()
+        if state is False and (code in cleaned or code in problems)
     ]
     for code in disabled:
         cleaned.pop(code, None)
