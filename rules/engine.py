@@ -395,40 +395,28 @@ class Rulebook:
                 codes.add(question.code)
         return frozenset(codes)
 
-    def _when_reads_calculation(self, conditions: Sequence[str]) -> bool:
-        """Whether a `when` rule that decides if a question is asked for these
-        conditions (`asked_when`) reads a question a calculation changes.
-        Cached per set of conditions."""
+    def _asking(self, conditions: Sequence[str]) -> "_Asking":
+        """Which questions of `questions_for(conditions)` enable-when or the
+        `when` rules of the criteria they serve may leave out, and whether
+        those rules read a calculated value. Cached per set of conditions."""
         chosen = frozenset(slug for slug in conditions if slug in self.condition)
-        cache = self._when_reads_calculation_cache
-        if chosen not in cache:
-            cache[chosen] = any(
-                rule.question in self._changed_by_calculation
-                for rules in self._asked_when(chosen).values() if rules is not None for rule in rules
-            )
-        return cache[chosen]
-
-    @cached_property
-    def _when_reads_calculation_cache(self) -> dict:
-        return {}
-
-    def _may_be_left_out(self, conditions: Sequence[str]) -> tuple[tuple[QuestionSpec, tuple | None], ...]:
-        """The questions of `questions_for(conditions)` that enable-when or
-        the `when` rules of the criteria they serve may leave out, each with
-        those rules (`asked_when`); every other one is always asked. Cached
-        per set of conditions."""
-        chosen = frozenset(slug for slug in conditions if slug in self.condition)
-        cache = self._may_be_left_out_cache
+        cache = self._asking_cache
         if chosen not in cache:
             asked_when = self._asked_when(chosen)
-            cache[chosen] = tuple(
-                (q, asked_when.get(q.code)) for q in self.questions_for(chosen)
-                if q.enable_when is not None or asked_when.get(q.code) is not None
+            cache[chosen] = _Asking(
+                may_be_left_out=tuple(
+                    (q, asked_when.get(q.code)) for q in self.questions_for(chosen)
+                    if q.enable_when is not None or asked_when.get(q.code) is not None
+                ),
+                when_reads_calculation=any(
+                    rule.question in self._changed_by_calculation
+                    for rules in asked_when.values() if rules is not None for rule in rules
+                ),
             )
         return cache[chosen]
 
     @cached_property
-    def _may_be_left_out_cache(self) -> dict:
+    def _asking_cache(self) -> dict:
         return {}
 
     @cached_property
@@ -836,6 +824,19 @@ def _question_from_dict(data: Mapping) -> QuestionSpec:
 
 
 # --- the advisory ---------------------------------------------------------
+
+
+class _Asking(NamedTuple):
+    """What decides which questions are asked for a set of conditions."""
+
+    # The questions enable-when or `when` rules may leave out, each with
+    # those rules (None: none, only its enable-when); every other question
+    # of the questionnaire is always asked.
+    may_be_left_out: tuple[tuple[QuestionSpec, tuple[EnableWhen, ...] | None], ...]
+    # Whether one of those rules reads a question a calculation changes
+    # (`Rulebook._changed_by_calculation`); if none does, the rules read
+    # the same from the answers as given.
+    when_reads_calculation: bool
 
 
 class Reason(NamedTuple):
@@ -1393,9 +1394,10 @@ def enabled_questions(rulebook: Rulebook, conditions: Sequence[str], answers: Ma
 
 def _left_out_states(rulebook: Rulebook, conditions: Sequence[str], answers: Mapping[str, object]) -> dict:
     """`enabled_questions`' state of each question that may be left out
-    (`Rulebook._may_be_left_out`), by code."""
+    (`_Asking.may_be_left_out`), by code."""
+    asking = rulebook._asking(conditions)
     enabled = enable_states(rulebook, answers)
-    if rulebook._when_reads_calculation(conditions):
+    if asking.when_reads_calculation:
         worked = calculate(rulebook, answers)
     else:  # the rules read the answers as given
         worked = Calculation(
@@ -1403,7 +1405,7 @@ def _left_out_states(rulebook: Rulebook, conditions: Sequence[str], answers: Map
             enabled=enabled,
         )
     states = {}
-    for question, rules in rulebook._may_be_left_out(conditions):
+    for question, rules in asking.may_be_left_out:
         state = enabled[question.code]
         if state is not False and rules is not None:
             matters = _any_state(_rule_state(rulebook, rule, worked) for rule in rules)
