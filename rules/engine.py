@@ -403,15 +403,15 @@ class Rulebook:
         cache = self._asking_cache
         if chosen not in cache:
             asked_when = self._asked_when(chosen)
+            rules = tuple(dict.fromkeys(rule for rules in asked_when.values() if rules is not None for rule in rules))
             cache[chosen] = _Asking(
+                rules=rules,
                 may_be_left_out=tuple(
-                    (q, asked_when.get(q.code)) for q in self.questions_for(chosen)
+                    (q, None if asked_when.get(q.code) is None else tuple(map(rules.index, asked_when[q.code])))
+                    for q in self.questions_for(chosen)
                     if q.enable_when is not None or asked_when.get(q.code) is not None
                 ),
-                when_reads_calculation=any(
-                    rule.question in self._changed_by_calculation
-                    for rules in asked_when.values() if rules is not None for rule in rules
-                ),
+                when_reads_calculation=any(rule.question in self._changed_by_calculation for rule in rules),
             )
         return cache[chosen]
 
@@ -829,13 +829,17 @@ def _question_from_dict(data: Mapping) -> QuestionSpec:
 class _Asking(NamedTuple):
     """What decides which questions are asked for a set of conditions."""
 
-    # The questions enable-when or `when` rules may leave out, each with
-    # those rules (None: none, only its enable-when); every other question
-    # of the questionnaire is always asked.
-    may_be_left_out: tuple[tuple[QuestionSpec, tuple[EnableWhen, ...] | None], ...]
-    # Whether one of those rules reads a question a calculation changes
-    # (`Rulebook._changed_by_calculation`); if none does, the rules read
-    # the same from the answers as given.
+    # The `when` rules that decide whether a question is asked (`asked_when`),
+    # each once.
+    rules: tuple[EnableWhen, ...]
+    # The questions enable-when or those rules may leave out, each with the
+    # positions in `rules` of the rules it is asked under (None: any answer,
+    # only its enable-when may leave it out); every other question of the
+    # questionnaire is always asked.
+    may_be_left_out: tuple[tuple[QuestionSpec, tuple[int, ...] | None], ...]
+    # Whether one of the rules reads a question a calculation changes
+    # (`Rulebook._changed_by_calculation`); if none does, they read the
+    # same from the answers as given.
     when_reads_calculation: bool
 
 
@@ -1404,11 +1408,12 @@ def _left_out_states(rulebook: Rulebook, conditions: Sequence[str], answers: Map
             values=answers, calculated={}, entered=(), waiting={}, not_collected=frozenset(), trials=(),
             enabled=enabled,
         )
+    rule_states = [_rule_state(rulebook, rule, worked) for rule in asking.rules]
     states = {}
-    for question, rules in asking.may_be_left_out:
+    for question, asked_under in asking.may_be_left_out:
         state = enabled[question.code]
-        if state is not False and rules is not None:
-            matters = _any_state(_rule_state(rulebook, rule, worked) for rule in rules)
+        if state is not False and asked_under is not None:
+            matters = _any_state([rule_states[i] for i in asked_under])
             state = False if matters is False else None if (matters is None or state is None) else True
         states[question.code] = state
     return states
