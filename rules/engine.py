@@ -982,7 +982,7 @@ def calculate(rulebook: Rulebook, answers: Mapping[str, object]) -> Calculation:
                 if code not in given and _list_closed(rulebook, code, answers) is True
             }
         if given:
-            if unanswered := tuple(code for code in question.inputs if code not in given):
+            if unanswered := tuple([code for code in question.inputs if code not in given]):
                 values.pop(question.code, None)
                 waiting[question.code] = unanswered
                 continue
@@ -1045,7 +1045,7 @@ def _worked_out(question: QuestionSpec, answers: Mapping[str, object], trials: M
                 rulebook: "Rulebook | None" = None):
     if question.calculation == SUM:
         items = [answers[code] for code in question.inputs]
-        if not all(_is_number(item) for item in items):
+        if not all(map(_is_number, items)):
             return None  # validation keeps such answers out; this keeps evaluate() total
         return sum(items)
     if question.calculation == ADEQUATE_FAILED_TRIALS:
@@ -1177,13 +1177,14 @@ def evaluate(rulebook: Rulebook, conditions: Sequence[str], answers: Mapping[str
     decisive = _Decisive.found(rulebook, outcome)
     # Each condition's status, by precedence.
     results = tuple([
-        _condition_result(rulebook, rulebook.condition[slug], outcome, decisive, worked)
+        _condition_result(rulebook, rulebook.condition[slug], decisive, worked)
         for slug in conditions
         if slug in rulebook.condition
     ])
     # The alerts and the duties that hold, once each for the whole screening.
+    screened = frozenset(slug for slug in conditions if slug in rulebook.condition)
     alerts, duties = (
-        tuple([c.reasons[HOLDS] for c in holding if _applies_to_screening(rulebook, c, conditions)])
+        tuple([c.reasons[HOLDS] for c in holding if _applies_to_screening(c, conditions, screened)])
         for holding in (decisive.alerts, decisive.duties)
     )
     return Advisory(
@@ -1256,42 +1257,43 @@ def _waiting_on(rulebook: Rulebook, criterion: CriterionSpec, worked: Calculatio
 
 
 class _Decisive(NamedTuple):
-    """The criteria whose outcomes can decide a status, an alert or a duty,
-    found once for the whole screening, each list in rulebook order."""
+    """What can decide a status, an alert or a duty, found once for the
+    whole screening, each list in rulebook order."""
 
-    excludes: list   # excludes that hold
-    unmet: list      # requires that fail or are skipped
-    unknown: list    # criteria of any effect that are unknown
-    cautions: list   # cautions that hold
-    met: list        # requires that hold
-    alerts: list     # alerts that hold
-    duties: list     # duties that hold
+    excludes: list   # reasons: the excludes that hold
+    unmet: list      # reasons: the requires that fail or are skipped
+    cautions: list   # reasons: the cautions that hold
+    met: list        # reasons: the requires that hold
+    unknown: list    # the criteria, of any effect, that are unknown
+    alerts: list     # the alerts that hold
+    duties: list     # the duties that hold
 
     @classmethod
     def found(cls, rulebook: Rulebook, outcome: Mapping[str, str]) -> "_Decisive":
         def criteria(effect, *outcomes):
             return [c for c in rulebook._criteria_by_effect.get(effect, ()) if outcome[c.key] in outcomes]
 
+        def reasons(effect, *outcomes):
+            return [c.reasons[outcome[c.key]] for c in criteria(effect, *outcomes)]
+
         return cls(
-            excludes=criteria(EXCLUDE, HOLDS), unmet=criteria(REQUIRE, FAILS, SKIPPED),
+            excludes=reasons(EXCLUDE, HOLDS), unmet=reasons(REQUIRE, FAILS, SKIPPED),
+            cautions=reasons(CAUTION, HOLDS), met=reasons(REQUIRE, HOLDS),
             unknown=[c for c in rulebook.criteria if outcome[c.key] == UNKNOWN],
-            cautions=criteria(CAUTION, HOLDS), met=criteria(REQUIRE, HOLDS),
             alerts=criteria(ALERT, HOLDS), duties=criteria(DUTY, HOLDS),
         )
 
 
 def _condition_result(
-    rulebook: Rulebook, condition: ConditionSpec, outcome: Mapping[str, str], decisive: _Decisive,
-    worked: Calculation,
+    rulebook: Rulebook, condition: ConditionSpec, decisive: _Decisive, worked: Calculation,
 ) -> ConditionResult:
-    """One condition's status from its criteria's outcomes, by precedence:
-    excluded, not_met, incomplete, caution, eligible."""
-
+    """One condition's status from its criteria's outcomes (`decisive`), by
+    precedence: excluded, not_met, incomplete, caution, eligible."""
     applying = rulebook._criterion_keys_by_condition[condition.slug]
 
-    def reasons(criteria):
-        """Those of `criteria` that apply to this condition, as reasons."""
-        return tuple([c.reasons[outcome[c.key]] for c in criteria if c.key in applying])
+    def reasons(found):
+        """Those of the `found` reasons whose criteria apply to this condition."""
+        return tuple([reason for reason in found if reason.criterion in applying])
 
     cautions = reasons(decisive.cautions)
     missing = ()
@@ -1328,12 +1330,13 @@ def met_requirements(rulebook: Rulebook, condition: str, answers: Mapping[str, o
     ])
 
 
-def _applies_to_screening(rulebook: Rulebook, criterion: CriterionSpec, conditions: Sequence[str]) -> bool:
-    """An alert or duty for every condition applies to any screening; one
-    for particular conditions, when one of them is among those screened."""
+def _applies_to_screening(criterion: CriterionSpec, conditions: Sequence[str], screened: frozenset) -> bool:
+    """An alert or duty for every condition applies to any screening
+    (`conditions` as given); one for particular conditions, when one of them
+    is among those screened (the ones of `conditions` the rulebook has)."""
     if not criterion.conditions:
         return bool(conditions)
-    return any(slug in criterion.conditions for slug in conditions if slug in rulebook.condition)
+    return not criterion.conditions.isdisjoint(screened)
 
 
 def enable_states(rulebook: Rulebook, answers: Mapping[str, object]) -> dict[str, bool | None]:
