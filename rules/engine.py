@@ -445,14 +445,6 @@ class Rulebook:
         return keys
 
     @cached_property
-    def _criteria_by_effect(self) -> dict[str, tuple[CriterionSpec, ...]]:
-        """The criteria of each effect, in rulebook order."""
-        by_effect = {}
-        for criterion in self.criteria:
-            by_effect[criterion.effect] = (*by_effect.get(criterion.effect, ()), criterion)
-        return by_effect
-
-    @cached_property
     def _calculated_for_input(self) -> dict[str, QuestionSpec]:
         """For each input (or instrument extra item), the calculated question it belongs to."""
         found = {}
@@ -1173,8 +1165,7 @@ def evaluate(rulebook: Rulebook, conditions: Sequence[str], answers: Mapping[str
     worked = calculate(rulebook, answers)
     # An outcome for every criterion, once for the whole screening,
     # whichever conditions it applies to.
-    outcome = {c.key: _criterion_outcome(rulebook, c, worked) for c in rulebook.criteria}
-    decisive = _Decisive.found(rulebook, outcome)
+    decisive = _Decisive.found(rulebook, worked)
     # Each condition's status, by precedence.
     results = tuple([
         _condition_result(rulebook, rulebook.condition[slug], decisive, worked)
@@ -1269,19 +1260,23 @@ class _Decisive(NamedTuple):
     duties: list     # the duties that hold
 
     @classmethod
-    def found(cls, rulebook: Rulebook, outcome: Mapping[str, str]) -> "_Decisive":
-        def criteria(effect, *outcomes):
-            return [c for c in rulebook._criteria_by_effect.get(effect, ()) if outcome[c.key] in outcomes]
-
-        def reasons(effect, *outcomes):
-            return [c.reasons[outcome[c.key]] for c in criteria(effect, *outcomes)]
-
-        return cls(
-            excludes=reasons(EXCLUDE, HOLDS), unmet=reasons(REQUIRE, FAILS, SKIPPED),
-            cautions=reasons(CAUTION, HOLDS), met=reasons(REQUIRE, HOLDS),
-            unknown=[c for c in rulebook.criteria if outcome[c.key] == UNKNOWN],
-            alerts=criteria(ALERT, HOLDS), duties=criteria(DUTY, HOLDS),
-        )
+    def found(cls, rulebook: Rulebook, worked: Calculation) -> "_Decisive":
+        """Each criterion's outcome (`_criterion_outcome`), sorted into what it can decide."""
+        found = cls(excludes=[], unmet=[], cautions=[], met=[], unknown=[], alerts=[], duties=[])
+        reasons_holding = {EXCLUDE: found.excludes, CAUTION: found.cautions, REQUIRE: found.met}
+        criteria_holding = {ALERT: found.alerts, DUTY: found.duties}
+        for criterion in rulebook.criteria:
+            outcome = _criterion_outcome(rulebook, criterion, worked)
+            effect = criterion.effect
+            if outcome == HOLDS and effect in reasons_holding:
+                reasons_holding[effect].append(criterion.reasons[HOLDS])
+            elif outcome == HOLDS and effect in criteria_holding:
+                criteria_holding[effect].append(criterion)
+            elif outcome == UNKNOWN:
+                found.unknown.append(criterion)
+            elif outcome in (FAILS, SKIPPED) and effect == REQUIRE:
+                found.unmet.append(criterion.reasons[outcome])
+        return found
 
 
 def _condition_result(
