@@ -435,6 +435,11 @@ class Rulebook:
         return tuple(sorted((q for q in self.questions if q.enable_when is not None), key=depth))
 
     @cached_property
+    def _cleaners(self) -> dict:
+        """Each question's cleaner (the one `clean_answer` picks by its kind), by code."""
+        return {q.code: _CLEANERS.get(q.kind, _clean_unknown_kind) for q in self.questions}
+
+    @cached_property
     def _drug_keys(self) -> dict[str, str]:
         """Formulary keys by their drug's key or name in lower case (the
         first drug of the formulary that has it)."""
@@ -1523,7 +1528,7 @@ def validate_answers(rulebook: Rulebook, conditions, answers) -> Validation:
         if value is None:
             continue
         try:
-            value = clean_answer(question, value, rulebook)
+            value = rulebook._cleaners[question.code](question, value, rulebook)
         except ValueError as error:
             problems[question.code] = (question.code, str(error))
             continue
@@ -1647,10 +1652,11 @@ def clean_answer(question: QuestionSpec, value, rulebook: Rulebook | None = None
     """One answer in canonical form, or ValueError with a message for a
     clinician. A trials answer's drugs are checked against the rulebook's
     formulary when `rulebook` is given."""
-    clean = _CLEANERS.get(question.kind)
-    if clean is None:
-        raise ValueError(f"unknown question kind {question.kind}.")
-    return clean(question, value, rulebook)
+    return _CLEANERS.get(question.kind, _clean_unknown_kind)(question, value, rulebook)
+
+
+def _clean_unknown_kind(question: QuestionSpec, value, rulebook: Rulebook | None = None):
+    raise ValueError(f"unknown question kind {question.kind}.")
 
 
 def _clean_trials(question: QuestionSpec, value, rulebook: Rulebook | None):
