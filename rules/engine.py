@@ -178,6 +178,17 @@ class CriterionSpec:
     def applies_to(self, condition):
         return not self.conditions or condition in self.conditions
 
+    @cached_property
+    def reasons(self) -> dict[str, "Reason"]:
+        """Its part in a result, for each outcome it can have."""
+        return {
+            outcome: Reason(
+                self.key, self.question, self.effect, outcome, self.message, self.references,
+                self.basis or UNSPECIFIED,
+            )
+            for outcome in Outcome
+        }
+
 
 @dataclass(frozen=True)
 class RetiredMapping:
@@ -359,6 +370,86 @@ class Rulebook:
         return tuple(q for q in self.questions if q.calculation)
 
     @cached_property
+    def _listed_inputs(self) -> dict[str, tuple[str, ...]]:
+        """For each calculated question, its inputs that are lists with a
+        completeness question (`complete_when`)."""
+        return {
+            q.code: tuple(code for code in q.inputs if code in self.question and self.question[code].complete_when)
+            for q in self.calculated_questions
+        }
+
+    @cached_property
+    def _changed_by_calculation(self) -> frozenset[str]:
+        """The questions a calculation can read otherwise than the answers as
+        given: the calculated questions (their values are worked out), their
+        inputs, extra items and completeness questions (not collected when a
+        total is entered instead), and every question below one of those in
+        an enable-when chain."""
+        codes = set()
+        for question in self.calculated_questions:
+            instrument = self.instrument_for_total.get(question.code)
+            codes |= {question.code, *question.inputs, *(instrument.extra_items if instrument else ())}
+            codes |= {self.question[code].complete_when for code in self._listed_inputs[question.code]}
+        for question in self._gated_questions:  # each after its parent
+            if question.enable_when.question in codes:
+                codes.add(question.code)
+        return frozenset(codes)
+
+    def _asking(self, conditions: Sequence[str]) -> "_Asking":
+        """Which questions of `questions_for(conditions)` enable-when or the
+        `when` rules of the criteria they serve may leave out, and whether
+        those rules read a calculated value. Cached per set of conditions."""
+        chosen = frozenset(slug for slug in conditions if slug in self.condition)
+        cache = self._asking_cache
+        if chosen not in cache:
+            asked_when = self._asked_when(chosen)
+            rules = tuple(dict.fromkeys(rule for rules in asked_when.values() if rules is not None for rule in rules))
+            cache[chosen] = _Asking(
+                rules=rules,
+                may_be_left_out=tuple(
+                    (q, None if asked_when.get(q.code) is None else tuple(map(rules.index, asked_when[q.code])))
+                    for q in self.questions_for(chosen)
+                    if q.enable_when is not None or asked_when.get(q.code) is not None
+                ),
+                when_reads_calculation=any(rule.question in self._changed_by_calculation for rule in rules),
+            )
+        return cache[chosen]
+
+    @cached_property
+    def _asking_cache(self) -> dict:
+        return {}
+
+    @cached_property
+    def trials_questions(self) -> tuple[QuestionSpec, ...]:
+        """The questions that take a list of trials, in questionnaire order."""
+        return tuple(q for q in self.questions if q.kind == TRIALS)
+
+    @cached_property
+    def _gated_questions(self) -> tuple[QuestionSpec, ...]:
+        """The questions with an enable-when, each after the questions up its
+        chain (so a parent's state is known before its children's)."""
+        def depth(question):
+            rule = question.enable_when
+            return 0 if rule is None else 1 + depth(self.question[rule.question])
+
+        return tuple(sorted((q for q in self.questions if q.enable_when is not None), key=depth))
+
+    @cached_property
+    def _cleaners(self) -> dict:
+        """Each question's cleaner (the one `clean_answer` picks by its kind), by code."""
+        return {q.code: _CLEANERS.get(q.kind, _clean_unknown_kind) for q in self.questions}
+
+    @cached_property
+    def _drug_keys(self) -> dict[str, str]:
+        """Formulary keys by their drug's key or name in lower case (the
+        first drug of the formulary that has it)."""
+        keys = {}
+        for drug in self.formulary:
+            keys.setdefault(drug.key.lower(), drug.key)
+            keys.setdefault(drug.name.lower(), drug.key)
+        return keys
+
+    @cached_property
     def _calculated_for_input(self) -> dict[str, QuestionSpec]:
         """For each input (or instrument extra item), the calculated question it belongs to."""
         found = {}
@@ -373,6 +464,15 @@ class Rulebook:
         return {
             c.slug: tuple(k for k in self.criteria if k.applies_to(c.slug)) for c in self.conditions
         }
+
+    @cached_property
+    def _retired(self) -> dict[str, RetiredQuestion]:
+        """The retired questions by code, but for a code this edition asks again."""
+        return {r.code: r for r in self.retired_questions if r.code not in self.question}
+
+    @cached_property
+    def _criterion_keys_by_condition(self) -> dict[str, frozenset[str]]:
+        return {slug: frozenset(c.key for c in criteria) for slug, criteria in self._criteria_by_condition.items()}
 
     @cached_property
     def _criteria_by_condition_and_effect(self) -> dict[tuple[str, str], tuple[CriterionSpec, ...]]:
@@ -423,11 +523,20 @@ class Rulebook:
         read (and the questions of their `when`), plus the enable-when parents
         those depend on, the inputs of calculated questions and the extra
         items of instruments whose total is asked, in display order. Which of
-        them are asked for given answers is `enabled_questions`."""
-        codes = set()
-        for condition in set(conditions):
-            codes |= self._question_codes_by_condition.get(condition, frozenset())
-        return tuple(q for q in self.questions if q.code in codes)
+        them are asked for given answers is `enabled_questions`. Cached per
+        set of conditions."""
+        chosen = frozenset(slug for slug in conditions if slug in self.condition)
+        cache = self._questions_for_cache
+        if chosen not in cache:
+            codes = set()
+            for condition in chosen:
+                codes |= self._question_codes_by_condition[condition]
+            cache[chosen] = tuple(q for q in self.questions if q.code in codes)
+        return cache[chosen]
+
+    @cached_property
+    def _questions_for_cache(self) -> dict:
+        return {}
 
     def asked_when(self, conditions: Sequence[str]) -> dict[str, tuple[EnableWhen, ...] | None]:
         """For each question of `questions_for(conditions)`, when it can
@@ -714,6 +823,23 @@ def _question_from_dict(data: Mapping) -> QuestionSpec:
 # --- the advisory ---------------------------------------------------------
 
 
+class _Asking(NamedTuple):
+    """What decides which questions are asked for a set of conditions."""
+
+    # The `when` rules that decide whether a question is asked (`asked_when`),
+    # each once.
+    rules: tuple[EnableWhen, ...]
+    # The questions enable-when or those rules may leave out, each with the
+    # positions in `rules` of the rules it is asked under (None: any answer,
+    # only its enable-when may leave it out); every other question of the
+    # questionnaire is always asked.
+    may_be_left_out: tuple[tuple[QuestionSpec, tuple[int, ...] | None], ...]
+    # Whether one of the rules reads a question a calculation changes
+    # (`Rulebook._changed_by_calculation`); if none does, they read the
+    # same from the answers as given.
+    when_reads_calculation: bool
+
+
 class Reason(NamedTuple):
     """One criterion's part in a result; `basis` says what it rests on
     (one of BASES, or UNSPECIFIED)."""
@@ -825,6 +951,9 @@ class Calculation(NamedTuple):
     # worked out from a list that may still be short (docs/architecture.md,
     # "Unanswered, none, and a list still open").
     open_counts: Mapping = MappingProxyType({})
+    # code -> whether enable-when asks the question, read from `values`
+    # (`enable_states`).
+    enabled: Mapping = MappingProxyType({})
 
 
 def calculate(rulebook: Rulebook, answers: Mapping[str, object]) -> Calculation:
@@ -839,18 +968,18 @@ def calculate(rulebook: Rulebook, answers: Mapping[str, object]) -> Calculation:
     calculated, entered, waiting, not_collected, open_counts = {}, [], {}, set(), {}
     trials = {
         q.code: judge_trials(rulebook, answers[q.code])
-        for q in rulebook.questions if q.kind == TRIALS and _answered(answers.get(q.code))
+        for q in rulebook.trials_questions if _answered(answers.get(q.code))
     }
     for question in rulebook.calculated_questions:
-        given = [code for code in question.inputs if _answered(answers.get(code))]
+        given = {code for code in question.inputs if _answered(answers.get(code))}
         if answers.get(question.code) is None:
             # A list left empty and declared complete is an explicit "none".
-            given += [
-                code for code in question.inputs
+            given |= {
+                code for code in rulebook._listed_inputs[question.code]
                 if code not in given and _list_closed(rulebook, code, answers) is True
-            ]
+            }
         if given:
-            if unanswered := tuple(code for code in question.inputs if code not in given):
+            if unanswered := tuple([code for code in question.inputs if code not in given]):
                 values.pop(question.code, None)
                 waiting[question.code] = unanswered
                 continue
@@ -860,7 +989,7 @@ def calculate(rulebook: Rulebook, answers: Mapping[str, object]) -> Calculation:
             else:
                 values[question.code] = calculated[question.code] = value
                 still_open = tuple(
-                    rulebook.question[code].complete_when for code in question.inputs
+                    rulebook.question[code].complete_when for code in rulebook._listed_inputs[question.code]
                     if _list_closed(rulebook, code, answers) is False
                 )
                 if still_open:
@@ -878,6 +1007,7 @@ def calculate(rulebook: Rulebook, answers: Mapping[str, object]) -> Calculation:
         not_collected=frozenset(not_collected),
         trials=tuple(judgement for judged in trials.values() for judgement in judged),
         open_counts=MappingProxyType(open_counts),
+        enabled=enable_states(rulebook, values),
     )
 
 
@@ -912,7 +1042,7 @@ def _worked_out(question: QuestionSpec, answers: Mapping[str, object], trials: M
                 rulebook: "Rulebook | None" = None):
     if question.calculation == SUM:
         items = [answers[code] for code in question.inputs]
-        if not all(_is_number(item) for item in items):
+        if not all(map(_is_number, items)):
             return None  # validation keeps such answers out; this keeps evaluate() total
         return sum(items)
     if question.calculation == ADEQUATE_FAILED_TRIALS:
@@ -1040,21 +1170,18 @@ def evaluate(rulebook: Rulebook, conditions: Sequence[str], answers: Mapping[str
     worked = calculate(rulebook, answers)
     # An outcome for every criterion, once for the whole screening,
     # whichever conditions it applies to.
-    outcome = {c.key: _criterion_outcome(rulebook, c, worked) for c in rulebook.criteria}
+    decisive = _Decisive.found(rulebook, worked)
     # Each condition's status, by precedence.
     results = tuple([
-        _condition_result(rulebook, rulebook.condition[slug], outcome, worked)
+        _condition_result(rulebook, rulebook.condition[slug], decisive, worked)
         for slug in conditions
         if slug in rulebook.condition
     ])
     # The alerts and the duties that hold, once each for the whole screening.
+    screened = frozenset(slug for slug in conditions if slug in rulebook.condition)
     alerts, duties = (
-        tuple([
-            _reason(c, HOLDS)
-            for c in rulebook.criteria
-            if c.effect == effect and outcome[c.key] == HOLDS and _applies_to_screening(rulebook, c, conditions)
-        ])
-        for effect in (ALERT, DUTY)
+        tuple([c.reasons[HOLDS] for c in holding if _applies_to_screening(c, conditions, screened)])
+        for holding in (decisive.alerts, decisive.duties)
     )
     return Advisory(
         results, alerts, duties,
@@ -1075,21 +1202,21 @@ def _criterion_outcome(rulebook: Rulebook, criterion: CriterionSpec, worked: Cal
     Unknown: the question is unanswered (a calculated one: an input is
     unanswered), or its enable-when depends on an unanswered question.
     """
-    answers = worked.values
     if criterion.when is not None:
         applies = _rule_state(rulebook, criterion.when, worked)
         if applies is False:
             return NOT_APPLICABLE
         if applies is None:
             return UNKNOWN
-    enabled = _question_enabled(rulebook, criterion.question, answers)
-    if enabled is False or criterion.question in worked.not_collected:
+    question = criterion.question
+    enabled = worked.enabled[question]
+    if enabled is False or question in worked.not_collected:
         return SKIPPED
-    answer = answers.get(criterion.question)
+    answer = worked.values.get(question)
     if enabled is None or answer is None:
         return UNKNOWN
     holds = _holds(criterion.operator, answer, criterion.value)
-    if criterion.question in worked.open_counts:
+    if question in worked.open_counts:
         read = _read_open_count(criterion.operator, holds)
         return UNKNOWN if read is None else HOLDS if read else FAILS
     return HOLDS if holds else FAILS
@@ -1101,7 +1228,7 @@ def _rule_state(rulebook: Rulebook, rule: EnableWhen, worked: Calculation):
     disabled (or not collected) question does not hold, as a disabled
     enable-when parent disables its children."""
     answers = worked.values
-    enabled = _question_enabled(rulebook, rule.question, answers)
+    enabled = worked.enabled[rule.question]
     if enabled is False or rule.question in worked.not_collected:
         return False
     answer = answers.get(rule.question)
@@ -1125,32 +1252,61 @@ def _waiting_on(rulebook: Rulebook, criterion: CriterionSpec, worked: Calculatio
     return criterion.question
 
 
+class _Decisive(NamedTuple):
+    """What can decide a status, an alert or a duty, found once for the
+    whole screening, each list in rulebook order."""
+
+    excludes: list   # reasons: the excludes that hold
+    unmet: list      # reasons: the requires that fail or are skipped
+    cautions: list   # reasons: the cautions that hold
+    met: list        # reasons: the requires that hold
+    unknown: list    # the criteria, of any effect, that are unknown
+    alerts: list     # the alerts that hold
+    duties: list     # the duties that hold
+
+    @classmethod
+    def found(cls, rulebook: Rulebook, worked: Calculation) -> "_Decisive":
+        """Each criterion's outcome (`_criterion_outcome`), sorted into what it can decide."""
+        found = cls(excludes=[], unmet=[], cautions=[], met=[], unknown=[], alerts=[], duties=[])
+        reasons_holding = {EXCLUDE: found.excludes, CAUTION: found.cautions, REQUIRE: found.met}
+        criteria_holding = {ALERT: found.alerts, DUTY: found.duties}
+        for criterion in rulebook.criteria:
+            outcome = _criterion_outcome(rulebook, criterion, worked)
+            effect = criterion.effect
+            if outcome == HOLDS and effect in reasons_holding:
+                reasons_holding[effect].append(criterion.reasons[HOLDS])
+            elif outcome == HOLDS and effect in criteria_holding:
+                criteria_holding[effect].append(criterion)
+            elif outcome == UNKNOWN:
+                found.unknown.append(criterion)
+            elif outcome in (FAILS, SKIPPED) and effect == REQUIRE:
+                found.unmet.append(criterion.reasons[outcome])
+        return found
+
+
 def _condition_result(
-    rulebook: Rulebook, condition: ConditionSpec, outcome: Mapping[str, str], worked: Calculation,
+    rulebook: Rulebook, condition: ConditionSpec, decisive: _Decisive, worked: Calculation,
 ) -> ConditionResult:
-    """One condition's status from its criteria's outcomes, by precedence:
-    excluded, not_met, incomplete, caution, eligible."""
+    """One condition's status from its criteria's outcomes (`decisive`), by
+    precedence: excluded, not_met, incomplete, caution, eligible."""
+    applying = rulebook._criterion_keys_by_condition[condition.slug]
 
-    def reasons(effect, *outcomes):
-        """This condition's criteria of this effect whose outcome is one of
-        `outcomes`, as reasons, in rulebook order."""
-        return tuple([
-            _reason(c, outcome[c.key]) for c in rulebook._criteria_for(condition.slug, effect)
-            if outcome[c.key] in outcomes
-        ])
+    def reasons(found):
+        """Those of the `found` reasons whose criteria apply to this condition."""
+        return tuple([reason for reason in found if reason.criterion in applying])
 
-    cautions = reasons(CAUTION, HOLDS)
+    cautions = reasons(decisive.cautions)
     missing = ()
     # 1. an exclude that holds
-    if excludes := reasons(EXCLUDE, HOLDS):
+    if excludes := reasons(decisive.excludes):
         status, deciding = EXCLUDED, excludes
     # 2. a require that does not hold (a skipped one does not hold either;
     # one that does not apply, by its `when`, is neither met nor unmet)
-    elif unmet := reasons(REQUIRE, FAILS, SKIPPED):
+    elif unmet := reasons(decisive.unmet):
         status, deciding = NOT_MET, unmet
     # 3. any criterion, of any effect, that is unknown
-    elif unknown_criteria := [c for c in rulebook.criteria_for(condition.slug) if outcome[c.key] == UNKNOWN]:
-        status, deciding = INCOMPLETE, tuple([_reason(c, UNKNOWN) for c in unknown_criteria])
+    elif unknown_criteria := [c for c in decisive.unknown if c.key in applying]:
+        status, deciding = INCOMPLETE, tuple([c.reasons[UNKNOWN] for c in unknown_criteria])
         asked = rulebook._question_codes_by_condition.get(condition.slug, frozenset())
         waiting = [_waiting_on(rulebook, c, worked) for c in unknown_criteria]
         missing = _missing_questions(rulebook, waiting, worked, asked)
@@ -1159,7 +1315,7 @@ def _condition_result(
         status, deciding = Status.CAUTION, cautions
     # 5. otherwise eligible, every requirement met
     else:
-        status, deciding = ELIGIBLE, reasons(REQUIRE, HOLDS)
+        status, deciding = ELIGIBLE, reasons(decisive.met)
     return ConditionResult(condition.slug, status, deciding, cautions, missing, condition.references)
 
 
@@ -1169,39 +1325,35 @@ def met_requirements(rulebook: Rulebook, condition: str, answers: Mapping[str, o
     else (a caution) decided its status. Read exactly as `evaluate` reads them."""
     worked = calculate(rulebook, answers)
     return tuple([
-        _reason(c, HOLDS) for c in rulebook._criteria_for(condition, REQUIRE)
+        c.reasons[HOLDS] for c in rulebook._criteria_for(condition, REQUIRE)
         if _criterion_outcome(rulebook, c, worked) == HOLDS
     ])
 
 
-def _applies_to_screening(rulebook: Rulebook, criterion: CriterionSpec, conditions: Sequence[str]) -> bool:
-    """An alert or duty for every condition applies to any screening; one
-    for particular conditions, when one of them is among those screened."""
+def _applies_to_screening(criterion: CriterionSpec, conditions: Sequence[str], screened: frozenset) -> bool:
+    """An alert or duty for every condition applies to any screening
+    (`conditions` as given); one for particular conditions, when one of them
+    is among those screened (the ones of `conditions` the rulebook has)."""
     if not criterion.conditions:
         return bool(conditions)
-    return any(slug in criterion.conditions for slug in conditions if slug in rulebook.condition)
+    return not criterion.conditions.isdisjoint(screened)
 
 
-def _reason(criterion: CriterionSpec, outcome: str) -> Reason:
-    return Reason(
-        criterion.key, criterion.question, criterion.effect, outcome, criterion.message, criterion.references,
-        criterion.basis or UNSPECIFIED,
-    )
-
-
-def _question_enabled(rulebook: Rulebook, code: str, answers: Mapping[str, object]):
-    """True, False (enable-when disables it, or a question up its chain), or
-    None (it depends on a question not answered yet)."""
-    enable_when = rulebook.question[code].enable_when
-    if enable_when is None:
-        return True
-    parent = enable_when.question
-    parent_enabled = _question_enabled(rulebook, parent, answers)
-    if parent_enabled is not True:
-        return parent_enabled  # a disabled parent disables its children
-    if answers.get(parent) is None:
-        return None
-    return _holds(enable_when.operator, answers[parent], enable_when.value)
+def enable_states(rulebook: Rulebook, answers: Mapping[str, object]) -> dict[str, bool | None]:
+    """Each question's enable-when state for these answers, by code: True,
+    False (enable-when disables it, or a question up its chain), or None (it
+    depends on a question not answered yet)."""
+    states = dict.fromkeys(rulebook.question, True)
+    for question in rulebook._gated_questions:  # each after its parent
+        enable_when = question.enable_when
+        parent = enable_when.question
+        if states[parent] is not True:
+            states[question.code] = states[parent]  # a disabled parent disables its children
+        elif answers.get(parent) is None:
+            states[question.code] = None
+        else:
+            states[question.code] = _holds(enable_when.operator, answers[parent], enable_when.value)
+    return states
 
 
 def _missing_questions(rulebook: Rulebook, codes, worked: Calculation, asked=frozenset()) -> tuple[str, ...]:
@@ -1215,7 +1367,7 @@ def _missing_questions(rulebook: Rulebook, codes, worked: Calculation, asked=fro
     for code in codes:
         while (enable_when := rulebook.question[code].enable_when) is not None:
             parent = enable_when.question
-            if _question_enabled(rulebook, parent, answers) is True and answers.get(parent) is not None:
+            if worked.enabled[parent] is True and answers.get(parent) is not None:
                 break  # the parent is answered: this question is the one to answer
             code = parent
         owner = rulebook._calculated_for_input.get(code)
@@ -1243,18 +1395,31 @@ def enabled_questions(rulebook: Rulebook, conditions: Sequence[str], answers: Ma
     disables it, or it cannot matter (every criterion it serves does not
     apply, by its `when`); None: it depends on a question not answered yet
     (its enable-when parent, or the `when` of the criteria it serves)."""
-    asked_when = rulebook.asked_when(conditions)
-    needs_worked = any(rules is not None for rules in asked_when.values())
-    worked = calculate(rulebook, answers) if needs_worked else None
-    states = []
-    for question in rulebook.questions_for(conditions):
-        state = _question_enabled(rulebook, question.code, answers)
-        rules = asked_when.get(question.code)
-        if state is not False and rules is not None:
-            matters = _any_state(_rule_state(rulebook, rule, worked) for rule in rules)
+    states = _left_out_states(rulebook, conditions, answers)
+    return tuple([(question, states.get(question.code, True)) for question in rulebook.questions_for(conditions)])
+
+
+def _left_out_states(rulebook: Rulebook, conditions: Sequence[str], answers: Mapping[str, object]) -> dict:
+    """`enabled_questions`' state of each question that may be left out
+    (`_Asking.may_be_left_out`), by code."""
+    asking = rulebook._asking(conditions)
+    enabled = enable_states(rulebook, answers)
+    if asking.when_reads_calculation:
+        worked = calculate(rulebook, answers)
+    else:  # the rules read the answers as given
+        worked = Calculation(
+            values=answers, calculated={}, entered=(), waiting={}, not_collected=frozenset(), trials=(),
+            enabled=enabled,
+        )
+    rule_states = [_rule_state(rulebook, rule, worked) for rule in asking.rules]
+    states = {}
+    for question, asked_under in asking.may_be_left_out:
+        state = enabled[question.code]
+        if state is not False and asked_under is not None:
+            matters = _any_state([rule_states[i] for i in asked_under])
             state = False if matters is False else None if (matters is None or state is None) else True
-        states.append((question, state))
-    return tuple(states)
+        states[question.code] = state
+    return states
 
 
 def _any_state(states) -> bool | None:
@@ -1353,8 +1518,8 @@ def validate_answers(rulebook: Rulebook, conditions, answers) -> Validation:
     given = answers
     answers, retired_problems = retired_answers(rulebook, answers)
     problems.update({code: (code, message) for code, message in retired_problems.items()})
-    for code in answers:
-        if code not in rulebook.question and code not in problems:
+    for code in answers.keys() - rulebook.question.keys():
+        if code not in problems:
             problems[code] = (_short(str(code)), "unknown question code.")
     questionnaire = rulebook.questions_for(chosen)
     cleaned = {}
@@ -1363,34 +1528,35 @@ def validate_answers(rulebook: Rulebook, conditions, answers) -> Validation:
         if value is None:
             continue
         try:
-            value = clean_answer(question, value, rulebook)
+            value = rulebook._cleaners[question.code](question, value, rulebook)
         except ValueError as error:
             problems[question.code] = (question.code, str(error))
             continue
-        if _answered(value):  # an empty list of trials is no trials given
+        if value != []:  # an empty list of trials is no trials given
             cleaned[question.code] = value
 
     # Enable-when is read from the valid answers; a disabled question's
     # answer is dropped, even an invalid one, as the form never showed it.
     # So is the answer to a question that cannot matter.
     disabled = [
-        q.code for q, state in enabled_questions(rulebook, chosen, cleaned)
-        if (q.code in cleaned or q.code in problems) and state is False
+        code for code, state in _left_out_states(rulebook, chosen, cleaned).items()
+        if state is False and (code in cleaned or code in problems)
     ]
     for code in disabled:
         cleaned.pop(code, None)
         problems.pop(code, None)
 
     # A typed total must agree with the inputs given with it.
-    for question in questionnaire:
-        if question.calculation and question.code not in problems:
+    for question in rulebook.calculated_questions:
+        if question.code in cleaned and question.code not in problems:
             if problem := _calculation_problem(rulebook, question, cleaned):
                 problems[question.code] = (question.code, problem)
 
-    for code in dict.fromkeys([*given, *answers]):  # in the order given
-        if code in problems:
-            field, message = problems[code]
-            errors[field] = [message]
+    if problems:
+        for code in dict.fromkeys([*given, *answers]):  # in the order given
+            if code in problems:
+                field, message = problems[code]
+                errors[field] = [message]
     return Validation(conditions=chosen, answers=cleaned, errors=errors)
 
 
@@ -1401,8 +1567,8 @@ def retired_answers(rulebook: Rulebook, answers: Mapping) -> tuple[dict, dict]:
     mapping reads (it cannot say which of the new answers it was), naming
     the questions to answer instead. An answer no mapping reads is not an
     error when every question it was replaced by is answered already."""
-    retired = {r.code: r for r in rulebook.retired_questions if r.code not in rulebook.question}
-    if not retired or not any(code in retired for code in answers):
+    retired = rulebook._retired
+    if retired.keys().isdisjoint(answers):
         return dict(answers), {}
     given = {code: value for code, value in answers.items() if code not in retired}
     mapped, problems = {}, {}
@@ -1486,16 +1652,14 @@ def clean_answer(question: QuestionSpec, value, rulebook: Rulebook | None = None
     """One answer in canonical form, or ValueError with a message for a
     clinician. A trials answer's drugs are checked against the rulebook's
     formulary when `rulebook` is given."""
-    if question.kind == TRIALS:
-        return _clean_trials(value, rulebook)
-    try:
-        clean = _CLEANERS[question.kind]
-    except KeyError:
-        raise ValueError(f"unknown question kind {question.kind}.") from None
-    return clean(question, value)
+    return _CLEANERS.get(question.kind, _clean_unknown_kind)(question, value, rulebook)
 
 
-def _clean_trials(value, rulebook: Rulebook | None):
+def _clean_unknown_kind(question: QuestionSpec, value, rulebook: Rulebook | None = None):
+    raise ValueError(f"unknown question kind {question.kind}.")
+
+
+def _clean_trials(question: QuestionSpec, value, rulebook: Rulebook | None):
     """A list of trials, each {"drug", "daily_dose_mg", "weeks", "outcome"},
     in canonical form (the drug by its formulary key); every problem is
     named with its trial's number."""
@@ -1540,10 +1704,9 @@ def _formulary_key(drug, rulebook: Rulebook | None, where: str, problems: list):
         return drug
     if rulebook is None:
         return drug
-    wanted = drug.strip().lower()
-    for spec in rulebook.formulary:
-        if wanted in (spec.key.lower(), spec.name.lower()):
-            return spec.key
+    key = rulebook._drug_keys.get(drug.strip().lower())
+    if key is not None:
+        return key
     example = rulebook.formulary[0].key if rulebook.formulary else "sertraline"
     problems.append(
         f"{where}: “{_short(drug)}” is not in the formulary; name a drug by its formulary key, e.g. {example}."
@@ -1563,13 +1726,13 @@ def _trial_number(value, what: str, unit: str, problems: list):
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
-def _clean_boolean(question: QuestionSpec, value):
+def _clean_boolean(question: QuestionSpec, value, rulebook: Rulebook | None = None):
     if value is True or value is False:
         return value
     raise ValueError("answer yes or no (true or false).")
 
 
-def _clean_number(question: QuestionSpec, value):
+def _clean_number(question: QuestionSpec, value, rulebook: Rulebook | None = None):
     kind = type(value)
     if kind is float:
         if not math.isfinite(value):
@@ -1588,13 +1751,13 @@ def _clean_number(question: QuestionSpec, value):
     return value
 
 
-def _clean_choice(question: QuestionSpec, value):
+def _clean_choice(question: QuestionSpec, value, rulebook: Rulebook | None = None):
     if type(value) is not str or value not in question.choice_values:
         raise ValueError(f"“{_short(value)}” is not one of the choices ({', '.join(question.choice_values)}).")
     return value
 
 
-def _clean_choices(question: QuestionSpec, value):
+def _clean_choices(question: QuestionSpec, value, rulebook: Rulebook | None = None):
     values = question.choice_values
     if not isinstance(value, list | tuple) or not value:
         raise ValueError("choose at least one option (a list of choice values).")
@@ -1609,7 +1772,7 @@ def _clean_choices(question: QuestionSpec, value):
 
 _CLEANERS = {
     BOOLEAN: _clean_boolean, INTEGER: _clean_number, DECIMAL: _clean_number,
-    CHOICE: _clean_choice, MULTI_CHOICE: _clean_choices,
+    CHOICE: _clean_choice, MULTI_CHOICE: _clean_choices, TRIALS: _clean_trials,
 }
 
 

@@ -13,6 +13,8 @@ from screening import fhir
 from screening.age import age_from_year_of_birth, with_age
 
 FIELDS = frozenset({"patient", "conditions", "answers", "year_of_birth"})
+# Compact JSON as it is written: one line, characters as they are.
+COMPACT_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 def screen_record(rulebook: engine.Rulebook, record, *, on: date | None = None) -> tuple[dict, engine.Validation | None]:
@@ -80,7 +82,10 @@ def _lone_surrogates(record) -> dict[str, None]:
     surrogate is, as printable places such as `answers.antidepressant_trials[0].drug`
     (a key that holds one is shown escaped). JSON allows "\\ud800" but no text
     encoding does. The places come in record order, each once. A loop, not
-    recursion: the JSON parser takes nesting as deep as Python recurses."""
+    recursion: the JSON parser takes nesting as deep as Python recurses.
+    A record whose JSON text encodes has none, and is not walked."""
+    if _encodable_as_json(record):
+        return {}
     found: dict[str, None] = {}
     pending = [("", record)]
     while pending:
@@ -103,6 +108,16 @@ def _lone_surrogates(record) -> dict[str, None]:
             continue
         pending.extend(reversed(children))
     return found
+
+
+def _encodable_as_json(record) -> bool:
+    """Whether the record written as JSON encodes as UTF-8; False as well
+    when it cannot be written (nested deeper than the encoder goes)."""
+    try:
+        text = COMPACT_JSON.encode(record)
+    except (TypeError, ValueError, RecursionError):
+        return False
+    return _encodable(text)
 
 
 def _encodable(text: str) -> bool:
@@ -161,4 +176,4 @@ def _alert_dict(reason: engine.Reason) -> dict:
 
 def dumps(output: dict) -> str:
     """An output object as compact JSON text, one line."""
-    return json.dumps(output, ensure_ascii=False, separators=(",", ":"))
+    return COMPACT_JSON.encode(output)

@@ -1,6 +1,8 @@
 """Calculated values and antidepressant trials (docs/architecture.md,
 "Calculated values"), on a small hand-made rulebook: no database."""
 
+from dataclasses import replace
+
 import pytest
 
 from rules import engine
@@ -12,11 +14,13 @@ from rules.engine import (
     ConditionSpec,
     CriterionSpec,
     DrugSpec,
+    EnableWhen,
     InstrumentSpec,
     QuestionSpec,
     Rulebook,
     ScoreOption,
     Section,
+    enabled_questions,
     evaluate,
     unanswered_questions,
     validate_answers,
@@ -274,6 +278,43 @@ def test_evaluate_judges_an_unknown_drug_without_raising():
     assert advisory.trials[0].reason == "prozac is not in the formulary"
     assert advisory.calculated == {"failed": 0}
 
+
+
+# --- a `when` on a calculated value -------------------------------------------
+
+# A follow-up asked only when the mood total, worked out from its items or
+# typed instead, is 5 or more.
+WITH_FOLLOW_UP = replace(
+    RULEBOOK,
+    questions=(*RULEBOOK.questions, QuestionSpec("mood_plan", "Safety plan in place", "boolean", "main")),
+    criteria=(*RULEBOOK.criteria, CriterionSpec(
+        key="mood-plan-caution", question="mood_plan", operator="is_false", value=None, effect="caution",
+        message="No safety plan", conditions=frozenset({"dep"}), when=EnableWhen("mood_total", "gte", 5),
+    )),
+)
+
+
+@pytest.mark.parametrize("answers, asked", [
+    ({"mood_1": 3, "mood_2": 2, "mood_3": 1}, True),    # the items add up to 6
+    ({"mood_1": 1, "mood_2": 1, "mood_3": 1}, False),   # 3: the follow-up cannot matter
+    ({"mood_1": 3}, None),                              # the total waits for the other items
+    ({}, None),
+    ({"mood_total": 7}, True),                          # typed instead of the items
+    ({"mood_total": 2}, False),
+    ({"mood_total": 7, "mood_1": 1}, None),             # an item given: the total is worked out, and waits
+])
+def test_a_question_behind_a_when_on_a_calculated_value_is_asked_by_the_worked_out_value(answers, asked):
+    states = {q.code: state for q, state in enabled_questions(WITH_FOLLOW_UP, ["dep"], answers)}
+    assert states["mood_plan"] is asked
+
+
+def test_an_answer_behind_a_when_on_a_calculated_value_is_kept_only_while_it_can_matter():
+    high = validate_answers(WITH_FOLLOW_UP, ["dep"], {"mood_1": 3, "mood_2": 2, "mood_3": 1, "mood_plan": False})
+    low = validate_answers(WITH_FOLLOW_UP, ["dep"], {"mood_1": 1, "mood_2": 1, "mood_3": 1, "mood_plan": False})
+    assert high.answers["mood_plan"] is False
+    assert "mood_plan" not in low.answers
+    (result,) = evaluate(WITH_FOLLOW_UP, ["dep"], high.answers).results
+    assert [r.criterion for r in result.cautions] == ["mood-plan-caution"]
 
 # --- snapshots ---------------------------------------------------------------
 
